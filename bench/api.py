@@ -1,0 +1,524 @@
+"""The Python API the CLI wraps: `train_dense()`, `prune_model()` and `evaluate()`.
+
+One `evaluate` = the dense baseline (cached by the hash of everything that determines it, or the
+user's checkpoint) → prune with the adapter → retrain under the protocol, once per seed → the same
+for a random control with identical per-layer structure → count → one validated record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+import bench
+from bench import records
+from bench.config import config_hash, to_jsonable
+from bench.counting import FLOP_CONVENTION, Counts, count
+from bench.data import DataBundle, load_dataset
+from bench.errors import BenchError
+from bench.models import build_model
+from bench.progress import Reporter, SilentReporter
+from bench.protocols import ResolvedProtocol, load_protocol, resolve
+from bench.pruning import Adapter, Target, get_adapter
+from bench.pruning.engine import PrunedModel, Structure, prune
+from bench.train import TrainResult, TrainSpec, evaluate as evaluate_accuracy, train
+
+DENSE_TRAINING_VERSION = 1  # bump when the dense training code changes results: old caches are not reused
+DEFAULT_RUNS_DIR = "runs"
+DEFAULT_RECORDS_DIR = "results"
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    dataset: str = "digits"
+    data_root: str | None = None
+    download: bool = False
+    split_seed: int = 0
+
+
+@dataclass
+class Dense:
+    model: nn.Module
+    run_id: str
+    source: str  # "trained" | "checkpoint"
+    seed: int
+    val_top1: float
+    test_top1: float
+    test_top5: float
+    counts: Counts
+    path: Path | None = None
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise BenchError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BenchError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def load_data(options: DataOptions, device: torch.device) -> DataBundle:
+    return load_dataset(
+        options.dataset,
+        data_root=options.data_root,
+        download=options.download,
+        device=device,
+        split_seed=options.split_seed,
+    )
+
+
+def new_model(model_name: str, data: DataBundle, device: torch.device) -> nn.Module:
+    spec = data.spec
+    model = build_model(model_name, num_classes=spec.num_classes, in_channels=spec.in_channels).to(device)
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(data.example_inputs(2))
+    except RuntimeError as exc:
+        raise BenchError(
+            f"model {model_name!r} cannot run on {spec.name} inputs of shape {tuple(data.example_inputs(1).shape[1:])}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+    return model
+
+
+def recipe_spec(data: DataBundle) -> TrainSpec:
+    recipe = data.spec.recipe
+    spe = data.steps_per_epoch(recipe.batch_size)
+    return TrainSpec(
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        lr_at=lambda step: recipe.step_lr(step // spe),
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
+
+
+def protocol_spec(protocol: ResolvedProtocol, data: DataBundle) -> TrainSpec:
+    spe = data.steps_per_epoch(protocol.batch_size)
+    schedule = protocol.lr_schedule(spe)
+    return TrainSpec(
+        epochs=protocol.epochs,
+        batch_size=protocol.batch_size,
+        lr_at=schedule.__getitem__,
+        momentum=protocol.momentum,
+        nesterov=protocol.nesterov,
+        weight_decay=protocol.weight_decay,
+    )
+
+
+# --- dense baseline --------------------------------------------------------------------------------
+
+
+def dense_config(model_name: str, data: DataBundle, seed: int) -> dict:
+    return {
+        "kind": "dense",
+        "version": DENSE_TRAINING_VERSION,
+        "model": model_name,
+        "dataset": data.spec.name,
+        "split_seed": data.split_seed,
+        "recipe": to_jsonable(data.spec.recipe),
+        "seed": seed,
+    }
+
+
+def load_checkpoint(model: nn.Module, path: str | Path) -> None:
+    """User weights: loaded with weights_only=True (no code runs), a state dict or {'state_dict'|'model': ...}."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise BenchError(f"checkpoint {path} does not exist") from None
+    except Exception as exc:  # torch raises many types for corrupt or non-weights files
+        raise BenchError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
+    if isinstance(state, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise BenchError(f"checkpoint {path} does not hold a state dict of tensors")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        raise BenchError(f"checkpoint {path} does not fit the model: {first}") from None
+
+
+def train_dense(
+    model_name: str,
+    data: DataBundle,
+    *,
+    seed: int = 0,
+    runs_dir: str | Path = DEFAULT_RUNS_DIR,
+    checkpoint: str | Path | None = None,
+    reporter: Reporter | None = None,
+) -> Dense:
+    """The dense model, trained with the dataset's original recipe and cached, or the user's weights."""
+    reporter = reporter or SilentReporter()
+    device = data.device
+    model = new_model(model_name, data, device)
+    counts = count(model, data.example_inputs(1))
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint)
+        model.to(device)
+        val_top1, _ = evaluate_accuracy(model, data, "val")
+        test_top1, test_top5 = evaluate_accuracy(model, data, "test")
+        digest = config_hash({"kind": "checkpoint", "sha": _file_digest(Path(checkpoint)), "model": model_name})
+        return Dense(model, digest, "checkpoint", seed, val_top1, test_top1, test_top5, counts)
+
+    config = dense_config(model_name, data, seed)
+    run_id = config_hash(config)
+    run_dir = Path(runs_dir) / "dense" / f"{data.spec.name}-{_slug(model_name)}-{run_id}"
+    result_file, weights_file = run_dir / "result.json", run_dir / "model.pt"
+    if result_file.exists() and weights_file.exists():
+        try:
+            result = json.loads(result_file.read_text())
+            model.load_state_dict(torch.load(weights_file, map_location=device, weights_only=True))
+            reporter.message(f"reusing cached dense {model_name} on {data.spec.name} ({run_dir})")
+            return Dense(model, run_id, "trained", seed, result["val_top1"], result["test_top1"], result["test_top5"], counts, run_dir)
+        except Exception:  # an unreadable cache is retrained, never trusted
+            reporter.message(f"dense cache {run_dir} is unreadable; retraining")
+
+    spec = recipe_spec(data)
+    torch.manual_seed(seed)
+    model = new_model(model_name, data, device)  # fresh init under the seed
+    with reporter.task(f"dense {model_name}", spec.epochs) as on_epoch:
+        result = train(model, data, spec, seed=seed, on_epoch=on_epoch)
+    if result.diverged:
+        raise BenchError(f"dense training of {model_name} diverged (NaN/inf loss); nothing was cached")
+    _save_weights(model, weights_file)
+    summary = {
+        "config": config,
+        "val_top1": result.best_val_top1,
+        "test_top1": result.test_top1,
+        "test_top5": result.test_top5,
+        "best_epoch": result.best_epoch,
+        "seconds": result.seconds,
+        "curve": [e.to_dict() for e in result.curve],
+    }
+    records.write_atomic(result_file, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return Dense(model, run_id, "trained", seed, result.best_val_top1, result.test_top1, result.test_top5, counts, run_dir)
+
+
+def _save_weights(model: nn.Module, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(model.state_dict(), tmp)
+    os.replace(tmp, path)
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in text)
+
+
+# --- pruning ---------------------------------------------------------------------------------------
+
+
+def make_adapter(name: str, hparams: object | None = None) -> Adapter:
+    cls = get_adapter(name)
+    return cls(hparams)
+
+
+def calibration_for(adapter: Adapter, data: DataBundle, seed: int) -> list:
+    if not adapter.needs_calibration:
+        return []
+    n_batches, batch_size = adapter.calibration_size()
+    return data.calibration_batches(n_batches, batch_size, seed=seed)
+
+
+def prune_model(
+    dense: nn.Module,
+    model_name: str,
+    adapter: Adapter,
+    target: Target | None,
+    data: DataBundle,
+    *,
+    seed: int,
+    reference: Structure | None = None,
+) -> PrunedModel:
+    return prune(
+        dense,
+        model_name,
+        adapter,
+        target,
+        example_inputs=data.example_inputs(1),
+        calibration=calibration_for(adapter, data, seed),
+        seed=seed,
+        reference=reference,
+    )
+
+
+def random_control_adapter(method: Adapter) -> Adapter:
+    random_cls = get_adapter("random")
+    return random_cls(random_cls.Hparams(kind=method.kind))
+
+
+def reinitialize(model: nn.Module, seed: int) -> None:
+    """Scratch protocols: the pruned architecture from a fresh random init (seeded)."""
+    torch.manual_seed(seed)
+    for module in model.modules():
+        if module is not model and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+
+
+# --- evaluate --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Arm:
+    """One pruned network (method or random control) retrained once per seed."""
+
+    adapter: Adapter
+    runs: list[dict] = field(default_factory=list)
+    structure: Structure | None = None
+    counts: Counts | None = None
+
+    def summary(self, dense: Counts) -> dict:
+        top1 = [r["top1"] for r in self.runs if r["top1"] is not None]
+        diverged = any(r["diverged"] for r in self.runs)
+        return {
+            "adapter": self.adapter.name,
+            "params": self.counts.params,
+            "flops": self.counts.flops,
+            "params_reduction_pct": _reduction(dense.params, self.counts.params),
+            "flops_reduction_pct": _reduction(dense.flops, self.counts.flops),
+            "structure": self.structure.to_dict(),
+            "runs": self.runs,
+            "top1_mean": None if diverged else statistics.fmean(top1),
+            "top1_std": None if diverged else (statistics.stdev(top1) if len(top1) > 1 else 0.0),
+            "top5_mean": None if diverged else statistics.fmean(r["top5"] for r in self.runs),
+            "diverged": diverged,
+        }
+
+
+def _reduction(dense: int, pruned: int) -> float:
+    return round(100.0 * (1 - pruned / dense), 4) if dense else 0.0
+
+
+def _run_record(seed: int, result: TrainResult) -> dict:
+    finite = lambda v: v if v is not None and math.isfinite(v) else None  # noqa: E731
+    return {
+        "seed": seed,
+        "top1": None if result.diverged else finite(result.test_top1),
+        "top5": None if result.diverged else finite(result.test_top5),
+        "best_epoch": result.best_epoch,
+        "best_val_top1": max(result.best_val_top1, 0.0) if result.best_epoch >= 0 else 0.0,
+        "diverged": result.diverged,
+        "seconds": round(result.seconds, 3),
+        "curve": [e.to_dict() for e in result.curve],
+    }
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    adapter: str
+    protocol: str = "clr-90"
+    model: str = "resnet20"
+    target: Target | None = None
+    hparams: object | None = None
+    seeds: tuple[int, ...] = (0, 1, 2)
+    random_control: bool = True
+    checkpoint: str | None = None
+    dense_seed: int = 0
+    data: DataOptions = DataOptions()
+    device: str = "auto"
+    runs_dir: str = DEFAULT_RUNS_DIR
+    records_dir: str = DEFAULT_RECORDS_DIR
+
+
+def evaluate(options: EvaluateOptions, reporter: Reporter | None = None) -> tuple[dict, Path]:
+    reporter = reporter or SilentReporter()
+    start = time.perf_counter()
+    adapter = make_adapter(options.adapter, options.hparams)
+    target = options.target or Target(ratio=0.5)
+    protocol = load_protocol(options.protocol)
+    device = resolve_device(options.device)
+    set_threads()
+    data = load_data(options.data, device)
+    resolve(protocol, data.spec.recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)  # fail fast
+    dense = train_dense(
+        options.model, data, seed=options.dense_seed, runs_dir=options.runs_dir, checkpoint=options.checkpoint, reporter=reporter
+    )
+
+    arms = [Arm(adapter)]
+    if options.random_control and adapter.name != "random":
+        arms.append(Arm(random_control_adapter(adapter)))
+    resolved: ResolvedProtocol | None = None
+    planned = False
+    for seed in options.seeds:
+        reference = None
+        for arm in arms:
+            pruned = prune_model(
+                dense.model, options.model, arm.adapter, None if reference else target, data, seed=seed, reference=reference
+            )
+            reference = reference or pruned.structure
+            if arm.structure is None:
+                arm.structure = pruned.structure
+                arm.counts = count(pruned.model, data.example_inputs(1), pruned.masks)
+            elif pruned.structure != arm.structure:
+                raise BenchError(f"{arm.adapter.name} produced a different structure for seed {seed}; per-seed structures are not supported")
+            flops_ratio = dense.counts.flops / max(arm.counts.flops, 1)
+            resolved = resolve(protocol, data.spec.recipe, flops_ratio=flops_ratio if protocol.budget == "flops" else None)
+            if not planned:
+                reporter.plan(len(options.seeds) * len(arms) * resolved.epochs)
+                planned = True
+            if resolved.reinitialize:
+                reinitialize(pruned.model, seed)
+                pruned.apply_masks()
+            label = f"{arm.adapter.name} seed {seed}"
+            with reporter.task(label, resolved.epochs) as on_epoch:
+                result = train(
+                    pruned.model,
+                    data,
+                    protocol_spec(resolved, data),
+                    seed=seed,
+                    after_step=pruned.apply_masks if pruned.masks else None,
+                    on_epoch=on_epoch,
+                )
+            if result.diverged:
+                reporter.message(f"{label} diverged (NaN/inf loss): marked in the record, not reported as a result")
+            arm.runs.append(_run_record(seed, result))
+
+    record = build_record(options, adapter, target, data, dense, resolved, arms, time.perf_counter() - start)
+    path = Path(options.records_dir) / record_filename(record)
+    records.write(record, path)
+    return record, path
+
+
+def build_record(
+    options: EvaluateOptions,
+    adapter: Adapter,
+    target: Target,
+    data: DataBundle,
+    dense: Dense,
+    protocol: ResolvedProtocol,
+    arms: list[Arm],
+    seconds: float,
+) -> dict:
+    identity = {
+        "adapter": [adapter.name, adapter.version, to_jsonable(adapter.hparams)],
+        "target": target.to_dict(),
+        "model": options.model,
+        "dataset": [data.spec.name, data.split_seed],
+        "protocol": protocol.to_dict(),
+        "seeds": list(options.seeds),
+        "dense": dense.run_id,
+        "random_control": options.random_control,
+    }
+    protocol_dict = {k: v for k, v in protocol.to_dict().items() if v is not None}
+    return {
+        "schema_version": records.SCHEMA_VERSION,
+        "run_id": config_hash(identity),
+        "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "prunebench_version": bench.__version__,
+        "adapter": {
+            "name": adapter.name,
+            "version": adapter.version,
+            "kind": adapter.kind,
+            "allocation": adapter.allocation,
+            "paper": adapter.paper,
+            "args": to_jsonable(adapter.hparams),
+        },
+        "target": {"description": target.describe(), **target.to_dict()},
+        "model": options.model,
+        "dataset": {
+            "name": data.spec.name,
+            "split_seed": data.split_seed,
+            "sizes": dict(data.sizes),
+            "input_shape": list(data.example_inputs(1).shape[1:]),
+            "num_classes": data.spec.num_classes,
+        },
+        "protocol": protocol_dict,
+        "seeds": list(options.seeds),
+        "dense": {
+            "run_id": dense.run_id,
+            "source": dense.source,
+            "seed": dense.seed,
+            "recipe": to_jsonable(data.spec.recipe),
+            "val_top1": dense.val_top1,
+            "test_top1": dense.test_top1,
+            "test_top5": dense.test_top5,
+            **dense.counts.to_dict(),
+        },
+        "counting": {"tool": "fvcore", "convention": FLOP_CONVENTION, "input_shape": list(data.example_inputs(1).shape)},
+        "method": arms[0].summary(dense.counts),
+        "random_control": arms[1].summary(dense.counts) if len(arms) > 1 else None,
+        "wall_time_seconds": round(seconds, 2),
+        "environment": environment(data.device),
+    }
+
+
+def record_filename(record: dict) -> str:
+    target = record["target"]
+    if target["ratio"] is not None:
+        tag = f"ratio{target['ratio']:g}"
+    elif target["config"] is not None:
+        tag = f"config-{target['config']}"
+    else:
+        tag = "cr-" + config_hash(target["compress_rate"], 6)
+    parts = [record["dataset"]["name"], record["model"], record["adapter"]["name"], tag, record["protocol"]["name"], record["run_id"]]
+    return "_".join(_slug(p) for p in parts) + ".json"
+
+
+# --- environment -------------------------------------------------------------------------------
+
+
+def set_threads() -> int:
+    """Use every core this process may run on (torch's default can undercount under cgroups)."""
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    return threads
+
+
+def environment(device: torch.device) -> dict:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
+        "threads": torch.get_num_threads(),
+        "commit": source_commit(),
+    }
+
+
+def source_commit() -> str | None:
+    """The prunebench git commit this code runs from (with -dirty for local changes), if known."""
+    root = Path(bench.__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10
+        )
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

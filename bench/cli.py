@@ -1,0 +1,310 @@
+"""The `bench` command line: parse, call bench.api, print. User errors are one line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from bench.errors import BenchError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (`bench: error: ...`) instead of usage + message."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise BenchError(f"{self.prog}: {message}")
+
+
+# --- arguments -------------------------------------------------------------------------------------
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="digits", help="digits (default, offline), cifar10, cifar100, imagenet")
+    g.add_argument("--data-root", help="folder holding the datasets (default: $BENCH_DATA or ./data)")
+    g.add_argument("--download", action="store_true", help="download CIFAR if it is missing (opt-in)")
+    g.add_argument("--split-seed", type=int, default=0, help="seed of the fixed 90/10 train/val split (default 0)")
+    g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+
+
+def _add_target_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--ratio", type=float, help="fraction of channels (or weights) removed per layer, in (0, 1); default 0.5")
+    g.add_argument("--compress-rate", help="per-layer rates in HRankPlus syntax, e.g. '[0.]+[0.18]*29'")
+    g.add_argument("--config", help="a named configuration of the adapter, e.g. resnet56-B for l1-norm")
+
+
+def _add_adapter_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--adapter", required=required, help="pruning method (see `bench list adapters`)")
+    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="adapter hyperparameter (repeatable)")
+    p.add_argument("--model", default="resnet20", help="model name (default resnet20; see `bench list models`)")
+    _add_target_args(p)
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    """`3` → (0, 1, 2); `0,5,7` → (0, 5, 7)."""
+    try:
+        if "," in text:
+            seeds = tuple(int(s) for s in text.split(","))
+        else:
+            seeds = tuple(range(int(text)))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed count or a comma-separated seed list") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: need at least one distinct non-negative seed")
+    return seeds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bench", description="prunebench: fair benchmarking of neural-network pruning.")
+    parser.add_argument("--version", action="version", version=f"prunebench {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("evaluate", help="prune, retrain under a protocol, evaluate and record (with a random control)")
+    _add_adapter_args(p)
+    p.add_argument("--protocol", default="clr-90", help="retraining protocol (default clr-90; see `bench list protocols`)")
+    p.add_argument("--seeds", type=_seeds, default=(0, 1, 2), help="seed count or list (default 3 → 0,1,2)")
+    p.add_argument("--no-random-control", action="store_true", help="skip the random-pruning control")
+    p.add_argument("--checkpoint", help="start from your own dense weights (a state dict) instead of training")
+    p.add_argument("--dense-seed", type=int, default=0, help="seed of the dense baseline training (default 0)")
+    p.add_argument("--runs-dir", default="runs", help="cache of dense baselines (default ./runs)")
+    p.add_argument("--out", default="results", help="folder for the record (default ./results)")
+    _add_data_args(p)
+
+    p = sub.add_parser("train", help="train (or reuse) the cached dense baseline only")
+    p.add_argument("--model", default="resnet20")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs-dir", default="runs")
+    _add_data_args(p)
+
+    p = sub.add_parser("prune", help="prune without retraining and print the resulting structure")
+    _add_adapter_args(p)
+    p.add_argument("--checkpoint", help="dense weights to prune (default: random init, with a warning)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_data_args(p)
+
+    p = sub.add_parser("protocols", help="inspect retraining protocols")
+    psub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    psub.add_parser("list", help="shipped protocols")
+    show = psub.add_parser("show", help="a protocol resolved against a dataset's recipe, with the LR of every step")
+    show.add_argument("name")
+    show.add_argument("--dataset", default="digits")
+    show.add_argument("--steps-per-epoch", type=int, required=True, help="optimizer steps per epoch")
+    show.add_argument("--flops-ratio", type=float, help="dense/pruned FLOPs (scratch-b only)")
+    show.add_argument("--json", action="store_true", help="print JSON including the LR of every step")
+    show.add_argument("--plot", metavar="FILE", help="also draw the LR schedule to FILE (.png/.pdf/.svg)")
+
+    p = sub.add_parser("list", help="list adapters, protocols, models or datasets")
+    p.add_argument("kind", choices=["adapters", "protocols", "models", "datasets"])
+
+    p = sub.add_parser("validate", help="check submission records against the schema")
+    p.add_argument("files", nargs="+")
+    return parser
+
+
+def _version() -> str:
+    import bench
+
+    return bench.__version__
+
+
+# --- commands --------------------------------------------------------------------------------------
+
+
+def _target(args):
+    from bench.pruning import Target, parse_compress_rate
+
+    if args.compress_rate is not None:
+        return Target(compress_rate=parse_compress_rate(args.compress_rate))
+    if args.config is not None:
+        return Target(config=args.config)
+    return Target(ratio=0.5 if args.ratio is None else args.ratio)
+
+
+def _data_options(args):
+    from bench.api import DataOptions
+
+    return DataOptions(dataset=args.dataset, data_root=args.data_root, download=args.download, split_seed=args.split_seed)
+
+
+def _hparams(args):
+    from bench.pruning import get_adapter, parse_hparams
+
+    return parse_hparams(get_adapter(args.adapter), args.hp)
+
+
+def cmd_evaluate(args) -> int:
+    from bench import api
+    from bench.progress import RichReporter
+    from bench.report import evaluation_table
+
+    options = api.EvaluateOptions(
+        adapter=args.adapter,
+        protocol=args.protocol,
+        model=args.model,
+        target=_target(args),
+        hparams=_hparams(args),
+        seeds=args.seeds,
+        random_control=not args.no_random_control,
+        checkpoint=args.checkpoint,
+        dense_seed=args.dense_seed,
+        data=_data_options(args),
+        device=args.device,
+        runs_dir=args.runs_dir,
+        records_dir=args.out,
+    )
+    with RichReporter() as reporter:
+        record, path = api.evaluate(options, reporter)
+    print(evaluation_table(record))
+    print(f"\nrecord written to {path}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from bench import api
+    from bench.progress import RichReporter
+
+    device = api.resolve_device(args.device)
+    api.set_threads()
+    data = api.load_data(_data_options(args), device)
+    with RichReporter() as reporter:
+        dense = api.train_dense(args.model, data, seed=args.seed, runs_dir=args.runs_dir, reporter=reporter)
+    print(
+        f"dense {args.model} on {args.dataset}: val top-1 {dense.val_top1:.2f}%, test top-1 {dense.test_top1:.2f}% "
+        f"({dense.counts.params:,} params, {dense.counts.flops:,} FLOPs) — cached in {dense.path}"
+    )
+    return 0
+
+
+def cmd_prune(args) -> int:
+    from bench import api
+    from bench.counting import count
+    from bench.report import prune_table
+
+    device = api.resolve_device(args.device)
+    data = api.load_data(_data_options(args), device)
+    model = api.new_model(args.model, data, device)
+    if args.checkpoint:
+        api.load_checkpoint(model, args.checkpoint)
+    else:
+        print("warning: no --checkpoint given: pruning a randomly initialized model", file=sys.stderr)
+    target = _target(args)
+    adapter = api.make_adapter(args.adapter, _hparams(args))
+    pruned = api.prune_model(model, args.model, adapter, target, data, seed=args.seed)
+    example = data.example_inputs(1)
+    dense_counts, pruned_counts = count(model, example), count(pruned.model, example, pruned.masks)
+    report = {
+        "adapter": adapter.name,
+        "model": args.model,
+        "dataset": args.dataset,
+        "target": target.describe(),
+        "dense": dense_counts.to_dict(),
+        "pruned": pruned_counts.to_dict(),
+        "structure": pruned.structure.to_dict(),
+    }
+    print(json.dumps(report, indent=2) if args.json else prune_table(report))
+    return 0
+
+
+def cmd_protocols(args) -> int:
+    from bench.protocols import list_protocols, load_protocol, plot_schedule, resolve
+
+    if args.action == "list":
+        for name in list_protocols():
+            print(f"{name:12s} {load_protocol(name).description}")
+        return 0
+    from bench.data import DATASETS
+
+    spec = DATASETS.get(args.dataset)
+    resolved = resolve(load_protocol(args.name), spec.recipe, flops_ratio=args.flops_ratio)
+    spe = args.steps_per_epoch
+    if spe < 1:
+        raise BenchError("--steps-per-epoch must be at least 1")
+    schedule = resolved.lr_schedule(spe)
+    if args.plot:
+        plot_schedule(resolved, spe, args.plot)
+    if args.json:
+        print(json.dumps({"protocol": resolved.to_dict(), "dataset": spec.name, "steps_per_epoch": spe, "lr": schedule}))
+    else:
+        info = resolved.to_dict()
+        for key in sorted(info):
+            print(f"{key:16s} {info[key]}")
+        print(f"{'total_steps':16s} {len(schedule)} ({spe} per epoch)")
+        print(f"{'lr first/peak/last':16s} {schedule[0]:.6g} / {max(schedule):.6g} / {schedule[-1]:.6g}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    if args.kind == "adapters":
+        from bench.pruning.registry import adapter_names, get_adapter
+
+        for name in adapter_names():
+            cls = get_adapter(name)
+            hp = ", ".join(f"{k}={v}" for k, v in cls.describe_hparams().items()) or "-"
+            configs = f"  configs: {', '.join(cls.configs)}" if cls.configs else ""
+            print(f"{name:18s} {cls.kind:12s} {cls.paper}  hparams: {hp}{configs}")
+    elif args.kind == "protocols":
+        from bench.protocols import list_protocols
+
+        print("\n".join(list_protocols()))
+        print("(any ft-N, lrw-N, slr-N or clr-N also resolves)")
+    elif args.kind == "models":
+        from bench.models import MODELS
+
+        print("\n".join(MODELS.names()))
+        print("(also any torchvision classification model by name, and timm:<name>)")
+    else:
+        from bench.data import DATASETS
+
+        for name in DATASETS.names():
+            spec = DATASETS.get(name)
+            print(f"{name:10s} {spec.description}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from bench import records
+
+    failed = 0
+    for name in args.files:
+        try:
+            records.read(name)
+            print(f"ok    {name}")
+        except BenchError as exc:
+            failed += 1
+            print(f"FAIL  {exc}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+COMMANDS = {
+    "evaluate": cmd_evaluate,
+    "train": cmd_train,
+    "prune": cmd_prune,
+    "protocols": cmd_protocols,
+    "list": cmd_list,
+    "validate": cmd_validate,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

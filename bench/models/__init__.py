@@ -1,0 +1,48 @@
+"""Model zoo: CIFAR ResNets, VGG-16, DenseNet-40, plus any torchvision model and `timm:<name>`.
+
+Models may define two optional hints that pruning adapters use (the core never branches on a model
+name): `feature_maps()` (conv name → module whose output is that conv's feature map) and
+`compress_rate_layout()` (the conv names each entry of a per-layer compress-rate list prunes).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Callable
+
+import torch.nn as nn
+
+from bench.errors import UnknownNameError
+from bench.models import cifar_resnet, densenet, external, vgg
+from bench.registry import Registry, normalize
+
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+for _fn in (
+    cifar_resnet.resnet20,
+    cifar_resnet.resnet32,
+    cifar_resnet.resnet44,
+    cifar_resnet.resnet56,
+    cifar_resnet.resnet110,
+    vgg.vgg16,
+    densenet.densenet40,
+):
+    MODELS.add(_fn.__name__, _fn)
+
+TIMM_PREFIX = "timm:"
+
+
+def build_model(name: str, *, num_classes: int, in_channels: int) -> nn.Module:
+    """Built-in names first, then `timm:<name>`, then torchvision's classification models."""
+    if name.startswith(TIMM_PREFIX):
+        return external.build_timm(name[len(TIMM_PREFIX) :], num_classes, in_channels)
+    if name in MODELS:
+        return MODELS.get(name)(num_classes=num_classes, in_channels=in_channels)
+    tv_names = external.torchvision_names()
+    if name in tv_names:
+        return external.build_torchvision(name, num_classes, in_channels)
+    close = difflib.get_close_matches(normalize(name), MODELS.names() + tv_names, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownNameError(
+        f"unknown model {name!r}{hint} (built-ins: {', '.join(MODELS.names())}; "
+        "also any torchvision classification model, or timm:<name>)"
+    )

@@ -1,0 +1,79 @@
+"""Progress reporting for long work. The API talks to a `Reporter`; the CLI passes a rich one.
+
+Each training run is a task advanced once per epoch; an optional overall task (`plan`) advances with
+every epoch of every run so the ETA covers the whole job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
+
+from bench.train import EpochLog
+
+OnEpoch = Callable[[EpochLog], None]
+
+
+class Reporter:
+    def plan(self, total_epochs: int) -> None:
+        """Announce how many epochs the whole job will train (for an overall ETA)."""
+
+    @contextlib.contextmanager
+    def task(self, label: str, epochs: int) -> Iterator[OnEpoch]:
+        yield lambda log: None
+
+    def message(self, text: str) -> None:
+        """A one-line note for the user (cache reuse, divergence)."""
+
+
+SilentReporter = Reporter
+
+
+class RichReporter(Reporter):
+    def __init__(self, console=None):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
+        self._overall = None
+
+    def __enter__(self) -> "RichReporter":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def plan(self, total_epochs: int) -> None:
+        if self._overall is None:
+            self._overall = self.progress.add_task("all runs", total=total_epochs, status="")
+        else:
+            self.progress.update(self._overall, total=total_epochs)
+
+    @contextlib.contextmanager
+    def task(self, label: str, epochs: int) -> Iterator[OnEpoch]:
+        task_id = self.progress.add_task(label, total=epochs, status="")
+
+        def on_epoch(log: EpochLog) -> None:
+            status = f"loss {log.train_loss:.3f} val {log.val_top1:.1f}%"
+            self.progress.update(task_id, advance=1, status=status)
+            if self._overall is not None:
+                self.progress.update(self._overall, advance=1)
+
+        try:
+            yield on_epoch
+        finally:
+            self.progress.update(task_id, completed=epochs)
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(text)

@@ -1,0 +1,125 @@
+"""The adapter interface: the one contract every pruner (built-in or third-party) implements.
+
+An adapter only *scores*; the core (bench/pruning/engine.py) decides how many channels or weights
+each layer keeps from the target and removes them. An adapter declares its lifecycle up front, so the
+core never branches on an adapter's name:
+
+- `kind`: "structured" (scores per output channel of each conv; channels are removed physically) or
+  "unstructured" (scores per weight; a fixed mask is kept through retraining).
+- `allocation`: "layerwise" (each layer keeps its own fraction) or "global" (one threshold over all
+  layers for a global `--ratio`, as in magnitude pruning).
+- `needs_calibration`: the context's `calibration` batches are read (feature maps, gradients).
+- `needs_gradients`: scoring runs backward passes (the core keeps autograd enabled).
+
+Hyperparameters are a frozen dataclass (`Hparams`) with the paper's defaults; `--hp key=value` sets
+them from the CLI. Named per-layer configurations from a paper go in `configs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, Mapping
+
+import torch
+import torch.nn as nn
+
+from bench.errors import BenchError
+
+Scores = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class NoHparams:
+    """An adapter without hyperparameters."""
+
+
+@dataclass(frozen=True)
+class NamedConfig:
+    """A per-layer pruning configuration published with a method (e.g. PFEC's ResNet-56-B).
+
+    `rates` maps conv module names of `model` to the fraction of output channels removed."""
+
+    model: str
+    rates: Mapping[str, float]
+    description: str = ""
+
+
+@dataclass
+class PruningContext:
+    """What an adapter may look at. `layers` are the prunable layers by module name: for structured
+    adapters every conv whose output channels can be removed, for unstructured ones every layer whose
+    weight is masked. `calibration` is a list of (inputs, labels) batches from the training split."""
+
+    model: nn.Module
+    example_inputs: torch.Tensor
+    layers: dict[str, nn.Module]
+    calibration: list[tuple[torch.Tensor, torch.Tensor]]
+    feature_maps: dict[str, str]
+    generator: torch.Generator
+    seed: int
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+class Adapter:
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    kind: ClassVar[Literal["structured", "unstructured"]] = "structured"
+    allocation: ClassVar[Literal["layerwise", "global"]] = "layerwise"
+    needs_calibration: ClassVar[bool] = False
+    needs_gradients: ClassVar[bool] = False
+    Hparams: ClassVar[type] = NoHparams
+    configs: ClassVar[Mapping[str, NamedConfig]] = {}
+    paper: ClassVar[str] = ""
+
+    def __init__(self, hparams: object | None = None):
+        self.hparams = hparams if hparams is not None else self.Hparams()
+        if not isinstance(self.hparams, self.Hparams):
+            raise TypeError(f"{self.name} expects {self.Hparams.__name__}, got {type(hparams).__name__}")
+
+    def calibration_size(self) -> tuple[int, int]:
+        """(number of batches, batch size) of calibration data; used when `needs_calibration`."""
+        return (0, 0)
+
+    def score(self, ctx: PruningContext) -> Scores:
+        """Higher score = more important = kept. Structured: a 1-D tensor over output channels for
+        each layer in `ctx.layers` (layers left out are scored as ties); unstructured: a tensor shaped
+        like the layer's weight."""
+        raise NotImplementedError
+
+    @classmethod
+    def describe_hparams(cls) -> dict[str, object]:
+        return {f.name: f.default for f in dataclasses.fields(cls.Hparams)}
+
+
+ADAPTER_FLAGS = ("kind", "allocation", "needs_calibration", "needs_gradients")
+
+
+def parse_hparams(adapter_cls: type[Adapter], assignments: list[str]) -> object:
+    """Typed `key=value` overrides for an adapter's hyperparameter dataclass."""
+    fields = {f.name: f for f in dataclasses.fields(adapter_cls.Hparams)}
+    values: dict[str, object] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            known = ", ".join(fields) or "none"
+            raise BenchError(f"bad --hp {item!r} for adapter {adapter_cls.name}: expected KEY=VALUE with KEY one of: {known}")
+        default = fields[key].default
+        values[key] = _convert(raw.strip(), type(default), f"--hp {key}")
+    return adapter_cls.Hparams(**values)
+
+
+def _convert(raw: str, typ: type, what: str) -> object:
+    if typ is bool:
+        flags = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+        if raw.lower() in flags:
+            return flags[raw.lower()]
+    elif typ in (int, float, str):
+        try:
+            return typ(raw)
+        except ValueError:
+            pass
+    else:
+        raise BenchError(f"{what}: hyperparameters of type {typ.__name__} cannot be set from the command line")
+    raise BenchError(f"{what}: {raw!r} is not a valid {typ.__name__}")

@@ -1,0 +1,59 @@
+"""torch-pruning support for the CIFAR ResNet's parameter-free `ChannelShortcut`.
+
+torch-pruning 1.6 traces the zero-padding shortcut of the standard CIFAR ResNet as an anonymous
+pad/slice and mis-groups channels across it: pruning block outputs (as HRankPlus does) yields a model
+that fails at the classifier. Registered as a customized layer, the shortcut is pruned by this class
+instead: its input and output channels are independent (no intra-layer dependency), and pruning
+either side just drops the routes that touch removed channels and renumbers the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch_pruning as tp
+
+from bench.models.cifar_resnet import ChannelShortcut
+
+
+def _keep_map(total: int, removed: Sequence[int]) -> torch.Tensor:
+    """old index → new index, -1 for removed channels."""
+    mapping = torch.full((total,), -1, dtype=torch.long)
+    kept = sorted(set(range(total)) - set(int(i) for i in removed))
+    mapping[kept] = torch.arange(len(kept))
+    return mapping
+
+
+class ChannelShortcutPruner(tp.pruner.function.BasePruningFunc):
+    TARGET_MODULES = ChannelShortcut
+
+    def _reroute(self, layer: ChannelShortcut, side: str, removed: Sequence[int]) -> ChannelShortcut:
+        total = layer.in_channels if side == "src" else layer.out_channels
+        mapping = _keep_map(total, removed).to(layer.src.device)
+        renumbered = mapping[getattr(layer, side)]
+        alive = renumbered >= 0
+        layer.src = (renumbered if side == "src" else layer.src)[alive]
+        layer.dst = (renumbered if side == "dst" else layer.dst)[alive]
+        if side == "src":
+            layer.in_channels = total - len(set(removed))
+        else:
+            layer.out_channels = total - len(set(removed))
+        layer.refresh()
+        return layer
+
+    def prune_out_channels(self, layer: nn.Module, idxs: Sequence[int]) -> nn.Module:
+        return self._reroute(layer, "dst", idxs)
+
+    def prune_in_channels(self, layer: nn.Module, idxs: Sequence[int]) -> nn.Module:
+        return self._reroute(layer, "src", idxs)
+
+    def get_out_channels(self, layer: nn.Module) -> int:
+        return layer.out_channels
+
+    def get_in_channels(self, layer: nn.Module) -> int:
+        return layer.in_channels
+
+
+CUSTOM_PRUNERS = {ChannelShortcut: ChannelShortcutPruner()}

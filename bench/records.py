@@ -1,0 +1,118 @@
+"""Submission records: validate against `submissions/schema.json`, write atomically, read back.
+
+Validation is the JSON Schema (jsonschema) plus the few cross-field rules a schema cannot express
+(a pruned model is never larger than its dense model). Errors name the file and the failing field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from bench.errors import BenchError
+
+SCHEMA_VERSION = 1
+
+
+def _schema_text() -> str:
+    try:
+        from importlib.resources import files
+
+        return files("bench.schemas").joinpath("schema.json").read_text()
+    except (ModuleNotFoundError, FileNotFoundError):  # running from a source checkout without installing
+        return (Path(__file__).resolve().parent.parent / "submissions" / "schema.json").read_text()
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(_schema_text())
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    return cls(schema(), format_checker=cls.FORMAT_CHECKER)
+
+
+def _path(error_path) -> str:
+    return "/".join(str(p) for p in error_path) or "(top level)"
+
+
+def problems(record: Any) -> list[str]:
+    """Every problem with a record, each as `field: message`; empty when the record is valid."""
+    errors = sorted(_validator().iter_errors(record), key=lambda e: list(map(str, e.path)))
+    found = [f"{_path(e.path)}: {e.message}" for e in errors]
+    if found:
+        return found
+    dense = record["dense"]
+    for arm_name in ("method", "random_control"):
+        arm = record[arm_name]
+        if arm is None:
+            continue
+        for key in ("params", "flops"):
+            if arm[key] > dense[key]:
+                found.append(f"{arm_name}/{key}: {arm[key]} is larger than the dense model's {dense[key]}")
+        if [r["seed"] for r in arm["runs"]] != record["seeds"]:
+            found.append(f"{arm_name}/runs: seeds do not match the record's seeds {record['seeds']}")
+    return found
+
+
+def validate(record: Any, source: str = "record") -> None:
+    found = problems(record)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise BenchError(f"{source}: invalid at {found[0]}{more}")
+
+
+def _reject_constant(token: str) -> float:
+    raise ValueError(f"{token} is not allowed in a record")
+
+
+def read(path: str | Path) -> dict:
+    """Load and validate one record file."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+    except FileNotFoundError:
+        raise BenchError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"{path}: cannot read ({exc})") from None
+    except ValueError as exc:
+        raise BenchError(f"{path}: not valid JSON ({exc})") from None
+    validate(record, str(path))
+    return record
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write to a temp file in the same folder, flush to disk, then rename over `path`."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise BenchError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise BenchError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write(record: dict, path: str | Path) -> Path:
+    """Validate, then write atomically; an invalid record is never written."""
+    validate(record, "record to write")
+    return write_atomic(path, json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")

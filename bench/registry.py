@@ -1,0 +1,79 @@
+"""One registry type for every plugin kind (adapters, models, datasets).
+
+Names are normalized on registration *and* lookup (case, `_` vs `-`), a duplicate raises instead of
+silently overwriting, unknown names get a did-you-mean, and third-party packages can add entries
+through a Python entry-point group that is loaded lazily on first lookup.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from importlib.metadata import entry_points
+from typing import Callable, Generic, Iterator, TypeVar
+
+from bench.errors import BenchError, UnknownNameError
+
+T = TypeVar("T")
+
+
+def normalize(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str, entry_point_group: str | None = None):
+        self.kind = kind
+        self.entry_point_group = entry_point_group
+        self._items: dict[str, T] = {}
+        self._entry_points_loaded = entry_point_group is None
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator: `@ADAPTERS.register("l1-norm")`."""
+
+        def add(obj: T) -> T:
+            self.add(name, obj)
+            return obj
+
+        return add
+
+    def add(self, name: str, obj: T) -> None:
+        key = normalize(name)
+        if not key:
+            raise BenchError(f"cannot register a {self.kind} with an empty name")
+        if key in self._items and self._items[key] is not obj:
+            raise BenchError(f"{self.kind} {name!r} is already registered by {self._items[key]!r}")
+        self._items[key] = obj
+
+    def get(self, name: str) -> T:
+        self._load_entry_points()
+        key = normalize(name)
+        if key in self._items:
+            return self._items[key]
+        raise UnknownNameError(self.unknown_message(name))
+
+    def unknown_message(self, name: str) -> str:
+        close = difflib.get_close_matches(normalize(name), list(self._items), n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return f"unknown {self.kind} {name!r}{hint} (see `bench list {self.kind}s`)"
+
+    def __contains__(self, name: str) -> bool:
+        self._load_entry_points()
+        return normalize(name) in self._items
+
+    def names(self, pattern: str = "*") -> list[str]:
+        self._load_entry_points()
+        return sorted(n for n in self._items if fnmatch.fnmatch(n, normalize(pattern)))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for ep in entry_points(group=self.entry_point_group):
+            # Loading the module runs its @register decorator; a plain object is registered by its EP name.
+            obj = ep.load()
+            if normalize(ep.name) not in self._items:
+                self.add(ep.name, obj)

@@ -1,0 +1,64 @@
+"""Pruning targets and the safe compress-rate parser."""
+
+import pytest
+
+from bench.errors import BenchError
+from bench.pruning.targets import Target, format_compress_rate, parse_compress_rate
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[0.]+[0.18]*29", (0.0,) + (0.18,) * 29),
+        ("[0.21]*7+[0.75]*5", (0.21,) * 7 + (0.75,) * 5),
+        ("[0.]+[0.4]*2+[0.5]*9+[0.6]*9+[0.7]*9", (0.0,) + (0.4,) * 2 + (0.5,) * 9 + (0.6,) * 9 + (0.7,) * 9),
+        ("2*[0.1, 0.2]", (0.1, 0.2, 0.1, 0.2)),
+        ("0.1, 0.2", (0.1, 0.2)),
+        ("0.3", (0.3,)),
+    ],
+)
+def test_hrankplus_strings_parse(text, expected):
+    assert parse_compress_rate(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os').system('true')",
+        "[0.1]*2.5",
+        "[1.0]",
+        "[-0.1]",
+        "[0.1]*-3",
+        "[0.1]*100000",
+        "[0.1",
+        "",
+        "[0.1]+'a'",
+        "[x]",
+        "[0.1]*(2**40)",
+        "[" + "0.1," * 3000 + "]",
+        "[True]",
+    ],
+)
+def test_malformed_or_hostile_rates_are_clear_errors(text):
+    with pytest.raises(BenchError):
+        parse_compress_rate(text)
+
+
+def test_format_round_trips():
+    rates = (0.0,) + (0.18,) * 29
+    assert format_compress_rate(rates) == "[0.0]+[0.18]*29"
+    assert parse_compress_rate(format_compress_rate(rates)) == rates
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1.0, -0.5, 1.5, float("nan")])
+def test_ratio_outside_open_interval_is_rejected(ratio):
+    with pytest.raises(BenchError, match=r"\(0, 1\)"):
+        Target(ratio=ratio)
+
+
+def test_exactly_one_target():
+    with pytest.raises(BenchError):
+        Target()
+    with pytest.raises(BenchError):
+        Target(ratio=0.5, config="resnet56-B")
+    assert Target(config="resnet56-B").describe() == "config=resnet56-B"

@@ -1,0 +1,59 @@
+"""Record validation, atomic writing and bad-record detection."""
+
+import copy
+import json
+
+import pytest
+
+from bench import records
+from bench.errors import BenchError
+
+
+def test_historic_example_validates(example_record):
+    records.validate(example_record)
+
+
+@pytest.mark.parametrize(
+    "path, value, field",
+    [
+        (("method", "top1_mean"), 101.0, "method/top1_mean"),
+        (("method", "params"), 10**12, "method/params"),
+        (("adapter", "name"), "<script>alert(1)</script>", "adapter/name"),
+        (("protocol", "epochs"), 0, "protocol/epochs"),
+        (("schema_version",), 2, "schema_version"),
+    ],
+)
+def test_bad_fields_are_named(example_record, path, value, field):
+    bad = copy.deepcopy(example_record)
+    node = bad
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(BenchError, match=field):
+        records.validate(bad, "x.json")
+
+
+def test_nan_in_a_file_is_rejected(tmp_path, example_record):
+    path = tmp_path / "r.json"
+    record = copy.deepcopy(example_record)
+    record["method"]["top1_std"] = "__NAN__"
+    path.write_text(json.dumps(record).replace('"__NAN__"', "NaN"))
+    with pytest.raises(BenchError, match="NaN"):
+        records.read(path)
+
+
+def test_write_is_atomic_and_refuses_invalid_records(tmp_path, example_record):
+    path = tmp_path / "out" / "r.json"
+    records.write(example_record, path)
+    assert records.read(path) == example_record
+    bad = dict(example_record, model="")
+    with pytest.raises(BenchError):
+        records.write(bad, tmp_path / "out" / "bad.json")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["r.json"]  # no temp files left
+
+
+def test_unwritable_folder_is_a_one_line_error(tmp_path, example_record):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(BenchError, match="cannot write"):
+        records.write(example_record, blocker / "r.json")

@@ -26,13 +26,13 @@ import bench
 from bench import records
 from bench.config import config_hash, to_jsonable
 from bench.counting import FLOP_CONVENTION, Counts, count
-from bench.data import DataBundle, load_dataset
+from bench.data import DataBundle, DatasetSpec, load_dataset
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.progress import Reporter, SilentReporter
 from bench.protocols import ResolvedProtocol, load_protocol, resolve
 from bench.pruning import Adapter, Target, get_adapter
-from bench.pruning.engine import PrunedModel, Structure, prune
+from bench.pruning.engine import PrunedModel, Structure, check_target, prune
 from bench.train import TrainResult, TrainSpec, evaluate as evaluate_accuracy, train
 
 DENSE_TRAINING_VERSION = 1  # bump when the dense training code changes results: old caches are not reused
@@ -83,17 +83,20 @@ def load_data(options: DataOptions, device: torch.device) -> DataBundle:
     )
 
 
-def new_model(model_name: str, data: DataBundle, device: torch.device) -> nn.Module:
-    spec = data.spec
+def example_inputs(spec: DatasetSpec, device: torch.device, batch_size: int = 1) -> torch.Tensor:
+    """Zeros of the dataset's input shape: enough for tracing and counting, no data needed."""
+    return torch.zeros(batch_size, *spec.input_shape, device=device)
+
+
+def new_model(model_name: str, spec: DatasetSpec, device: torch.device) -> nn.Module:
     model = build_model(model_name, num_classes=spec.num_classes, in_channels=spec.in_channels).to(device)
     try:
         model.eval()
         with torch.no_grad():
-            model(data.example_inputs(2))
+            model(example_inputs(spec, device, 2))
     except RuntimeError as exc:
         raise BenchError(
-            f"model {model_name!r} cannot run on {spec.name} inputs of shape {tuple(data.example_inputs(1).shape[1:])}: "
-            f"{str(exc).splitlines()[0]}"
+            f"model {model_name!r} cannot run on {spec.name} inputs of shape {spec.input_shape}: {str(exc).splitlines()[0]}"
         ) from None
     return model
 
@@ -175,8 +178,8 @@ def train_dense(
     """The dense model, trained with the dataset's original recipe and cached, or the user's weights."""
     reporter = reporter or SilentReporter()
     device = data.device
-    model = new_model(model_name, data, device)
-    counts = count(model, data.example_inputs(1))
+    model = new_model(model_name, data.spec, device)
+    counts = count(model, example_inputs(data.spec, device))
     if checkpoint is not None:
         load_checkpoint(model, checkpoint)
         model.to(device)
@@ -200,7 +203,7 @@ def train_dense(
 
     spec = recipe_spec(data)
     torch.manual_seed(seed)
-    model = new_model(model_name, data, device)  # fresh init under the seed
+    model = new_model(model_name, data.spec, device)  # fresh init under the seed
     with reporter.task(f"dense {model_name}", spec.epochs) as on_epoch:
         result = train(model, data, spec, seed=seed, on_epoch=on_epoch)
     if result.diverged:
@@ -246,30 +249,32 @@ def make_adapter(name: str, hparams: object | None = None) -> Adapter:
     return cls(hparams)
 
 
-def calibration_for(adapter: Adapter, data: DataBundle, seed: int) -> list:
-    if not adapter.needs_calibration:
-        return []
-    n_batches, batch_size = adapter.calibration_size()
-    return data.calibration_batches(n_batches, batch_size, seed=seed)
-
-
 def prune_model(
     dense: nn.Module,
     model_name: str,
     adapter: Adapter,
     target: Target | None,
-    data: DataBundle,
+    spec: DatasetSpec,
     *,
     seed: int,
+    data: DataBundle | None = None,
     reference: Structure | None = None,
 ) -> PrunedModel:
+    """Prune a copy of `dense`. Only adapters that need calibration batches need `data`."""
+    device = next(dense.parameters()).device
+    calibration: list = []
+    if adapter.needs_calibration:
+        if data is None:
+            raise BenchError(f"adapter {adapter.name!r} needs calibration data from the dataset")
+        n_batches, batch_size = adapter.calibration_size()
+        calibration = data.calibration_batches(n_batches, batch_size, seed=seed)
     return prune(
         dense,
         model_name,
         adapter,
         target,
-        example_inputs=data.example_inputs(1),
-        calibration=calibration_for(adapter, data, seed),
+        example_inputs=example_inputs(spec, device),
+        calibration=calibration,
         seed=seed,
         reference=reference,
     )
@@ -362,7 +367,9 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None) -> tupl
     device = resolve_device(options.device)
     set_threads()
     data = load_data(options.data, device)
-    resolve(protocol, data.spec.recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)  # fail fast
+    # Fail fast, before any training: the protocol must resolve and the target must fit the model.
+    resolve(protocol, data.spec.recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
+    check_target(new_model(options.model, data.spec, device), options.model, adapter, target, example_inputs(data.spec, device))
     dense = train_dense(
         options.model, data, seed=options.dense_seed, runs_dir=options.runs_dir, checkpoint=options.checkpoint, reporter=reporter
     )
@@ -376,12 +383,19 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None) -> tupl
         reference = None
         for arm in arms:
             pruned = prune_model(
-                dense.model, options.model, arm.adapter, None if reference else target, data, seed=seed, reference=reference
+                dense.model,
+                options.model,
+                arm.adapter,
+                None if reference else target,
+                data.spec,
+                seed=seed,
+                data=data,
+                reference=reference,
             )
             reference = reference or pruned.structure
             if arm.structure is None:
                 arm.structure = pruned.structure
-                arm.counts = count(pruned.model, data.example_inputs(1), pruned.masks)
+                arm.counts = count(pruned.model, example_inputs(data.spec, device), pruned.masks)
             elif pruned.structure != arm.structure:
                 raise BenchError(f"{arm.adapter.name} produced a different structure for seed {seed}; per-seed structures are not supported")
             flops_ratio = dense.counts.flops / max(arm.counts.flops, 1)
@@ -452,7 +466,7 @@ def build_record(
             "name": data.spec.name,
             "split_seed": data.split_seed,
             "sizes": dict(data.sizes),
-            "input_shape": list(data.example_inputs(1).shape[1:]),
+            "input_shape": list(data.spec.input_shape),
             "num_classes": data.spec.num_classes,
         },
         "protocol": protocol_dict,
@@ -467,7 +481,7 @@ def build_record(
             "test_top5": dense.test_top5,
             **dense.counts.to_dict(),
         },
-        "counting": {"tool": "fvcore", "convention": FLOP_CONVENTION, "input_shape": list(data.example_inputs(1).shape)},
+        "counting": {"tool": "fvcore", "convention": FLOP_CONVENTION, "input_shape": [1, *data.spec.input_shape]},
         "method": arms[0].summary(dense.counts),
         "random_control": arms[1].summary(dense.counts) if len(arms) > 1 else None,
         "wall_time_seconds": round(seconds, 2),

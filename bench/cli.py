@@ -186,24 +186,27 @@ def cmd_train(args) -> int:
 def cmd_prune(args) -> int:
     from bench import api
     from bench.counting import count
+    from bench.data import DATASETS
     from bench.report import prune_table
 
     device = api.resolve_device(args.device)
-    data = api.load_data(_data_options(args), device)
-    model = api.new_model(args.model, data, device)
+    spec = DATASETS.get(args.dataset)
+    adapter = api.make_adapter(args.adapter, _hparams(args))
+    target = _target(args)
+    model = api.new_model(args.model, spec, device)
     if args.checkpoint:
         api.load_checkpoint(model, args.checkpoint)
-    else:
-        print("warning: no --checkpoint given: pruning a randomly initialized model", file=sys.stderr)
-    target = _target(args)
-    adapter = api.make_adapter(args.adapter, _hparams(args))
-    pruned = api.prune_model(model, args.model, adapter, target, data, seed=args.seed)
-    example = data.example_inputs(1)
+    # Only calibration-based adapters read the dataset; the others can inspect CIFAR/ImageNet shapes offline.
+    data = api.load_data(_data_options(args), device) if adapter.needs_calibration else None
+    pruned = api.prune_model(model, args.model, adapter, target, spec, seed=args.seed, data=data)
+    if not args.checkpoint:
+        print("warning: no --checkpoint given: pruned a randomly initialized model", file=sys.stderr)
+    example = api.example_inputs(spec, device)
     dense_counts, pruned_counts = count(model, example), count(pruned.model, example, pruned.masks)
     report = {
         "adapter": adapter.name,
         "model": args.model,
-        "dataset": args.dataset,
+        "dataset": spec.name,
         "target": target.describe(),
         "dense": dense_counts.to_dict(),
         "pruned": pruned_counts.to_dict(),

@@ -188,6 +188,29 @@ def top_k_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
 # --- the whole step -------------------------------------------------------------------------------
 
 
+class _Units:
+    """The prunable units of a model: dependency groups of channels, or maskable conv weights."""
+
+    def __init__(self, model: nn.Module, structured: bool, example_inputs: torch.Tensor):
+        self.dg = build_graph(model, example_inputs) if structured else None
+        self.groups = structured_groups(model, self.dg) if structured else {}
+        if structured:
+            self.layers = {n: model.get_submodule(n) for g in self.groups.values() for n in g.members}
+            self.members = {u: list(g.members) for u, g in self.groups.items()}
+            self.sizes = {u: g.size for u, g in self.groups.items()}
+        else:
+            self.layers = unstructured_layers(model)
+            self.members = {n: [n] for n in self.layers}
+            self.sizes = {n: m.weight.numel() for n, m in self.layers.items()}
+
+
+def check_target(model: nn.Module, model_name: str, adapter: Adapter, target: Target, example_inputs: torch.Tensor) -> None:
+    """Raise the error `prune` would raise for this target, without scoring anything (fail fast)."""
+    units = _Units(model, adapter.kind == "structured", example_inputs)
+    conv_rates(model, model_name, list(units.layers), target, adapter)
+
+
+
 def prune(
     dense: nn.Module,
     model_name: str,
@@ -202,15 +225,8 @@ def prune(
     """Prune a copy of `dense`. With `reference`, keep exactly its per-unit counts (random control)."""
     model = copy.deepcopy(dense)
     structured = adapter.kind == "structured"
-    dg = build_graph(model, example_inputs) if structured else None
-    groups = structured_groups(model, dg) if structured else {}
-    layers = (
-        {n: model.get_submodule(n) for g in groups.values() for n in g.members}
-        if structured
-        else unstructured_layers(model)
-    )
-    unit_members = {u: list(g.members) for u, g in groups.items()} if structured else {n: [n] for n in layers}
-    unit_sizes = {u: g.size for u, g in groups.items()} if structured else {n: m.weight.numel() for n, m in layers.items()}
+    units = _Units(model, structured, example_inputs)
+    dg, groups, layers, unit_members, unit_sizes = units.dg, units.groups, units.layers, units.members, units.sizes
 
     ctx = PruningContext(
         model=model,

@@ -118,7 +118,7 @@ def train(
         val_top1, _ = evaluate(model, data, "val")
         log = EpochLog(epoch, lr, train_loss, val_top1)
         curve.append(log)
-        if val_top1 > best_val:
+        if val_top1 >= best_val:  # ties go to the later epoch: small val sets saturate, and later = lower LR
             best_val, best_epoch = val_top1, epoch
             best_state = copy.deepcopy(model.state_dict())
         if on_epoch is not None:

@@ -36,3 +36,31 @@ def test_wildcard_listing():
     for name in ("resnet20", "resnet56", "vgg16"):
         reg.add(name, name)
     assert reg.names("resnet*") == ["resnet20", "resnet56"]
+
+
+def test_third_party_adapters_register_through_the_entry_point_group(tmp_path, monkeypatch):
+    """A real (installed-style) distribution on sys.path, declaring a `prunebench.adapters` entry point."""
+    (tmp_path / "thirdparty_pruner.py").write_text(
+        "from bench.pruning import Adapter\n"
+        "class Thirdparty(Adapter):\n"
+        "    name = 'thirdparty'\n"
+        "    def score(self, ctx):\n"
+        "        return {n: m.weight.detach().abs().flatten(1).sum(1) for n, m in ctx.layers.items()}\n"
+    )
+    dist = tmp_path / "thirdparty_pruner-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty-pruner\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[prunebench.adapters]\nthirdparty = thirdparty_pruner:Thirdparty\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry("adapter", entry_point_group="prunebench.adapters")
+    assert reg.get("thirdparty").__name__ == "Thirdparty"
+    assert "thirdparty" in reg.names()
+
+
+def test_the_distribution_does_not_ship_a_top_level_adapters_package():
+    """`adapters` is also an unrelated PyPI package: ours is installed as `bench.adapters` only."""
+    from importlib.metadata import files
+
+    shipped = {str(f).split("/")[0] for f in files("prunebench") or []}
+    assert "adapters" not in shipped
+    import bench.adapters.hrankplus  # noqa: F401  (and the built-ins import from their real home)

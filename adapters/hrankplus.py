@@ -12,6 +12,9 @@ declares them, and at the conv output otherwise. Per-layer rates come from HRank
 strings (`--compress-rate "[0.]+[0.18]*29"` for ResNet-56) with HRankPlus's layer mapping.
 
 Hyperparameters (HRankPlus defaults): `calibration_batches=5` batches of `batch_size=128` images.
+Differences from the reference code: calibration images are not augmented (HRankPlus draws them from
+its augmented training loader), and tied ranks keep the lower channel index (numpy's unstable sort
+there). Neither changes the method; both make the result a pure function of the seed.
 """
 
 from __future__ import annotations

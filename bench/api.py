@@ -366,6 +366,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None) -> tupl
     protocol = load_protocol(options.protocol)
     device = resolve_device(options.device)
     set_threads()
+    env = environment(device)  # the commit as the run starts, not as it ends
     data = load_data(options.data, device)
     # Fail fast, before any training: the protocol must resolve and the target must fit the model.
     resolve(protocol, data.spec.recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
@@ -420,7 +421,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None) -> tupl
                 reporter.message(f"{label} diverged (NaN/inf loss): marked in the record, not reported as a result")
             arm.runs.append(_run_record(seed, result))
 
-    record = build_record(options, adapter, target, data, dense, resolved, arms, time.perf_counter() - start)
+    record = build_record(options, adapter, target, data, dense, resolved, arms, time.perf_counter() - start, env)
     path = Path(options.records_dir) / record_filename(record)
     records.write(record, path)
     return record, path
@@ -435,6 +436,7 @@ def build_record(
     protocol: ResolvedProtocol,
     arms: list[Arm],
     seconds: float,
+    env: dict,
 ) -> dict:
     identity = {
         "adapter": [adapter.name, adapter.version, to_jsonable(adapter.hparams)],
@@ -458,6 +460,7 @@ def build_record(
             "kind": adapter.kind,
             "allocation": adapter.allocation,
             "paper": adapter.paper,
+            "module": type(adapter).__module__,
             "args": to_jsonable(adapter.hparams),
         },
         "target": {"description": target.describe(), **target.to_dict()},
@@ -485,7 +488,7 @@ def build_record(
         "method": arms[0].summary(dense.counts),
         "random_control": arms[1].summary(dense.counts) if len(arms) > 1 else None,
         "wall_time_seconds": round(seconds, 2),
-        "environment": environment(data.device),
+        "environment": env,
     }
 
 

@@ -58,10 +58,10 @@ def test_shipped_files_fields():
     assert load_protocol("CLR_80") == load_protocol("clr-80")  # names are normalized
 
 
-def test_repo_folder_fallback_matches_package():
-    # Not installed in the test run, so the repo folder is what is read; it must hold exactly the files.
-    files = sorted(p.stem for p in (Path(P.__file__).parent.parent / "protocols").glob("*.toml"))
-    assert files == sorted(EXPECTED_SHIPPED)
+def test_installed_protocols_match_the_repo_folder():
+    # Whether installed as package data or read from a checkout, the shipped set is the repo's protocols/.
+    repo = Path(__file__).resolve().parent.parent / "protocols"
+    assert sorted(p.stem for p in repo.glob("*.toml")) == sorted(EXPECTED_SHIPPED) == list_protocols()
 
 
 def test_resolve_copies_recipe():

@@ -18,7 +18,7 @@ them from the CLI. Named per-layer configurations from a paper go in `configs`.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, Literal, Mapping
 
 import torch
@@ -58,7 +58,6 @@ class PruningContext:
     feature_maps: dict[str, str]
     generator: torch.Generator
     seed: int
-    extras: dict[str, object] = field(default_factory=dict)
 
 
 class Adapter:
@@ -90,9 +89,6 @@ class Adapter:
     @classmethod
     def describe_hparams(cls) -> dict[str, object]:
         return {f.name: f.default for f in dataclasses.fields(cls.Hparams)}
-
-
-ADAPTER_FLAGS = ("kind", "allocation", "needs_calibration", "needs_gradients")
 
 
 def parse_hparams(adapter_cls: type[Adapter], assignments: list[str]) -> object:

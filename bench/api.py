@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import math
 import os
@@ -201,6 +202,7 @@ def train_dense(
         except Exception:  # an unreadable cache is retrained, never trusted
             reporter.message(f"dense cache {run_dir} is unreadable; retraining")
 
+    records.ensure_dir(run_dir)
     spec = recipe_spec(data)
     torch.manual_seed(seed)
     model = new_model(model_name, data.spec, device)  # fresh init under the seed
@@ -223,10 +225,9 @@ def train_dense(
 
 
 def _save_weights(model: nn.Module, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    records.write_atomic(path, buffer.getvalue())
 
 
 def _file_digest(path: Path) -> str:
@@ -371,6 +372,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None) -> tupl
     # Fail fast, before any training: the protocol must resolve and the target must fit the model.
     resolve(protocol, data.spec.recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
     check_target(new_model(options.model, data.spec, device), options.model, adapter, target, example_inputs(data.spec, device))
+    records.ensure_dir(options.records_dir)
     dense = train_dense(
         options.model, data, seed=options.dense_seed, runs_dir=options.runs_dir, checkpoint=options.checkpoint, reporter=reporter
     )

@@ -89,7 +89,19 @@ def read(path: str | Path) -> dict:
     return record
 
 
-def write_atomic(path: str | Path, text: str) -> Path:
+def ensure_dir(path: str | Path) -> Path:
+    """Create an output folder up front, so a read-only or blocked location fails before hours of work."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-")
+        probe.close()
+    except OSError as exc:
+        raise BenchError(f"cannot write to {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def write_atomic(path: str | Path, content: str | bytes) -> Path:
     """Write to a temp file in the same folder, flush to disk, then rename over `path`."""
     path = Path(path)
     try:
@@ -98,8 +110,9 @@ def write_atomic(path: str | Path, text: str) -> Path:
     except OSError as exc:
         raise BenchError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

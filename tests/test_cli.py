@@ -136,7 +136,7 @@ def test_unreadable_checkpoint_is_one_line(tmp_path, capsys):
     bad.write_text("not a checkpoint")
     code, _, err = run_cli(capsys, "evaluate", "--adapter", "l1-norm", "--checkpoint", str(bad), "--out", str(tmp_path / "o"))
     assert code == 2 and "cannot read checkpoint" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "o").exists()
+    assert not list((tmp_path / "o").glob("*"))  # no record, not even a temp file
 
 
 def test_real_process_reports_errors_without_traceback(tmp_path):
@@ -184,3 +184,11 @@ def test_validate_names_the_failing_field(tmp_path, capsys, example_record):
     bad.write_text(json.dumps(example_record))
     code, out, err = run_cli(capsys, "validate", str(good), str(bad))
     assert code == 1 and "ok" in out and "method/top1_mean" in err
+
+
+@pytest.mark.parametrize("flag", ["--out", "--runs-dir"])
+def test_unwritable_output_fails_before_any_training(tmp_path, capsys, flag):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, "evaluate", "--adapter", "l1-norm", flag, str(blocker / "sub"))
+    assert code == 2 and "cannot write to" in err and len(err.strip().splitlines()) == 1

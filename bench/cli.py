@@ -106,6 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check submission records against the schema")
     p.add_argument("files", nargs="+")
+
+    p = sub.add_parser("leaderboard", help="build the static leaderboard site from the submission records")
+    p.add_argument("--submissions", default="submissions", help="folder of records, read recursively (default ./submissions)")
+    p.add_argument("--out", default="leaderboard", help="folder for the site (default ./leaderboard)")
+    p.add_argument(
+        "--source-url", metavar="URL",
+        help="base URL that adapter source links are relative to, e.g. https://host/org/repo/blob/main/ "
+        "(default: the prunebench GitHub repository's main branch)",
+    )
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if --out is stale or a submission is rejected")
     return parser
 
 
@@ -286,6 +296,24 @@ def cmd_validate(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_leaderboard(args) -> int:
+    from bench import leaderboard
+
+    if args.check:
+        problems = leaderboard.check(args.submissions, args.out, source_url=args.source_url)
+        for line in problems:
+            print(line, file=sys.stderr)
+        if not problems:
+            print(f"{args.out} is up to date")
+        return 1 if problems else 0
+    site = leaderboard.generate(args.submissions, args.out, source_url=args.source_url)
+    for line in leaderboard.rejection_lines(args.submissions, site.rejected):
+        print(line, file=sys.stderr)
+    entries = sum(len(g.entries) for g in site.groups)
+    print(f"leaderboard written to {args.out}: {len(site.groups)} groups, {entries} entries, {len(site.rejected)} rejected files")
+    return 1 if site.rejected else 0
+
+
 COMMANDS = {
     "evaluate": cmd_evaluate,
     "train": cmd_train,
@@ -293,6 +321,7 @@ COMMANDS = {
     "protocols": cmd_protocols,
     "list": cmd_list,
     "validate": cmd_validate,
+    "leaderboard": cmd_leaderboard,
 }
 
 

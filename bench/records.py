@@ -47,7 +47,10 @@ def _path(error_path) -> str:
 def problems(record: Any) -> list[str]:
     """Every problem with a record, each as `field: message`; empty when the record is valid."""
     errors = sorted(_validator().iter_errors(record), key=lambda e: list(map(str, e.path)))
-    found = [f"{_path(e.path)}: {e.message}" for e in errors]
+    # best_match picks the most specific sub-error of a oneOf ("101 is greater than the maximum of 100"
+    # instead of "is not valid under any of the given schemas").
+    errors = [jsonschema.exceptions.best_match([e]) for e in errors]
+    found = [f"{_path(e.absolute_path)}: {e.message}" for e in errors]
     if found:
         return found
     dense = record["dense"]

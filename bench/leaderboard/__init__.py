@@ -1,0 +1,66 @@
+"""The static leaderboard: a pure, fast function of the submission records.
+
+Never imports torch or training code (bench.api, bench.train, bench.models, bench.pruning,
+bench.data), so that it runs anywhere the records are, e.g. in CI for every submission.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.errors import BenchError
+
+if TYPE_CHECKING:  # the heavy modules load only when a leaderboard is built
+    from bench.leaderboard.load import Rejection
+    from bench.leaderboard.site import Site
+
+DEFAULT_SOURCE_URL = "https://github.com/prunebench/prunebench/blob/main/"
+_URL = re.compile(r"^https?://[^\s<>\"'()\\]+$")
+
+
+def _base_url(url: str | None) -> str:
+    url = DEFAULT_SOURCE_URL if url is None else url
+    if not _URL.match(url):
+        raise BenchError(f"--source-url must be an http(s) URL without spaces, quotes or brackets, got {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def _build(submissions: str | Path, out: str | Path, source_url: str | None) -> Site:
+    from bench.leaderboard import site
+
+    out, submissions = Path(out).resolve(), Path(submissions)
+    if submissions.resolve().is_relative_to(out):
+        raise BenchError(f"--out {out} must not be (or contain) the submissions folder {submissions}")
+    # An output folder inside the submissions folder must not be read back as submissions.
+    return site.build(submissions, _base_url(source_url), exclude=out)
+
+
+def rejection_lines(submissions: str | Path, rejected: list[Rejection]) -> list[str]:
+    return [f"rejected: {(Path(submissions) / r.file).as_posix()}: {reason}" for r in rejected for reason in r.reasons]
+
+
+def generate(
+    submissions: str | Path = "submissions", out: str | Path = "leaderboard", source_url: str | None = None
+) -> Site:
+    """Write the leaderboard for the good submissions; returns the `Site` (its `rejected` lists the bad files)."""
+    from bench.leaderboard import site
+
+    built = _build(submissions, out, source_url)
+    site.write(built, Path(out))
+    return built
+
+
+def check(
+    submissions: str | Path = "submissions", out: str | Path = "leaderboard", source_url: str | None = None
+) -> list[str]:
+    """One line per problem: a stale or missing output file, or a rejected submission. Writes nothing."""
+    from bench.leaderboard import site
+
+    built = _build(submissions, out, source_url)
+    stale = [f"stale: {(Path(out) / name).as_posix()}" for name in site.compare(built, Path(out))]
+    return stale + rejection_lines(submissions, built.rejected)
+
+
+__all__ = ["DEFAULT_SOURCE_URL", "check", "generate", "rejection_lines"]

@@ -1,0 +1,60 @@
+"""index.html and one page per group, rendered by jinja2 with autoescaping on every template."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from bench.leaderboard.group import Group
+from bench.leaderboard.load import Rejection
+from bench.leaderboard.sensitivity import Table
+from bench.leaderboard.table import (
+    DENSE_COLUMNS, DIVERGED_COLUMNS, Cell, acc, diverged_row, ranked_columns, ranked_row,
+    sensitivity_cell, tau_text,
+)
+
+
+@lru_cache(maxsize=1)
+def _env():
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(
+        loader=PackageLoader("bench.leaderboard", "templates"),
+        autoescape=True,  # every template, whatever its extension: record text is untrusted
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _dense_rows(g: Group) -> list[list[Cell]]:
+    return [[Cell(d.run_id), Cell(acc(d.top1), sort=repr(d.top1)), Cell(f"{d.params:,}", sort=repr(d.params)),
+             Cell(f"{d.flops:,}", sort=repr(d.flops))] for d in g.dense]
+
+
+def _sensitivity(t: Table) -> dict:
+    return {
+        "table": t,
+        "rows": [[Cell(a), *map(sensitivity_cell, cells)] for a, cells in zip(t.adapters, t.cells)],
+        "taus": [[Cell(k.first), Cell(k.second), Cell(tau_text(k.tau), sort=None if k.tau is None else repr(k.tau)),
+                  Cell(str(k.common), sort=str(k.common))] for k in t.taus],
+    }
+
+
+def index_page(groups: list[Group], tables: list[Table], rejected: list[Rejection]) -> str:
+    return _env().get_template("index.html.j2").render(
+        groups=groups, sensitivity=[_sensitivity(t) for t in tables], rejected=rejected, root="",
+    )
+
+
+def group_page(g: Group, source_url: str) -> str:
+    return _env().get_template("group.html.j2").render(
+        group=g,
+        columns=ranked_columns(g),
+        rows=[ranked_row(g, e, source_url) for e in g.ranked],
+        diverged_columns=DIVERGED_COLUMNS,
+        diverged=[diverged_row(e, source_url) for e in g.diverged],
+        dense_columns=DENSE_COLUMNS,
+        dense=_dense_rows(g),
+        root="../",
+    )

@@ -1,0 +1,150 @@
+"""The generated site in a real browser: it renders, its tables sort, and rejected markup stays text."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bench.leaderboard import generate
+from test_leaderboard import make, put
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+
+def _missing() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install prunebench[dev])"
+    for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)):
+        if not (shutil.which(name) or Path(path).exists()):
+            return f"{name} is not installed (Debian: apt-get install chromium chromium-driver)"
+    return None
+
+
+@pytest.fixture
+def site(tmp_path, example_record) -> Path:
+    subs = tmp_path / "submissions"
+    put(subs, "a.json", make(example_record, adapter="alpha", top1=95.0, std=0.5, module="bench.adapters.l1_norm"))
+    put(subs, "b.json", make(example_record, adapter="beta", top1=97.0, std=0.1, control=98.0))
+    put(subs, "c.json", make(example_record, adapter="gamma", top1=90.0, control=None))
+    bad = make(example_record, adapter="evil")
+    bad["adapter"]["paper"] = PAYLOAD
+    put(subs, "evil.json", bad)
+    out = tmp_path / "site"
+    built = generate(subs, out)
+    assert [r.file for r in built.rejected] == ["evil.json"]
+    return out
+
+
+@pytest.fixture
+def server(site):
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def driver(tmp_path):
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    drv.set_page_load_timeout(60)
+    yield drv
+    drv.quit()
+
+
+def _screenshot(driver, tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    driver.save_screenshot(str(path))
+    if os.environ.get("PRUNEBENCH_ARTIFACTS"):
+        folder = Path(os.environ["PRUNEBENCH_ARTIFACTS"])
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, folder / name)
+
+
+def _column(driver, index: int) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    rows = driver.find_elements(By.CSS_SELECTOR, "#ranking tbody tr")
+    return [r.find_elements(By.TAG_NAME, "td")[index].text.split("\n")[0] for r in rows]
+
+
+def test_index_group_sorting_and_escaping(driver, server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver.get(server + "/index.html")
+    assert driver.title == "prunebench leaderboard"
+    links = driver.find_elements(By.CSS_SELECTOR, "ul.groups a")
+    assert len(links) == 1 and "digits · resnet20 · clr-3" in links[0].text
+
+    # The rejected file's reason quotes the payload: it must be text, and nothing of it may run.
+    rejected = driver.find_element(By.ID, "rejected").text
+    assert "evil.json" in rejected and PAYLOAD in rejected
+    assert driver.execute_script("return window.__pwned === undefined")
+    assert driver.execute_script(
+        "return [...document.scripts].every(s => !s.textContent.includes('__pwned'))"
+        " && document.querySelectorAll('img[onerror]').length === 0"
+    )
+    _screenshot(driver, tmp_path, "leaderboard-index.png")
+
+    links[0].click()
+    assert "clr-3" in driver.title
+    assert _column(driver, 1) == ["beta", "alpha", "gamma"]  # ranked: controls first, then "no control"
+    header = driver.find_element(By.XPATH, "//table[@id='ranking']//th[normalize-space()='top-1 % (mean ± std)']")
+    header.click()
+    assert _column(driver, 1) == ["gamma", "alpha", "beta"]  # ascending top-1: 90, 95, 97
+    header.click()
+    assert _column(driver, 1) == ["beta", "alpha", "gamma"]
+    driver.find_element(By.XPATH, "//table[@id='ranking']//th[normalize-space()='adapter']").click()
+    assert _column(driver, 1) == ["alpha", "beta", "gamma"]
+    driver.find_element(By.XPATH, "//table[@id='ranking']//th[normalize-space()='Δ random']").click()
+    assert _column(driver, 1) == ["beta", "alpha", "gamma"]  # -1.00, +5.00, then "no control" (no value) last
+
+    link = driver.find_element(By.LINK_TEXT, "alpha").get_attribute("href")
+    assert link == "https://github.com/prunebench/prunebench/blob/main/adapters/l1_norm.py"
+    plot = driver.find_element(By.CSS_SELECTOR, "figure img")
+    assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", plot)
+    css = driver.execute_script("return getComputedStyle(document.querySelector('th')).backgroundColor")
+    assert css == "rgb(246, 248, 250)"  # the local stylesheet loaded
+    _screenshot(driver, tmp_path, "leaderboard-group.png")
+    assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_pages_work_from_file_urls(driver, site, tmp_path):
+    """Opening the folder without a server (file://) must still sort and style."""
+    from selenium.webdriver.common.by import By
+
+    page = next((site / "groups").glob("*.html"))
+    driver.get(page.as_uri())
+    driver.find_element(By.XPATH, "//table[@id='ranking']//th[normalize-space()='adapter']").click()
+    assert _column(driver, 1) == ["alpha", "beta", "gamma"]
+    css = driver.execute_script("return getComputedStyle(document.querySelector('th')).backgroundColor")
+    assert css == "rgb(246, 248, 250)"

@@ -7,6 +7,7 @@ for a random control with identical per-layer structure → count → one valida
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -22,13 +23,16 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+from filelock import FileLock, Timeout
 
 import bench
 from bench import records
+from bench.checkpoint import Checkpointer
 from bench.config import config_hash, to_jsonable
 from bench.counting import FLOP_CONVENTION, Counts, count
 from bench.data import DataBundle, DatasetSpec, load_dataset
 from bench.errors import BenchError
+from bench.interrupt import StopFlag
 from bench.models import build_model
 from bench.progress import Reporter, SilentReporter
 from bench.protocols import ResolvedProtocol, load_protocol, resolve
@@ -175,8 +179,12 @@ def train_dense(
     runs_dir: str | Path = DEFAULT_RUNS_DIR,
     checkpoint: str | Path | None = None,
     reporter: Reporter | None = None,
+    stop: StopFlag | None = None,
 ) -> Dense:
-    """The dense model, trained with the dataset's original recipe and cached, or the user's weights."""
+    """The dense model, trained with the dataset's original recipe and cached, or the user's weights.
+
+    The cache is shared safely: a file lock makes a second process that needs the same baseline wait
+    and reuse it, and an interrupted training resumes from its last checkpoint."""
     reporter = reporter or SilentReporter()
     device = data.device
     model = new_model(model_name, data.spec, device)
@@ -191,37 +199,60 @@ def train_dense(
 
     config = dense_config(model_name, data, seed)
     run_id = config_hash(config)
-    run_dir = Path(runs_dir) / "dense" / f"{data.spec.name}-{_slug(model_name)}-{run_id}"
-    result_file, weights_file = run_dir / "result.json", run_dir / "model.pt"
-    if result_file.exists() and weights_file.exists():
-        try:
-            result = json.loads(result_file.read_text())
-            model.load_state_dict(torch.load(weights_file, map_location=device, weights_only=True))
+    run_dir = records.ensure_dir(Path(runs_dir) / "dense" / f"{data.spec.name}-{_slug(model_name)}-{run_id}")
+    with _exclusive(run_dir / "lock", reporter, f"another process is training this dense baseline ({run_dir}); waiting"):
+        cached = _load_dense(model, run_dir, device)
+        if cached is not None:
             reporter.message(f"reusing cached dense {model_name} on {data.spec.name} ({run_dir})")
-            return Dense(model, run_id, "trained", seed, result["val_top1"], result["test_top1"], result["test_top5"], counts, run_dir)
-        except Exception:  # an unreadable cache is retrained, never trusted
-            reporter.message(f"dense cache {run_dir} is unreadable; retraining")
-
-    records.ensure_dir(run_dir)
-    spec = recipe_spec(data)
-    torch.manual_seed(seed)
-    model = new_model(model_name, data.spec, device)  # fresh init under the seed
-    with reporter.task(f"dense {model_name}", spec.epochs) as on_epoch:
-        result = train(model, data, spec, seed=seed, on_epoch=on_epoch)
-    if result.diverged:
-        raise BenchError(f"dense training of {model_name} diverged (NaN/inf loss); nothing was cached")
-    _save_weights(model, weights_file)
-    summary = {
-        "config": config,
-        "val_top1": result.best_val_top1,
-        "test_top1": result.test_top1,
-        "test_top5": result.test_top5,
-        "best_epoch": result.best_epoch,
-        "seconds": result.seconds,
-        "curve": [e.to_dict() for e in result.curve],
-    }
-    records.write_atomic(result_file, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+            return Dense(model, run_id, "trained", seed, *cached, counts, run_dir)
+        spec = recipe_spec(data)
+        torch.manual_seed(seed)
+        model = new_model(model_name, data.spec, device)  # fresh init under the seed
+        checkpointer = Checkpointer(run_dir, warn=reporter.message)
+        with reporter.task(f"dense {model_name}", spec.epochs) as on_epoch:
+            result = train(model, data, spec, seed=seed, on_epoch=on_epoch, checkpointer=checkpointer, stop=stop)
+        if result.diverged:
+            raise BenchError(f"dense training of {model_name} diverged (NaN/inf loss); nothing was cached")
+        _save_weights(model, run_dir / "model.pt")
+        summary = {
+            "config": config,
+            "val_top1": result.best_val_top1,
+            "test_top1": result.test_top1,
+            "test_top5": result.test_top5,
+            "best_epoch": result.best_epoch,
+            "curve": [e.to_dict() for e in result.curve],
+        }
+        records.write_atomic(run_dir / "result.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        checkpointer.clear()
     return Dense(model, run_id, "trained", seed, result.best_val_top1, result.test_top1, result.test_top5, counts, run_dir)
+
+
+def _load_dense(model: nn.Module, run_dir: Path, device: torch.device) -> tuple[float, float, float] | None:
+    """(val top-1, test top-1, test top-5) of a finished cache entry, loaded into `model`; None if absent."""
+    result_file, weights_file = run_dir / "result.json", run_dir / "model.pt"
+    if not (result_file.exists() and weights_file.exists()):
+        return None
+    try:
+        result = json.loads(result_file.read_text())
+        model.load_state_dict(torch.load(weights_file, map_location=device, weights_only=True))
+        return result["val_top1"], result["test_top1"], result["test_top5"]
+    except Exception:  # an unreadable cache is retrained, never trusted
+        return None
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path, reporter: Reporter, waiting_message: str):
+    """A cross-process file lock (filelock), announcing when it has to wait."""
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        reporter.message(waiting_message)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _save_weights(model: nn.Module, path: Path) -> None:
@@ -302,6 +333,7 @@ class Arm:
     """One pruned network (method or random control) retrained once per seed."""
 
     adapter: Adapter
+    role: str  # "method" | "control": names its run folders
     runs: list[dict] = field(default_factory=list)
     structure: Structure | None = None
     counts: Counts | None = None
@@ -359,7 +391,9 @@ class EvaluateOptions:
     records_dir: str = DEFAULT_RECORDS_DIR
 
 
-def evaluate(options: EvaluateOptions, reporter: Reporter | None = None) -> tuple[dict, Path]:
+def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: StopFlag | None = None) -> tuple[dict, Path]:
+    """Run (or resume) one evaluation and write its record. Each (arm, seed) run checkpoints every
+    epoch under runs/eval/<id>/ and is skipped once finished, so rerunning a command continues it."""
     reporter = reporter or SilentReporter()
     start = time.perf_counter()
     adapter = make_adapter(options.adapter, options.hparams)
@@ -374,12 +408,19 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None) -> tupl
     check_target(new_model(options.model, data.spec, device), options.model, adapter, target, example_inputs(data.spec, device))
     records.ensure_dir(options.records_dir)
     dense = train_dense(
-        options.model, data, seed=options.dense_seed, runs_dir=options.runs_dir, checkpoint=options.checkpoint, reporter=reporter
+        options.model,
+        data,
+        seed=options.dense_seed,
+        runs_dir=options.runs_dir,
+        checkpoint=options.checkpoint,
+        reporter=reporter,
+        stop=stop,
     )
+    eval_dir = Path(options.runs_dir) / "eval" / evaluation_id(options, adapter, target, data, dense)
 
-    arms = [Arm(adapter)]
+    arms = [Arm(adapter, "method")]
     if options.random_control and adapter.name != "random":
-        arms.append(Arm(random_control_adapter(adapter)))
+        arms.append(Arm(random_control_adapter(adapter), "control"))
     resolved: ResolvedProtocol | None = None
     planned = False
     for seed in options.seeds:
@@ -410,6 +451,13 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None) -> tupl
                 reinitialize(pruned.model, seed)
                 pruned.apply_masks()
             label = f"{arm.adapter.name} seed {seed}"
+            run_dir = eval_dir / f"{arm.role}-seed{seed}"
+            finished = _load_json(run_dir / "result.json")
+            if finished is not None:  # finished by an earlier invocation: never redone
+                reporter.message(f"{label}: reusing the finished run in {run_dir}")
+                arm.runs.append(finished)
+                continue
+            checkpointer = Checkpointer(records.ensure_dir(run_dir), warn=reporter.message)
             with reporter.task(label, resolved.epochs) as on_epoch:
                 result = train(
                     pruned.model,
@@ -418,15 +466,42 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None) -> tupl
                     seed=seed,
                     after_step=pruned.apply_masks if pruned.masks else None,
                     on_epoch=on_epoch,
+                    checkpointer=checkpointer,
+                    stop=stop,
                 )
             if result.diverged:
                 reporter.message(f"{label} diverged (NaN/inf loss): marked in the record, not reported as a result")
-            arm.runs.append(_run_record(seed, result))
+            run = _run_record(seed, result)
+            records.write_atomic(run_dir / "result.json", json.dumps(run, sort_keys=True) + "\n")
+            checkpointer.clear()
+            arm.runs.append(run)
 
     record = build_record(options, adapter, target, data, dense, resolved, arms, time.perf_counter() - start, env)
     path = Path(options.records_dir) / record_filename(record)
     records.write(record, path)
     return record, path
+
+
+def evaluation_id(options: EvaluateOptions, adapter: Adapter, target: Target, data: DataBundle, dense: Dense) -> str:
+    """What determines every (arm, seed) run of an evaluation; seeds are left out so that adding
+    seeds reuses the finished ones."""
+    return config_hash(
+        {
+            "adapter": [adapter.name, adapter.version, to_jsonable(adapter.hparams)],
+            "target": target.to_dict(),
+            "model": options.model,
+            "dataset": [data.spec.name, data.split_seed],
+            "protocol": options.protocol,
+            "dense": dense.run_id,
+        }
+    )
+
+
+def _load_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def build_record(

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Sequence
 
 from bench.errors import BenchError
+from bench.interrupt import Interrupted, StopFlag, stop_on_signals
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -170,8 +172,8 @@ def cmd_evaluate(args) -> int:
         runs_dir=args.runs_dir,
         records_dir=args.out,
     )
-    with RichReporter() as reporter:
-        record, path = api.evaluate(options, reporter)
+    with stop_on_signals(StopFlag()) as stop, RichReporter() as reporter:
+        record, path = api.evaluate(options, reporter, stop)
     print(evaluation_table(record))
     print(f"\nrecord written to {path}")
     return 0
@@ -184,8 +186,8 @@ def cmd_train(args) -> int:
     device = api.resolve_device(args.device)
     api.set_threads()
     data = api.load_data(_data_options(args), device)
-    with RichReporter() as reporter:
-        dense = api.train_dense(args.model, data, seed=args.seed, runs_dir=args.runs_dir, reporter=reporter)
+    with stop_on_signals(StopFlag()) as stop, RichReporter() as reporter:
+        dense = api.train_dense(args.model, data, seed=args.seed, runs_dir=args.runs_dir, reporter=reporter, stop=stop)
     print(
         f"dense {args.model} on {args.dataset}: val top-1 {dense.val_top1:.2f}%, test top-1 {dense.test_top1:.2f}% "
         f"({dense.counts.params:,} params, {dense.counts.flops:,} FLOPs) — cached in {dense.path}"
@@ -330,12 +332,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
+    except Interrupted as exc:
+        print(f"bench: {exc}; progress saved: rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
+        print("bench: interrupted; rerun the same command to resume from the last completed epoch", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ from bench.models import build_model
 from fakedata import write_cifar
 
 
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # default runs/ and results/ land in the test's own folder
+
+
 def run_cli(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -63,6 +68,7 @@ def test_evaluate_from_a_checkpoint_is_deterministic(tmp_path, capsys, random_re
         code, _, err = run_cli(
             capsys, "evaluate", "--adapter", "global-magnitude", "--protocol", "ft-1", "--seeds", "1",
             "--ratio", "0.6", "--checkpoint", str(random_resnet20), "--out", str(tmp_path / name),
+            "--runs-dir", str(tmp_path / f"runs-{name}"),  # separate caches: nothing is reused
         )
         assert code == 0, err
         (path,) = (tmp_path / name).iterdir()

@@ -1,0 +1,61 @@
+"""Crash-safe training checkpoints: atomic, checksummed, with the previous one kept as a fallback.
+
+A checkpoint file is a 64-character SHA-256 hex digest, a newline, then a `torch.save` payload. A file
+whose digest does not match (truncated by a crash, corrupted on disk) is never loaded: the previous
+checkpoint is used instead, with a warning. Payloads load with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from bench.records import write_atomic
+
+CURRENT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
+
+
+class Checkpointer:
+    def __init__(self, folder: str | Path, warn: Callable[[str], None] = lambda message: None):
+        self.folder = Path(folder)
+        self.warn = warn
+
+    def save(self, state: dict[str, Any]) -> None:
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        payload = buffer.getvalue()
+        current = self.folder / CURRENT
+        if current.exists():
+            current.replace(self.folder / PREVIOUS)  # atomic rename: one good checkpoint always exists
+        write_atomic(current, hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+
+    def load(self) -> dict[str, Any] | None:
+        """The newest checkpoint that passes its checksum, or None."""
+        for name in (CURRENT, PREVIOUS):
+            path = self.folder / name
+            if not path.exists():
+                continue
+            state = _read(path)
+            if state is not None:
+                return state
+            self.warn(f"warning: checkpoint {path} is corrupt or truncated; using the previous one")
+        return None
+
+    def clear(self) -> None:
+        for name in (CURRENT, PREVIOUS):
+            (self.folder / name).unlink(missing_ok=True)
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        blob = path.read_bytes()
+        digest, payload = blob[:64], blob[65:]
+        if blob[64:65] != b"\n" or hashlib.sha256(payload).hexdigest().encode() != digest:
+            return None
+        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception:  # any unreadable file is treated like a corrupt one: fall back
+        return None

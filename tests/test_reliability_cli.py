@@ -1,0 +1,120 @@
+"""The real CLI in subprocesses: SIGKILL at several points and rerun, SIGTERM, and a shared dense cache."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.models import build_model
+
+TIMING_KEYS = {"created", "wall_time_seconds", "seconds"}
+
+
+def bench(*argv: str, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def without_timings(obj):
+    if isinstance(obj, dict):
+        return {k: without_timings(v) for k, v in obj.items() if k not in TIMING_KEYS}
+    if isinstance(obj, list):
+        return [without_timings(v) for v in obj]
+    return obj
+
+
+def only_record(folder: Path) -> dict:
+    (path,) = folder.glob("*.json")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("reliability")
+    torch.manual_seed(0)
+    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), path / "dense.pt")
+    return path
+
+
+def evaluate_args(workdir: Path, name: str) -> list[str]:
+    return [
+        "evaluate", "--adapter", "global-magnitude", "--protocol", "clr-4", "--seeds", "2", "--ratio", "0.7",
+        "--checkpoint", str(workdir / "dense.pt"), "--runs-dir", str(workdir / f"runs-{name}"),
+        "--out", str(workdir / f"out-{name}"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def reference(workdir):
+    proc = bench(*evaluate_args(workdir, "reference"), cwd=workdir)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    return only_record(workdir / "out-reference")
+
+
+@pytest.mark.slow
+def test_sigkill_at_several_points_then_rerun_gives_the_same_record(workdir, reference):
+    args = evaluate_args(workdir, "killed")
+    kills = 0
+    for delay in (5.0, 6.5, 8.0, 9.5):
+        proc = bench(*args, cwd=workdir)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+    assert kills >= 2, "the run finished too fast to be killed mid-way"
+    proc = bench(*args, cwd=workdir)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert without_timings(only_record(workdir / "out-killed")) == without_timings(reference)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_and_says_how_to_resume(workdir, reference):
+    args = evaluate_args(workdir, "terminated")
+    proc = bench(*args, cwd=workdir)
+    deadline = time.time() + 300
+    while not list((workdir / "runs-terminated").glob("eval/*/method-seed0/checkpoint.pt")):
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() is not None else "timeout"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert "stopped by SIGTERM" in last and "rerun the same command" in last
+    assert not (workdir / "out-terminated").exists() or not list((workdir / "out-terminated").glob("*.json"))
+    proc = bench(*args, cwd=workdir)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert without_timings(only_record(workdir / "out-terminated")) == without_timings(reference)
+
+
+@pytest.mark.slow
+def test_rerunning_a_finished_evaluation_redoes_no_training(workdir, reference):
+    proc = bench(*evaluate_args(workdir, "reference"), cwd=workdir)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert err.count("reusing the finished run") == 4
+    assert without_timings(only_record(workdir / "out-reference")) == without_timings(reference)
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_dense_baseline(tmp_path):
+    procs = [bench("train", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path) for _ in range(2)]
+    outputs = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    errs = [err for _, err in outputs]
+    assert sum("reusing cached dense" in e for e in errs) == 1  # the other one trained it
+    assert sum("waiting" in e for e in errs) == 1
+    (cache,) = (tmp_path / "runs" / "dense").iterdir()
+    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == ["lock", "model.pt", "result.json"]

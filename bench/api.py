@@ -578,7 +578,7 @@ def record_filename(record: dict) -> str:
     else:
         tag = "cr-" + config_hash(target["compress_rate"], 6)
     parts = [record["dataset"]["name"], record["model"], record["adapter"]["name"], tag, record["protocol"]["name"], record["run_id"]]
-    return "_".join(_slug(p) for p in parts) + ".json"
+    return "_".join(_slug(p)[:60] for p in parts) + ".json"  # bounded: file names have a 255-byte limit
 
 
 # --- environment -------------------------------------------------------------------------------

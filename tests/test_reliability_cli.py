@@ -118,3 +118,10 @@ def test_two_processes_share_one_dense_baseline(tmp_path):
     assert sum("waiting" in e for e in errs) == 1
     (cache,) = (tmp_path / "runs" / "dense").iterdir()
     assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == ["lock", "model.pt", "result.json"]
+
+
+@pytest.mark.slow
+def test_different_seeds_give_different_runs(reference):
+    first, second = reference["method"]["runs"]
+    assert (first["seed"], second["seed"]) == (0, 1)
+    assert first["curve"] != second["curve"]  # different data order (and augmentation) per seed

@@ -23,6 +23,14 @@ def bench(*argv: str, cwd: Path) -> subprocess.Popen:
     )
 
 
+def run_to_end(args: list[str], cwd: Path) -> str:
+    """Run the CLI to completion; returns stderr."""
+    proc = bench(*args, cwd=cwd)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    return err
+
+
 def without_timings(obj):
     if isinstance(obj, dict):
         return {k: without_timings(v) for k, v in obj.items() if k not in TIMING_KEYS}
@@ -54,9 +62,7 @@ def evaluate_args(workdir: Path, name: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def reference(workdir):
-    proc = bench(*evaluate_args(workdir, "reference"), cwd=workdir)
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err
+    run_to_end(evaluate_args(workdir, "reference"), workdir)
     return only_record(workdir / "out-reference")
 
 
@@ -73,9 +79,7 @@ def test_sigkill_at_several_points_then_rerun_gives_the_same_record(workdir, ref
             proc.wait()
             kills += 1
     assert kills >= 2, "the run finished too fast to be killed mid-way"
-    proc = bench(*args, cwd=workdir)
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err
+    run_to_end(args, workdir)
     assert without_timings(only_record(workdir / "out-killed")) == without_timings(reference)
 
 
@@ -93,17 +97,13 @@ def test_sigterm_saves_and_says_how_to_resume(workdir, reference):
     last = err.strip().splitlines()[-1]
     assert "stopped by SIGTERM" in last and "rerun the same command" in last
     assert not (workdir / "out-terminated").exists() or not list((workdir / "out-terminated").glob("*.json"))
-    proc = bench(*args, cwd=workdir)
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err
+    run_to_end(args, workdir)
     assert without_timings(only_record(workdir / "out-terminated")) == without_timings(reference)
 
 
 @pytest.mark.slow
 def test_rerunning_a_finished_evaluation_redoes_no_training(workdir, reference):
-    proc = bench(*evaluate_args(workdir, "reference"), cwd=workdir)
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err
+    err = run_to_end(evaluate_args(workdir, "reference"), workdir)
     assert err.count("reusing the finished run") == 4
     assert without_timings(only_record(workdir / "out-reference")) == without_timings(reference)
 

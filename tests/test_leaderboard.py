@@ -415,3 +415,12 @@ assert not bad, bad
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_group_pages_show_float_settings_readably(subs, example_record, tmp_path, capsys):
+    record = make(example_record)
+    record["protocol"]["lr_min"] = 0.1 * 0.1 * 0.1  # 0.0010000000000000002 in binary floating point
+    put(subs, "a.json", record)
+    code, _, _ = cli(capsys, "leaderboard", "--submissions", str(subs), "--out", str(tmp_path / "site"))
+    (page,) = (tmp_path / "site" / "groups").glob("*.html")
+    assert code == 0 and "lr_min=0.001," in page.read_text() and "0.0010000000000000002" not in page.read_text()

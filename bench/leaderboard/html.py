@@ -17,7 +17,7 @@ from bench.leaderboard.table import (
 def _env():
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    return Environment(
+    env = Environment(
         loader=PackageLoader("bench.leaderboard", "templates"),
         autoescape=True,  # every template, whatever its extension: record text is untrusted
         undefined=StrictUndefined,
@@ -25,6 +25,13 @@ def _env():
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["value"] = _value
+    return env
+
+
+def _value(v: object) -> object:
+    """Floats to 6 significant digits: 0.1 * 0.1 * 0.1 reads 0.001, not 0.0010000000000000002."""
+    return f"{v:.6g}" if isinstance(v, float) else v
 
 
 def _dense_rows(g: Group) -> list[list[Cell]]:

@@ -35,7 +35,7 @@ from bench.errors import BenchError
 from bench.interrupt import StopFlag
 from bench.models import build_model
 from bench.progress import Reporter, SilentReporter
-from bench.protocols import ResolvedProtocol, load_protocol, resolve
+from bench.protocols import Protocol, ResolvedProtocol, load_protocol, resolve
 from bench.pruning import Adapter, Target, get_adapter
 from bench.pruning.engine import PrunedModel, Structure, check_target, prune
 from bench.train import TrainResult, TrainSpec, evaluate as evaluate_accuracy, train
@@ -416,7 +416,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
         reporter=reporter,
         stop=stop,
     )
-    eval_dir = Path(options.runs_dir) / "eval" / evaluation_id(options, adapter, target, data, dense)
+    eval_dir = Path(options.runs_dir) / "eval" / evaluation_id(options, adapter, target, data, dense, protocol)
 
     arms = [Arm(adapter, "method")]
     if options.random_control and adapter.name != "random":
@@ -482,17 +482,20 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
     return record, path
 
 
-def evaluation_id(options: EvaluateOptions, adapter: Adapter, target: Target, data: DataBundle, dense: Dense) -> str:
+def evaluation_id(
+    options: EvaluateOptions, adapter: Adapter, target: Target, data: DataBundle, dense: Dense, protocol: Protocol
+) -> str:
     """What determines every (arm, seed) run of an evaluation; seeds are left out so that adding
-    seeds reuses the finished ones."""
+    seeds reuses the finished ones. The device type is in: a CPU run is never resumed on a GPU."""
     return config_hash(
         {
             "adapter": [adapter.name, adapter.version, to_jsonable(adapter.hparams)],
             "target": target.to_dict(),
             "model": options.model,
             "dataset": [data.spec.name, data.split_seed],
-            "protocol": options.protocol,
+            "protocol": [protocol.name, protocol.version],
             "dense": dense.run_id,
+            "device": data.device.type,
         }
     )
 

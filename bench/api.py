@@ -33,6 +33,7 @@ from bench.counting import FLOP_CONVENTION, Counts, count
 from bench.data import DataBundle, DatasetSpec, load_dataset
 from bench.errors import BenchError
 from bench.interrupt import StopFlag
+from bench.latency import Latency, measure as measure_latency, speedup as latency_speedup
 from bench.models import build_model
 from bench.progress import Reporter, SilentReporter
 from bench.protocols import Protocol, ResolvedProtocol, load_protocol, resolve
@@ -337,8 +338,9 @@ class Arm:
     runs: list[dict] = field(default_factory=list)
     structure: Structure | None = None
     counts: Counts | None = None
+    latency: Latency | None = None
 
-    def summary(self, dense: Counts) -> dict:
+    def summary(self, dense: Counts, dense_latency: Latency | None = None) -> dict:
         top1 = [r["top1"] for r in self.runs if r["top1"] is not None]
         diverged = any(r["diverged"] for r in self.runs)
         return {
@@ -353,7 +355,14 @@ class Arm:
             "top1_std": None if diverged else (statistics.stdev(top1) if len(top1) > 1 else 0.0),
             "top5_mean": None if diverged else statistics.fmean(r["top5"] for r in self.runs),
             "diverged": diverged,
+            **({"latency": self._latency(dense, dense_latency)} if self.latency is not None else {}),
         }
+
+    def _latency(self, dense: Counts, dense_latency: Latency | None) -> dict:
+        out = self.latency.to_dict()
+        if dense_latency is not None:
+            out["speedup"] = latency_speedup(dense_latency, self.latency, dense.flops, self.counts.flops)
+        return out
 
 
 def _reduction(dense: int, pruned: int) -> float:
@@ -417,6 +426,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
         stop=stop,
     )
     eval_dir = Path(options.runs_dir) / "eval" / evaluation_id(options, adapter, target, data, dense, protocol)
+    dense_latency = measure_latency(dense.model, data.spec.input_shape, device)
 
     arms = [Arm(adapter, "method")]
     if options.random_control and adapter.name != "random":
@@ -440,6 +450,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
             if arm.structure is None:
                 arm.structure = pruned.structure
                 arm.counts = count(pruned.model, example_inputs(data.spec, device), pruned.masks)
+                arm.latency = measure_latency(pruned.model, data.spec.input_shape, device)
             elif pruned.structure != arm.structure:
                 raise BenchError(f"{arm.adapter.name} produced a different structure for seed {seed}; per-seed structures are not supported")
             flops_ratio = dense.counts.flops / max(arm.counts.flops, 1)
@@ -476,7 +487,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
             checkpointer.clear()
             arm.runs.append(run)
 
-    record = build_record(options, adapter, target, data, dense, resolved, arms, time.perf_counter() - start, env)
+    record = build_record(options, adapter, target, data, dense, resolved, arms, time.perf_counter() - start, env, dense_latency)
     path = Path(options.records_dir) / record_filename(record)
     records.write(record, path)
     return record, path
@@ -517,6 +528,7 @@ def build_record(
     arms: list[Arm],
     seconds: float,
     env: dict,
+    dense_latency: Latency | None = None,
 ) -> dict:
     identity = {
         "adapter": [adapter.name, adapter.version, to_jsonable(adapter.hparams)],
@@ -563,10 +575,11 @@ def build_record(
             "test_top1": dense.test_top1,
             "test_top5": dense.test_top5,
             **dense.counts.to_dict(),
+            **({"latency": dense_latency.to_dict()} if dense_latency is not None else {}),
         },
         "counting": {"tool": "fvcore", "convention": FLOP_CONVENTION, "input_shape": [1, *data.spec.input_shape]},
-        "method": arms[0].summary(dense.counts),
-        "random_control": arms[1].summary(dense.counts) if len(arms) > 1 else None,
+        "method": arms[0].summary(dense.counts, dense_latency),
+        "random_control": arms[1].summary(dense.counts, dense_latency) if len(arms) > 1 else None,
         "wall_time_seconds": round(seconds, 2),
         "environment": env,
     }

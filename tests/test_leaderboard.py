@@ -424,3 +424,16 @@ def test_group_pages_show_float_settings_readably(subs, example_record, tmp_path
     code, _, _ = cli(capsys, "leaderboard", "--submissions", str(subs), "--out", str(tmp_path / "site"))
     (page,) = (tmp_path / "site" / "groups").glob("*.html")
     assert code == 0 and "lr_min=0.001," in page.read_text() and "0.0010000000000000002" not in page.read_text()
+
+
+def test_speedup_column_appears_for_records_with_latency(subs, example_record, tmp_path, capsys):
+    record = make(example_record)
+    record["method"]["latency"] = {
+        "batch1_ms": 1.0, "large_batch": 256, "large_batch_ms": 20.0, "throughput_images_per_s": 12800.0,
+        "speedup": {"measured_speedup": 1.62, "flops_speedup": 3.07, "measured_over_flops": 0.5277},
+    }
+    put(subs, "a.json", record)
+    put(subs, "b.json", make(example_record, adapter="l1-norm"))  # an older record without latency
+    code, _, _ = cli(capsys, "leaderboard", "--submissions", str(subs), "--out", str(tmp_path / "site"))
+    text = (tmp_path / "site" / "README.md").read_text()
+    assert code == 0 and "speedup measured / FLOPs" in text and "1.62× / 3.07×" in text and "| —" in text

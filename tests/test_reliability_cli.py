@@ -14,7 +14,7 @@ import torch
 
 from bench.models import build_model
 
-TIMING_KEYS = {"created", "wall_time_seconds", "seconds"}
+TIMING_KEYS = {"created", "wall_time_seconds", "seconds", "latency"}
 
 
 def bench(*argv: str, cwd: Path) -> subprocess.Popen:

@@ -92,6 +92,7 @@ class Entry:
     control_top1_std: float | None
     control_flops: int | None
     status: str  # "", CONTROL, NO_CONTROL, CONTROL_DIVERGED or BEATEN
+    speedup: dict[str, float] | None = None  # measured vs FLOPs speedup, in records that carry latency
     rank: int | None = None
 
     @property
@@ -147,6 +148,7 @@ def entry(sub: Submission) -> Entry:
         control_top1_mean=control_mean, control_top1_std=control["top1_std"] if _arm_ok(control) else None,
         control_flops=control["flops"] if control is not None else None,
         status=status,
+        speedup=method.get("latency", {}).get("speedup"),
     )
 
 
@@ -196,6 +198,10 @@ class Group:
     @property
     def flops_budget(self) -> bool:
         return self.protocol["epochs"] == "flops budget"
+
+    @property
+    def has_speedup(self) -> bool:
+        return any(e.speedup is not None for e in self.ranked)
 
     @property
     def title(self) -> str:

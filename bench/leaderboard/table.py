@@ -43,8 +43,16 @@ def _adapter(e: Entry, base: str) -> Cell:
 
 def ranked_columns(group: Group) -> list[str]:
     epochs = ["epochs"] if group.flops_budget else []
-    return ["#", "adapter", "args", "target", *epochs, "params", "params -%", "FLOPs", "FLOPs -%",
+    speed = ["speedup measured / FLOPs"] if group.has_speedup else []
+    return ["#", "adapter", "args", "target", *epochs, "params", "params -%", "FLOPs", "FLOPs -%", *speed,
             "top-1 % (mean ± std)", "seeds", "Δ dense", "Δ random", "run"]
+
+
+def _speedup(e: Entry) -> Cell:
+    if e.speedup is None:
+        return Cell("—")
+    s = e.speedup
+    return Cell(f"{s['measured_speedup']:.2f}× / {s['flops_speedup']:.2f}×", sort=num(s["measured_speedup"]))
 
 
 def _delta_random(e: Entry) -> Cell:
@@ -59,6 +67,7 @@ def _delta_random(e: Entry) -> Cell:
 def ranked_row(group: Group, e: Entry, base: str) -> list[Cell]:
     assert e.rank is not None and e.top1_mean is not None and e.delta_dense is not None
     epochs = [Cell(str(e.epochs), sort=num(e.epochs))] if group.flops_budget else []
+    speed = [_speedup(e)] if group.has_speedup else []
     return [
         Cell(str(e.rank), sort=num(e.rank)),
         _adapter(e, base),
@@ -69,6 +78,7 @@ def ranked_row(group: Group, e: Entry, base: str) -> list[Cell]:
         Cell(acc(e.params_reduction_pct), sort=num(e.params_reduction_pct)),
         Cell(f"{e.flops:,}", sort=num(e.flops)),
         Cell(acc(e.flops_reduction_pct), sort=num(e.flops_reduction_pct)),
+        *speed,
         Cell(mean_std(e.top1_mean, e.top1_std), sort=num(e.top1_mean)),
         Cell(str(e.seeds), sort=num(e.seeds)),
         Cell(delta(e.delta_dense), sort=num(e.delta_dense)),

@@ -1,0 +1,35 @@
+"""Measured latency and the measured-vs-FLOPs speedup."""
+
+import torch
+
+from bench.counting import count
+from bench.latency import Latency, measure, speedup
+from bench.models import build_model
+from bench.pruning import Target, get_adapter
+from bench.pruning.engine import prune
+
+
+def test_latency_is_positive_and_consistent():
+    model = build_model("resnet20", num_classes=10, in_channels=1)
+    lat = measure(model, (1, 16, 16), torch.device("cpu"), large_batch=32, warmup=1, repeats=3)
+    assert lat.batch1_ms > 0 and lat.large_batch == 32 and lat.large_batch_ms > 0
+    assert abs(lat.throughput - 32_000 / lat.large_batch_ms) < 1e-6
+    assert model.training  # the mode is restored
+
+
+def test_structured_pruning_is_measurably_faster():
+    """A model with a quarter of the channels in every layer must run faster at a large batch."""
+    torch.manual_seed(0)
+    dense = build_model("resnet56", num_classes=10, in_channels=3).eval()
+    x = torch.zeros(1, 3, 32, 32)
+    pruned = prune(dense, "resnet56", get_adapter("l1-norm")(), Target(ratio=0.75), example_inputs=x, calibration=[], seed=0)
+    d = measure(dense, (3, 32, 32), torch.device("cpu"), large_batch=64, warmup=1, repeats=4)
+    p = measure(pruned.model, (3, 32, 32), torch.device("cpu"), large_batch=64, warmup=1, repeats=4)
+    result = speedup(d, p, count(dense, x).flops, count(pruned.model, x).flops)
+    assert result["flops_speedup"] > 3
+    assert result["measured_speedup"] > 1.3
+
+
+def test_speedup_arithmetic():
+    out = speedup(Latency(1.0, 100, 10.0), Latency(0.5, 100, 5.0), 200, 50)
+    assert out == {"measured_speedup": 2.0, "flops_speedup": 4.0, "measured_over_flops": 0.5}

@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list adapters, protocols, models or datasets")
     p.add_argument("kind", choices=["adapters", "protocols", "models", "datasets"])
 
+    p = sub.add_parser("perf", help="measure the performance ratios (harness, data pipeline, real speedup) side by side")
+    p.add_argument("--only", choices=["harness", "data", "speedup"], help="measure one ratio only")
+
     p = sub.add_parser("validate", help="check submission records against the schema")
     p.add_argument("files", nargs="+")
 
@@ -284,6 +287,18 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_perf(args) -> int:
+    from bench import perf
+    from bench.api import set_threads
+
+    set_threads()
+    measures = {"harness": perf.harness_ratio, "data": perf.data_ratio, "speedup": perf.speedup_ratio}
+    names = [args.only] if args.only else list(measures)
+    ratios = [measures[name]() for name in names]
+    print(perf.report(ratios))
+    return 0 if all(r.ok for r in ratios) else 1
+
+
 def cmd_validate(args) -> int:
     from bench import records
 
@@ -322,6 +337,7 @@ COMMANDS = {
     "prune": cmd_prune,
     "protocols": cmd_protocols,
     "list": cmd_list,
+    "perf": cmd_perf,
     "validate": cmd_validate,
     "leaderboard": cmd_leaderboard,
 }

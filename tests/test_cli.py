@@ -198,3 +198,10 @@ def test_unwritable_output_fails_before_any_training(tmp_path, capsys, flag):
     blocker.write_text("")
     code, _, err = run_cli(capsys, "evaluate", "--adapter", "l1-norm", flag, str(blocker / "sub"))
     assert code == 2 and "cannot write to" in err and len(err.strip().splitlines()) == 1
+
+
+def test_perf_prints_a_ratio_against_its_baseline(capsys):
+    """No timing assertion here (this machine is noisy): the targets live in `bench perf` itself."""
+    code, out, _ = run_cli(capsys, "perf", "--only", "data")
+    assert code in (0, 1)
+    assert "tensor pipeline ÷ DataLoader + PIL" in out and "target ≥ 10" in out and "batches/s" in out

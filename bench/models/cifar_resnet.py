@@ -30,13 +30,16 @@ class ChannelShortcut(nn.Module):
         self.refresh()
 
     def refresh(self) -> None:
-        """Recompute the fast-path flag after the routing changed (pruning)."""
+        """Recompute the fast paths after the routing changed (pruning)."""
         n = self.src.numel()
         self.is_identity = (
             self.in_channels == self.out_channels == n
             and bool((self.src == torch.arange(n, device=self.src.device)).all())
             and bool((self.dst == self.src).all())
         )
+        # Every output channel fed: a single gather in output order, no zero-fill needed.
+        self.covers_output = n == self.out_channels and bool((self.dst.sort().values == torch.arange(n, device=self.dst.device)).all())
+        self.register_buffer("gather", self.src[self.dst.argsort()], persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride > 1:
@@ -44,9 +47,10 @@ class ChannelShortcut(nn.Module):
         if self.is_identity:
             # A fresh tensor (not `x` itself) so graph tracers see this module's output as its own.
             return x.clone()
+        if self.covers_output:
+            return x.index_select(1, self.gather)
         out = x.new_zeros(x.shape[0], self.out_channels, x.shape[2], x.shape[3])
-        out[:, self.dst] = x[:, self.src]
-        return out
+        return out.index_copy_(1, self.dst, x.index_select(1, self.src))
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, stride={self.stride}, routed={self.src.numel()}"

@@ -1,0 +1,73 @@
+"""pytest-benchmark timings behind `bench perf`'s ratios. Not in the default run (marker `perf`):
+
+    pytest tests/benchmarks -m perf
+
+Each pair (ours, baseline) is measured in the same session; compare them, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bench.checkpoint import Checkpointer
+from bench.latency import measure
+from bench.models import build_model
+from bench.perf import HALF_FLOPS, _PilCifar, synthetic_cifar
+from bench.pruning import Target, get_adapter, parse_compress_rate
+from bench.pruning.engine import prune
+from bench.train import TrainSpec, train
+
+pytestmark = pytest.mark.perf
+BATCH = 64
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_cifar(n_train=2048, n_eval=256)
+
+
+def test_harness_epoch(benchmark, data):
+    spec = TrainSpec(epochs=1, batch_size=BATCH, lr_at=lambda s: 0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+
+    def one_epoch():
+        with tempfile.TemporaryDirectory() as folder:
+            train(build_model("resnet20", num_classes=10, in_channels=3), data, spec, seed=0, checkpointer=Checkpointer(folder))
+
+    benchmark.pedantic(one_epoch, rounds=3, iterations=1)
+
+
+def test_bare_loop_epoch(benchmark, data):
+    def one_epoch():
+        model = build_model("resnet20", num_classes=10, in_channels=3).train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+        for x, y in data.train_batches(BATCH, seed=0, epoch=0):
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    benchmark.pedantic(one_epoch, rounds=3, iterations=1)
+
+
+def test_tensor_pipeline_epoch(benchmark, data):
+    benchmark(lambda: sum(1 for _ in data.train_batches(BATCH, seed=0, epoch=0)))
+
+
+def test_dataloader_pil_epoch(benchmark, data):
+    images = data._images["train"].permute(0, 2, 3, 1).contiguous().numpy()
+    loader = torch.utils.data.DataLoader(_PilCifar(images, data._labels["train"].numpy()), batch_size=BATCH, shuffle=True, num_workers=2)
+    benchmark.pedantic(lambda: sum(1 for _ in loader), rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("pruned", [False, True], ids=["dense", "l1-norm-half-flops"])
+def test_resnet56_inference_batch256(benchmark, pruned):
+    torch.manual_seed(0)
+    model = build_model("resnet56", num_classes=10, in_channels=3).eval()
+    if pruned:
+        target = Target(compress_rate=parse_compress_rate(HALF_FLOPS))
+        model = prune(model, "resnet56", get_adapter("l1-norm")(), target, example_inputs=torch.zeros(1, 3, 32, 32), calibration=[], seed=0).model
+    benchmark.pedantic(lambda: measure(model, (3, 32, 32), torch.device("cpu"), large_batch=256, warmup=1, repeats=4), rounds=2, iterations=1)

@@ -210,7 +210,6 @@ def check_target(model: nn.Module, model_name: str, adapter: Adapter, target: Ta
     conv_rates(model, model_name, list(units.layers), target, adapter)
 
 
-
 def prune(
     dense: nn.Module,
     model_name: str,

@@ -188,6 +188,7 @@ def train_dense(
     and reuse it, and an interrupted training resumes from its last checkpoint."""
     reporter = reporter or SilentReporter()
     device = data.device
+    torch.manual_seed(seed)  # the init a training run starts from; counting and cache loads draw no randomness
     model = new_model(model_name, data.spec, device)
     counts = count(model, example_inputs(data.spec, device))
     if checkpoint is not None:
@@ -207,8 +208,6 @@ def train_dense(
             reporter.message(f"reusing cached dense {model_name} on {data.spec.name} ({run_dir})")
             return Dense(model, run_id, "trained", seed, *cached, counts, run_dir)
         spec = recipe_spec(data)
-        torch.manual_seed(seed)
-        model = new_model(model_name, data.spec, device)  # fresh init under the seed
         checkpointer = Checkpointer(run_dir, warn=reporter.message)
         with reporter.task(f"dense {model_name}", spec.epochs) as on_epoch:
             result = train(model, data, spec, seed=seed, on_epoch=on_epoch, checkpointer=checkpointer, stop=stop)

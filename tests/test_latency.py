@@ -33,3 +33,20 @@ def test_structured_pruning_is_measurably_faster():
 def test_speedup_arithmetic():
     out = speedup(Latency(1.0, 100, 10.0), Latency(0.5, 100, 5.0), 200, 50)
     assert out == {"measured_speedup": 2.0, "flops_speedup": 4.0, "measured_over_flops": 0.5}
+
+
+def test_batchnorm_is_folded_for_timing_without_changing_outputs():
+    from bench.latency import for_inference
+
+    torch.manual_seed(0)
+    model = build_model("resnet20", num_classes=10, in_channels=1).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    fused, folded = for_inference(model)
+    assert folded and not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(4, 1, 16, 16)
+    assert torch.allclose(fused(x), model(x), atol=1e-4)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original is untouched

@@ -4,6 +4,7 @@
   epoch) ÷ a bare minimal PyTorch loop over the same model, batches and batch size;
 - data: augmented CIFAR batches/s of the on-device tensor pipeline ÷ a conventional torchvision
   DataLoader with per-sample PIL transforms (how the reference implementations feed CIFAR);
+- end to end: one training epoch of the harness ÷ a bare loop fed by that conventional DataLoader;
 - speedup: measured ÷ FLOPs speedup of `l1-norm` pruning ResNet-56 to about half its FLOPs.
 
 Data is synthetic but CIFAR-shaped (nothing is downloaded); the numbers are for this machine only.
@@ -101,6 +102,31 @@ class _PilCifar(torch.utils.data.Dataset):
         from PIL import Image
 
         return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+
+def end_to_end_ratio(model_name: str = "resnet20", batch: int = 64, workers: int = 2) -> Ratio:
+    """One training epoch: the harness (tensor pipeline) ÷ a bare loop fed by DataLoader + PIL."""
+    data = synthetic_cifar()
+    images = data._images["train"].permute(0, 2, 3, 1).contiguous().numpy()
+    loader = torch.utils.data.DataLoader(_PilCifar(images, data._labels["train"].numpy()), batch_size=batch,
+                                         shuffle=True, num_workers=workers)
+    torch.manual_seed(0)
+    model = build_model(model_name, num_classes=10, in_channels=3).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    start = time.perf_counter()
+    for inputs, labels in loader:
+        loss = F.cross_entropy(model(inputs), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    conventional = time.perf_counter() - start
+    torch.manual_seed(0)
+    spec = TrainSpec(epochs=1, batch_size=batch, lr_at=lambda s: 0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    with tempfile.TemporaryDirectory() as folder:
+        ours = train(build_model(model_name, num_classes=10, in_channels=3), data, spec, seed=0, checkpointer=Checkpointer(folder)).seconds
+    n = data.sizes["train"]
+    return Ratio("harness ÷ conventional DataLoader + PIL training loop (end-to-end images/s)", conventional / ours, 1.0,
+                 f"{model_name}, batch {batch}: harness {n / ours:.0f} img/s (incl. validation and checkpoint), conventional {n / conventional:.0f} img/s")
 
 
 def data_ratio(batch: int = 64, workers: int = 2) -> Ratio:

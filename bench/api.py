@@ -617,10 +617,17 @@ def environment(device: torch.device) -> dict:
 
 
 def source_commit() -> str | None:
-    """The prunebench git commit this code runs from (with -dirty for local changes), if known."""
-    root = Path(bench.__file__).resolve().parent.parent
-    if not (root / ".git").exists():
-        return None
+    """The prunebench git commit this code runs from (with -dirty for local changes), if known: the
+    checkout an editable install points at, else (`pip install .` copies no .git) the prunebench
+    checkout in the working directory, which is where the README's commands run."""
+    for root in (Path(bench.__file__).resolve().parent.parent, Path.cwd()):
+        pyproject = root / "pyproject.toml"
+        if (root / ".git").exists() and pyproject.exists() and 'name = "prunebench"' in pyproject.read_text():
+            return _git_commit(root)
+    return None
+
+
+def _git_commit(root: Path) -> str | None:
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if head.returncode != 0:

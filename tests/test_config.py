@@ -1,6 +1,12 @@
-"""Run hashes: canonical JSON, and literal hashes pinned so caches and records stay reachable."""
+"""Run hashes: canonical JSON, literal hashes pinned so caches and records stay reachable, commits."""
 
-from bench.api import dense_config
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench.api import dense_config, source_commit
 from bench.config import Recipe, canonical_json, config_hash
 from bench.data import load_dataset
 
@@ -20,3 +26,14 @@ def test_dense_baseline_hash_is_pinned():
     every cached baseline is retrained and old records no longer match: do it on purpose only, by
     bumping DENSE_TRAINING_VERSION."""
     assert config_hash(dense_config("resnet20", load_dataset("digits"), 0)) == "7f15dce2ea4b"
+
+
+def test_records_name_the_commit_when_run_from_a_checkout(monkeypatch):
+    """Editable or not (`pip install .` copies no .git), running from the checkout finds its commit."""
+    repo = Path(__file__).resolve().parent.parent
+    if not (repo / ".git").exists():
+        pytest.skip("not running from a git checkout")
+    monkeypatch.chdir(repo)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=repo).stdout.strip()
+    commit = source_commit()
+    assert commit is not None and re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit) and commit.startswith(head)

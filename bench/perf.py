@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -55,13 +56,13 @@ def synthetic_cifar(n_train: int = 4500, n_eval: int = 500, seed: int = 0) -> Te
     )
 
 
-def _bare_loop_seconds(model: nn.Module, data: TensorDataBundle, batch: int, epochs: int) -> float:
+def _bare_loop_seconds(model: nn.Module, epochs: Iterable[Iterable[tuple[torch.Tensor, torch.Tensor]]]) -> float:
     """The minimal loop anyone would write: SGD, forward, loss, backward, step."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
     model.train()
     start = time.perf_counter()
-    for epoch in range(epochs):
-        for inputs, labels in data.train_batches(batch, seed=0, epoch=epoch):
+    for batches in epochs:
+        for inputs, labels in batches:
             loss = F.cross_entropy(model(inputs), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -69,16 +70,25 @@ def _bare_loop_seconds(model: nn.Module, data: TensorDataBundle, batch: int, epo
     return time.perf_counter() - start
 
 
-def harness_ratio(model_name: str = "resnet20", batch: int = 64, epochs: int = 2) -> Ratio:
-    data = synthetic_cifar()
-    images = data.sizes["train"] * epochs
-    torch.manual_seed(0)
-    bare = _bare_loop_seconds(build_model(model_name, num_classes=10, in_channels=3), data, batch, epochs)
+def _harness_seconds(model_name: str, data: TensorDataBundle, batch: int, epochs: int) -> float:
+    """`bench.train.train` with everything a real run does: validation, best-val copy, checkpoints."""
     torch.manual_seed(0)
     spec = TrainSpec(epochs=epochs, batch_size=batch, lr_at=lambda s: 0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
     with tempfile.TemporaryDirectory() as folder:
-        result = train(build_model(model_name, num_classes=10, in_channels=3), data, spec, seed=0, checkpointer=Checkpointer(folder))
-    harness = result.seconds
+        model = build_model(model_name, num_classes=10, in_channels=3)
+        return train(model, data, spec, seed=0, checkpointer=Checkpointer(folder)).seconds
+
+
+def _fresh_model(model_name: str) -> nn.Module:
+    torch.manual_seed(0)
+    return build_model(model_name, num_classes=10, in_channels=3)
+
+
+def harness_ratio(model_name: str = "resnet20", batch: int = 64, epochs: int = 2) -> Ratio:
+    data = synthetic_cifar()
+    images = data.sizes["train"] * epochs
+    bare = _bare_loop_seconds(_fresh_model(model_name), (data.train_batches(batch, seed=0, epoch=e) for e in range(epochs)))
+    harness = _harness_seconds(model_name, data, batch, epochs)
     return Ratio("harness ÷ bare loop (training images/s)", bare / harness, 0.95,
                  f"{model_name}, batch {batch}: harness {images / harness:.0f} img/s (incl. validation and checkpoints), bare {images / bare:.0f} img/s")
 
@@ -104,26 +114,18 @@ class _PilCifar(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
 
 
+def pil_loader(data: TensorDataBundle, batch: int, workers: int = 2) -> torch.utils.data.DataLoader:
+    """The same training images as `data`, served the way the reference implementations feed CIFAR."""
+    images = data._images["train"].permute(0, 2, 3, 1).contiguous().numpy()
+    dataset = _PilCifar(images, data._labels["train"].numpy())
+    return torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers)
+
+
 def end_to_end_ratio(model_name: str = "resnet20", batch: int = 64, workers: int = 2) -> Ratio:
     """One training epoch: the harness (tensor pipeline) ÷ a bare loop fed by DataLoader + PIL."""
     data = synthetic_cifar()
-    images = data._images["train"].permute(0, 2, 3, 1).contiguous().numpy()
-    loader = torch.utils.data.DataLoader(_PilCifar(images, data._labels["train"].numpy()), batch_size=batch,
-                                         shuffle=True, num_workers=workers)
-    torch.manual_seed(0)
-    model = build_model(model_name, num_classes=10, in_channels=3).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    start = time.perf_counter()
-    for inputs, labels in loader:
-        loss = F.cross_entropy(model(inputs), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    conventional = time.perf_counter() - start
-    torch.manual_seed(0)
-    spec = TrainSpec(epochs=1, batch_size=batch, lr_at=lambda s: 0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    with tempfile.TemporaryDirectory() as folder:
-        ours = train(build_model(model_name, num_classes=10, in_channels=3), data, spec, seed=0, checkpointer=Checkpointer(folder)).seconds
+    conventional = _bare_loop_seconds(_fresh_model(model_name), [pil_loader(data, batch, workers)])
+    ours = _harness_seconds(model_name, data, batch, 1)
     n = data.sizes["train"]
     return Ratio("harness ÷ conventional DataLoader + PIL training loop (end-to-end images/s)", conventional / ours, 1.0,
                  f"{model_name}, batch {batch}: harness {n / ours:.0f} img/s (incl. validation and checkpoint), conventional {n / conventional:.0f} img/s")
@@ -137,9 +139,7 @@ def data_ratio(batch: int = 64, workers: int = 2) -> Ratio:
         pass
     ours = n_batches / (time.perf_counter() - start)
 
-    images = data._images["train"].permute(0, 2, 3, 1).contiguous().numpy()
-    labels = data._labels["train"].numpy()
-    loader = torch.utils.data.DataLoader(_PilCifar(images, labels), batch_size=batch, shuffle=True, num_workers=workers)
+    loader = pil_loader(data, batch, workers)
     start = time.perf_counter()
     for _ in loader:
         pass

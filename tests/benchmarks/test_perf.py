@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from bench.checkpoint import Checkpointer
 from bench.latency import measure
 from bench.models import build_model
-from bench.perf import HALF_FLOPS, _PilCifar, synthetic_cifar
+from bench.perf import HALF_FLOPS, pil_loader, synthetic_cifar
 from bench.pruning import Target, get_adapter, parse_compress_rate
 from bench.pruning.engine import prune
 from bench.train import TrainSpec, train
@@ -58,8 +58,7 @@ def test_tensor_pipeline_epoch(benchmark, data):
 
 
 def test_dataloader_pil_epoch(benchmark, data):
-    images = data._images["train"].permute(0, 2, 3, 1).contiguous().numpy()
-    loader = torch.utils.data.DataLoader(_PilCifar(images, data._labels["train"].numpy()), batch_size=BATCH, shuffle=True, num_workers=2)
+    loader = pil_loader(data, BATCH)
     benchmark.pedantic(lambda: sum(1 for _ in loader), rounds=3, iterations=1)
 
 

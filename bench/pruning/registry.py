@@ -11,7 +11,12 @@ from bench.registry import Registry
 
 ADAPTERS: Registry[type] = Registry("adapter", entry_point_group="prunebench.adapters")
 
-BUILTIN_MODULES = ("l1_norm", "global_magnitude", "hrankplus", "random_pruning")
+BUILTIN_MODULES = (
+    "l1_norm",
+    "global_magnitude",
+    "hrankplus",
+    "random_pruning",
+)
 _builtins_loaded = False
 
 

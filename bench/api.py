@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import math
 import os
 import platform
 import statistics
@@ -26,7 +25,7 @@ import torch.nn as nn
 from filelock import FileLock, Timeout
 
 import bench
-from bench import records
+from bench import records, retraining
 from bench.checkpoint import Checkpointer
 from bench.config import config_hash, to_jsonable
 from bench.counting import FLOP_CONVENTION, Counts, count
@@ -36,10 +35,12 @@ from bench.interrupt import StopFlag
 from bench.latency import Latency, measure as measure_latency, speedup as latency_speedup
 from bench.models import build_model
 from bench.progress import Reporter, SilentReporter
+from bench.hooks import TrainingHook
 from bench.protocols import Protocol, ResolvedProtocol, load_protocol, resolve
 from bench.pruning import Adapter, Target, get_adapter
 from bench.pruning.engine import PrunedModel, Structure, check_target, prune
-from bench.train import TrainResult, TrainSpec, evaluate as evaluate_accuracy, train
+from bench.retraining import Evaluation, RunOutcome, calibration_batches, check_iterations
+from bench.train import TrainSpec, evaluate as evaluate_accuracy, train
 
 DENSE_TRAINING_VERSION = 1  # bump when the dense training code changes results: old caches are not reused
 DEFAULT_RUNS_DIR = "runs"
@@ -65,6 +66,7 @@ class Dense:
     test_top5: float
     counts: Counts
     path: Path | None = None
+    regularizer: dict | None = None  # a dense hook's identity (e.g. slimming's sparsity penalty)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -120,24 +122,11 @@ def recipe_spec(data: DataBundle) -> TrainSpec:
     )
 
 
-def protocol_spec(protocol: ResolvedProtocol, data: DataBundle) -> TrainSpec:
-    spe = data.steps_per_epoch(protocol.batch_size)
-    schedule = protocol.lr_schedule(spe)
-    return TrainSpec(
-        epochs=protocol.epochs,
-        batch_size=protocol.batch_size,
-        lr_at=schedule.__getitem__,
-        momentum=protocol.momentum,
-        nesterov=protocol.nesterov,
-        weight_decay=protocol.weight_decay,
-    )
-
-
 # --- dense baseline --------------------------------------------------------------------------------
 
 
-def dense_config(model_name: str, data: DataBundle, seed: int) -> dict:
-    return {
+def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict | None = None) -> dict:
+    config = {
         "kind": "dense",
         "version": DENSE_TRAINING_VERSION,
         "model": model_name,
@@ -146,6 +135,9 @@ def dense_config(model_name: str, data: DataBundle, seed: int) -> dict:
         "recipe": to_jsonable(data.spec.recipe),
         "seed": seed,
     }
+    if regularizer:  # only then: the shared baseline's hash (and cache) stays what it always was
+        config["regularizer"] = regularizer
+    return config
 
 
 def load_checkpoint(model: nn.Module, path: str | Path) -> None:
@@ -179,6 +171,7 @@ def train_dense(
     seed: int = 0,
     runs_dir: str | Path = DEFAULT_RUNS_DIR,
     checkpoint: str | Path | None = None,
+    hook: TrainingHook | None = None,
     reporter: Reporter | None = None,
     stop: StopFlag | None = None,
 ) -> Dense:
@@ -197,20 +190,24 @@ def train_dense(
         val_top1, _ = evaluate_accuracy(model, data, "val")
         test_top1, test_top5 = evaluate_accuracy(model, data, "test")
         digest = config_hash({"kind": "checkpoint", "sha": _file_digest(Path(checkpoint)), "model": model_name})
+        if hook is not None:
+            reporter.message("--checkpoint given: the adapter's dense-training regularizer is not applied to your weights")
         return Dense(model, digest, "checkpoint", seed, val_top1, test_top1, test_top5, counts)
 
-    config = dense_config(model_name, data, seed)
+    regularizer = hook.identity() if hook is not None else None
+    config = dense_config(model_name, data, seed, regularizer)
     run_id = config_hash(config)
     run_dir = records.ensure_dir(Path(runs_dir) / "dense" / f"{data.spec.name}-{_slug(model_name)}-{run_id}")
     with _exclusive(run_dir / "lock", reporter, f"another process is training this dense baseline ({run_dir}); waiting"):
         cached = _load_dense(model, run_dir, device)
         if cached is not None:
             reporter.message(f"reusing cached dense {model_name} on {data.spec.name} ({run_dir})")
-            return Dense(model, run_id, "trained", seed, *cached, counts, run_dir)
+            return Dense(model, run_id, "trained", seed, *cached, counts, run_dir, regularizer)
         spec = recipe_spec(data)
         checkpointer = Checkpointer(run_dir, warn=reporter.message)
         with reporter.task(f"dense {model_name}", spec.epochs) as on_epoch:
-            result = train(model, data, spec, seed=seed, on_epoch=on_epoch, checkpointer=checkpointer, stop=stop)
+            hooks = [hook] if hook is not None else []
+            result = train(model, data, spec, seed=seed, hooks=hooks, on_epoch=on_epoch, checkpointer=checkpointer, stop=stop)
         if result.diverged:
             raise BenchError(f"dense training of {model_name} diverged (NaN/inf loss); nothing was cached")
         _save_weights(model, run_dir / "model.pt")
@@ -224,7 +221,9 @@ def train_dense(
         }
         records.write_atomic(run_dir / "result.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
         checkpointer.clear()
-    return Dense(model, run_id, "trained", seed, result.best_val_top1, result.test_top1, result.test_top5, counts, run_dir)
+    return Dense(
+        model, run_id, "trained", seed, result.best_val_top1, result.test_top1, result.test_top5, counts, run_dir, regularizer
+    )
 
 
 def _load_dense(model: nn.Module, run_dir: Path, device: torch.device) -> tuple[float, float, float] | None:
@@ -293,20 +292,15 @@ def prune_model(
     reference: Structure | None = None,
 ) -> PrunedModel:
     """Prune a copy of `dense`. Only adapters that need calibration batches need `data`."""
-    device = next(dense.parameters()).device
-    calibration: list = []
-    if adapter.needs_calibration:
-        if data is None:
-            raise BenchError(f"adapter {adapter.name!r} needs calibration data from the dataset")
-        n_batches, batch_size = adapter.calibration_size()
-        calibration = data.calibration_batches(n_batches, batch_size, seed=seed)
+    if adapter.needs_calibration and data is None:
+        raise BenchError(f"adapter {adapter.name!r} needs calibration data from the dataset")
     return prune(
         dense,
         model_name,
         adapter,
         target,
-        example_inputs=example_inputs(spec, device),
-        calibration=calibration,
+        example_inputs=example_inputs(spec, next(dense.parameters()).device),
+        calibration=calibration_batches(adapter, data, seed) if data is not None else [],
         seed=seed,
         reference=reference,
     )
@@ -315,14 +309,6 @@ def prune_model(
 def random_control_adapter(method: Adapter) -> Adapter:
     random_cls = get_adapter("random")
     return random_cls(random_cls.Hparams(kind=method.kind))
-
-
-def reinitialize(model: nn.Module, seed: int) -> None:
-    """Scratch protocols: the pruned architecture from a fresh random init (seeded)."""
-    torch.manual_seed(seed)
-    for module in model.modules():
-        if module is not model and hasattr(module, "reset_parameters"):
-            module.reset_parameters()
 
 
 # --- evaluate --------------------------------------------------------------------------------------
@@ -338,6 +324,19 @@ class Arm:
     structure: Structure | None = None
     counts: Counts | None = None
     latency: Latency | None = None
+
+    def add(self, outcome: RunOutcome, seed: int, inputs: torch.Tensor, input_shape: tuple[int, ...], iterations: int) -> None:
+        """Take one seed's run. The arm's structure, counts and latency are its first seed's: one-shot
+        pruning gives every seed the same structure; iterative steps may differ per seed (each run
+        keeps its own steps' counts)."""
+        final = outcome.final
+        if self.structure is None:
+            self.structure = final.structure
+            self.counts = count(final.model, inputs, final.masks)
+            self.latency = measure_latency(final.model, input_shape, inputs.device)
+        elif final.structure != self.structure and iterations == 1:
+            raise BenchError(f"{self.adapter.name} produced a different structure for seed {seed}; per-seed structures are not supported")
+        self.runs.append(outcome.record)
 
     def summary(self, dense: Counts, dense_latency: Latency | None = None) -> dict:
         top1 = [r["top1"] for r in self.runs if r["top1"] is not None]
@@ -368,20 +367,6 @@ def _reduction(dense: int, pruned: int) -> float:
     return round(100.0 * (1 - pruned / dense), 4) if dense else 0.0
 
 
-def _run_record(seed: int, result: TrainResult) -> dict:
-    finite = lambda v: v if v is not None and math.isfinite(v) else None  # noqa: E731
-    return {
-        "seed": seed,
-        "top1": None if result.diverged else finite(result.test_top1),
-        "top5": None if result.diverged else finite(result.test_top5),
-        "best_epoch": result.best_epoch,
-        "best_val_top1": max(result.best_val_top1, 0.0) if result.best_epoch >= 0 else 0.0,
-        "diverged": result.diverged,
-        "seconds": round(result.seconds, 3),
-        "curve": [e.to_dict() for e in result.curve],
-    }
-
-
 @dataclass(frozen=True)
 class EvaluateOptions:
     adapter: str
@@ -390,6 +375,7 @@ class EvaluateOptions:
     target: Target | None = None
     hparams: object | None = None
     seeds: tuple[int, ...] = (0, 1, 2)
+    iterations: int = 1  # prune in K equal steps, retraining under the protocol after each
     random_control: bool = True
     checkpoint: str | None = None
     dense_seed: int = 0
@@ -413,6 +399,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
     data = load_data(options.data, device)
     # Fail fast, before any training: the protocol must resolve and the target must fit the model.
     resolve(protocol, data.spec.recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
+    check_iterations(adapter, protocol, options.iterations)
     check_target(new_model(options.model, data.spec, device), options.model, adapter, target, example_inputs(data.spec, device))
     records.ensure_dir(options.records_dir)
     dense = train_dense(
@@ -421,6 +408,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
         seed=options.dense_seed,
         runs_dir=options.runs_dir,
         checkpoint=options.checkpoint,
+        hook=adapter.dense_hook(),
         reporter=reporter,
         stop=stop,
     )
@@ -430,63 +418,26 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
     arms = [Arm(adapter, "method")]
     if options.random_control and adapter.name != "random":
         arms.append(Arm(random_control_adapter(adapter), "control"))
-    resolved: ResolvedProtocol | None = None
-    planned = False
+    ev = Evaluation(
+        model_name=options.model,
+        target=target,
+        data=data,
+        dense_model=dense.model,
+        dense_counts=dense.counts,
+        protocol=protocol,
+        iterations=options.iterations,
+        eval_dir=eval_dir,
+        reporter=reporter,
+        stop=stop,
+        total_runs=len(options.seeds) * len(arms),
+    )
     for seed in options.seeds:
-        reference = None
+        method_steps = None
         for arm in arms:
-            pruned = prune_model(
-                dense.model,
-                options.model,
-                arm.adapter,
-                None if reference else target,
-                data.spec,
-                seed=seed,
-                data=data,
-                reference=reference,
-            )
-            reference = reference or pruned.structure
-            if arm.structure is None:
-                arm.structure = pruned.structure
-                arm.counts = count(pruned.model, example_inputs(data.spec, device), pruned.masks)
-                arm.latency = measure_latency(pruned.model, data.spec.input_shape, device)
-            elif pruned.structure != arm.structure:
-                raise BenchError(f"{arm.adapter.name} produced a different structure for seed {seed}; per-seed structures are not supported")
-            flops_ratio = dense.counts.flops / max(arm.counts.flops, 1)
-            resolved = resolve(protocol, data.spec.recipe, flops_ratio=flops_ratio if protocol.budget == "flops" else None)
-            if not planned:
-                reporter.plan(len(options.seeds) * len(arms) * resolved.epochs)
-                planned = True
-            if resolved.reinitialize:
-                reinitialize(pruned.model, seed)
-                pruned.apply_masks()
-            label = f"{arm.adapter.name} seed {seed}"
-            run_dir = eval_dir / f"{arm.role}-seed{seed}"
-            finished = _load_json(run_dir / "result.json")
-            if finished is not None:  # finished by an earlier invocation: never redone
-                reporter.message(f"{label}: reusing the finished run in {run_dir}")
-                arm.runs.append(finished)
-                continue
-            checkpointer = Checkpointer(records.ensure_dir(run_dir), warn=reporter.message)
-            with reporter.task(label, resolved.epochs) as on_epoch:
-                result = train(
-                    pruned.model,
-                    data,
-                    protocol_spec(resolved, data),
-                    seed=seed,
-                    after_step=pruned.apply_masks if pruned.masks else None,
-                    on_epoch=on_epoch,
-                    checkpointer=checkpointer,
-                    stop=stop,
-                )
-            if result.diverged:
-                reporter.message(f"{label} diverged (NaN/inf loss): marked in the record, not reported as a result")
-            run = _run_record(seed, result)
-            records.write_atomic(run_dir / "result.json", json.dumps(run, sort_keys=True) + "\n")
-            checkpointer.clear()
-            arm.runs.append(run)
-
-    record = build_record(options, adapter, target, data, dense, resolved, arms, time.perf_counter() - start, env, dense_latency)
+            outcome = retraining.run(ev, arm.adapter, arm.role, seed, method_steps)
+            method_steps = method_steps or outcome.steps
+            arm.add(outcome, seed, ev.example_inputs(), data.spec.input_shape, options.iterations)
+    record = build_record(options, adapter, target, data, dense, ev.resolved, arms, time.perf_counter() - start, env, dense_latency)
     path = Path(options.records_dir) / record_filename(record)
     records.write(record, path)
     return record, path
@@ -506,15 +457,9 @@ def evaluation_id(
             "protocol": [protocol.name, protocol.version],
             "dense": dense.run_id,
             "device": data.device.type,
+            **({"iterations": options.iterations} if options.iterations > 1 else {}),
         }
     )
-
-
-def _load_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def build_record(
@@ -538,8 +483,11 @@ def build_record(
         "seeds": list(options.seeds),
         "dense": dense.run_id,
         "random_control": options.random_control,
+        **({"iterations": options.iterations} if options.iterations > 1 else {}),
     }
     protocol_dict = {k: v for k, v in protocol.to_dict().items() if v is not None}
+    if options.iterations > 1:
+        protocol_dict["iterations"] = options.iterations
     return {
         "schema_version": records.SCHEMA_VERSION,
         "run_id": config_hash(identity),
@@ -575,6 +523,7 @@ def build_record(
             "test_top5": dense.test_top5,
             **dense.counts.to_dict(),
             **({"latency": dense_latency.to_dict()} if dense_latency is not None else {}),
+            **({"regularizer": dense.regularizer} if dense.regularizer else {}),
         },
         "counting": {"tool": "fvcore", "convention": FLOP_CONVENTION, "input_shape": [1, *data.spec.input_shape]},
         "method": arms[0].summary(dense.counts, dense_latency),

@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_adapter_args(p)
     p.add_argument("--protocol", default="clr-90", help="retraining protocol (default clr-90; see `bench list protocols`)")
     p.add_argument("--seeds", type=_seeds, default=(0, 1, 2), help="seed count or list (default 3 → 0,1,2)")
+    p.add_argument(
+        "--iterations", type=int, default=1, metavar="K",
+        help="prune to the target in K equal steps, retraining under the protocol after each (default 1: one-shot)",
+    )
     p.add_argument("--no-random-control", action="store_true", help="skip the random-pruning control")
     p.add_argument("--checkpoint", help="start from your own dense weights (a state dict) instead of training")
     p.add_argument("--dense-seed", type=int, default=0, help="seed of the dense baseline training (default 0)")
@@ -167,6 +171,7 @@ def cmd_evaluate(args) -> int:
         target=_target(args),
         hparams=_hparams(args),
         seeds=args.seeds,
+        iterations=args.iterations,
         random_control=not args.no_random_control,
         checkpoint=args.checkpoint,
         dense_seed=args.dense_seed,

@@ -12,7 +12,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from bench.checkpoint import Checkpointer
 from bench.data import DataBundle
+from bench.hooks import TrainingHook
 from bench.interrupt import Interrupted, StopFlag
 
 EVAL_BATCH_SIZE = 512
@@ -80,14 +81,15 @@ def train(
     spec: TrainSpec,
     *,
     seed: int,
-    after_step: Callable[[], None] | None = None,
+    hooks: Sequence[TrainingHook] = (),
     on_epoch: Callable[[EpochLog], None] | None = None,
     checkpointer: Checkpointer | None = None,
     stop: StopFlag | None = None,
 ) -> TrainResult:
     """Train `model` in place; on return it holds the best-validation weights.
 
-    With a `checkpointer`, the state is saved after every epoch (and after the current step when
+    `hooks` are called after every backward pass, optimizer step and epoch (pruners acting during
+    training, fixed masks). With a `checkpointer`, the state is saved after every epoch (and after the current step when
     `stop` is raised), and a run that finds a checkpoint continues from it. The data order is a
     function of (seed, epoch) and the RNG state is restored, so a resumed run reproduces an
     uninterrupted one exactly.
@@ -107,6 +109,9 @@ def train(
         for log in run.curve:
             if on_epoch is not None:
                 on_epoch(log)
+    else:
+        for hook in hooks:
+            hook.before_training(model)
     start = time.perf_counter() - run.seconds
 
     def save() -> None:
@@ -126,9 +131,11 @@ def train(
             loss = F.cross_entropy(model(inputs), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            for hook in hooks:
+                hook.after_backward(model)
             optimizer.step()
-            if after_step is not None:
-                after_step()
+            for hook in hooks:
+                hook.after_step(model)
             run.loss_sum += loss.detach().float().cpu()
             run.batch += 1
             run.step += 1
@@ -139,6 +146,8 @@ def train(
         if not math.isfinite(train_loss):
             run.diverged = True
             break
+        for hook in hooks:
+            hook.after_epoch(model, epoch, last=epoch == spec.epochs - 1)
         val_top1, _ = evaluate(model, data, "val")
         log = EpochLog(epoch, lr, train_loss, val_top1)
         run.curve.append(log)

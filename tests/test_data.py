@@ -24,7 +24,7 @@ from bench.data import (
 )
 from bench.data.augment import crop_flip, draw_params, pad_images
 from bench.data.base import seeded_generator
-from bench.data.cifar import CIFAR10_FORMAT, CIFAR100_FORMAT, read_batch
+from bench.data.cifar import CIFAR100_FORMAT, read_batch
 from bench.data.digits import DIGITS_PAD, DIGITS_RECIPE, DIGITS_SIZE, digits_arrays
 from bench.errors import BenchError, UnknownNameError
 from fakedata import write_cifar

@@ -7,6 +7,7 @@ import torch
 
 from bench.checkpoint import CURRENT, PREVIOUS, Checkpointer
 from bench.data import load_dataset
+from bench.hooks import TrainingHook
 from bench.interrupt import Interrupted, StopFlag
 from bench.models import build_model
 from bench.train import TrainSpec, train
@@ -54,14 +55,15 @@ def test_interrupt_then_resume_gives_bitwise_the_uninterrupted_run(tmp_path, dig
     flag = StopFlag()
     steps = []
 
-    def count_steps():
-        steps.append(1)
-        if len(steps) == stop_after_step:
-            flag.requested = True
+    class CountSteps(TrainingHook):
+        def after_step(self, model):
+            steps.append(1)
+            if len(steps) == stop_after_step:
+                flag.requested = True
 
     ckpt = Checkpointer(tmp_path)
     with pytest.raises(Interrupted):
-        train(fresh_model(), digits, spec(), seed=3, after_step=count_steps, checkpointer=ckpt, stop=flag)
+        train(fresh_model(), digits, spec(), seed=3, hooks=[CountSteps()], checkpointer=ckpt, stop=flag)
     assert (tmp_path / CURRENT).exists()
 
     resumed_model = fresh_model()
@@ -77,7 +79,12 @@ def test_a_finished_checkpoint_is_not_retrained(tmp_path, digits):
     ckpt = Checkpointer(tmp_path)
     first = train(fresh_model(), digits, spec(epochs=1), seed=0, checkpointer=ckpt)
     calls = []
-    again = train(fresh_model(), digits, spec(epochs=1), seed=0, checkpointer=ckpt, after_step=lambda: calls.append(1))
+
+    class Record(TrainingHook):
+        def after_step(self, model):
+            calls.append(1)
+
+    again = train(fresh_model(), digits, spec(epochs=1), seed=0, checkpointer=ckpt, hooks=[Record()])
     assert calls == [] and again.curve == first.curve and again.test_top1 == first.test_top1
 
 
@@ -89,7 +96,8 @@ def test_nan_loss_stops_the_run_and_marks_it_diverged(digits):
 
 
 def test_diverged_runs_are_never_summarized_as_results():
-    from bench.api import Arm, _run_record
+    from bench.api import Arm
+    from bench.retraining import run_record as _run_record
     from bench.counting import Counts
     from bench.pruning import get_adapter
     from bench.pruning.engine import Structure

@@ -38,6 +38,8 @@ def protocol_key(protocol: dict) -> dict[str, Any]:
     key = {f: protocol[f] for f in PROTOCOL_FIELDS}
     if flops_budget(protocol):
         key["epochs"] = "flops budget"
+    if protocol.get("iterations", 1) > 1:  # K prune-retrain rounds: never ranked with one-shot entries
+        key["iterations"] = protocol["iterations"]
     return key
 
 
@@ -57,7 +59,8 @@ def key_hash(key: Any, length: int = 10) -> str:
 
 def slug(key: dict[str, Any]) -> str:
     """Filesystem-safe and stable; the hash keeps groups that differ only in hidden fields apart."""
-    readable = f"{key['dataset']['name']}-{key['model']}-{key['protocol']['name']}"
+    rounds = f"-x{key['protocol']['iterations']}" if "iterations" in key["protocol"] else ""
+    readable = f"{key['dataset']['name']}-{key['model']}-{key['protocol']['name']}{rounds}"
     readable = re.sub(r"[^a-z0-9]+", "-", readable.lower()).strip("-")[:60].strip("-")
     return f"{readable}-{key_hash(key)}"
 
@@ -205,7 +208,8 @@ class Group:
 
     @property
     def title(self) -> str:
-        return f"{self.dataset} · {self.model} · {self.protocol['name']} (v{self.protocol['version']})"
+        rounds = f" × {self.protocol['iterations']} iterations" if "iterations" in self.protocol else ""
+        return f"{self.dataset} · {self.model} · {self.protocol['name']}{rounds} (v{self.protocol['version']})"
 
     @property
     def entries(self) -> list[Entry]:

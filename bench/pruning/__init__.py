@@ -3,7 +3,16 @@
 Adapters import from here only: `from bench.pruning import ADAPTERS, Adapter, PruningContext, ...`.
 """
 
-from bench.pruning.interface import Adapter, NamedConfig, NoHparams, PruningContext, Scores, parse_hparams
+from bench.pruning.interface import (
+    Adapter,
+    NamedConfig,
+    NoHparams,
+    PruningContext,
+    Scores,
+    SoftPruner,
+    TrainingHook,
+    parse_hparams,
+)
 from bench.pruning.registry import ADAPTERS, get_adapter
 from bench.pruning.targets import Target, parse_compress_rate
 
@@ -14,7 +23,9 @@ __all__ = [
     "NoHparams",
     "PruningContext",
     "Scores",
+    "SoftPruner",
     "Target",
+    "TrainingHook",
     "get_adapter",
     "parse_compress_rate",
     "parse_hparams",

@@ -18,8 +18,9 @@ import torch.nn as nn
 import torch_pruning as tp
 
 from bench.errors import BenchError
+from bench.hooks import TrainingHook
 from bench.pruning.interface import Adapter, PruningContext, Scores
-from bench.pruning.shortcut import CUSTOM_PRUNERS
+from bench.pruning.shortcut import CUSTOM_PRUNERS, check_structured_support
 from bench.pruning.targets import Target, check_rate, format_compress_rate
 
 
@@ -58,6 +59,18 @@ class PrunedModel:
             weight = target.get_submodule(name).weight
             weight.mul_(mask.to(weight.device, weight.dtype))
 
+    def hooks(self) -> list[TrainingHook]:
+        """What retraining needs to keep this model pruned: the fixed masks, re-applied every step."""
+        return [_MaskHook(self)] if self.masks else []
+
+
+class _MaskHook(TrainingHook):
+    def __init__(self, pruned: PrunedModel):
+        self.pruned = pruned
+
+    def after_step(self, model: nn.Module) -> None:
+        self.pruned.apply_masks(model)
+
 
 @dataclass
 class _Group:
@@ -76,6 +89,7 @@ def classifier_of(model: nn.Module) -> nn.Module | None:
 
 
 def build_graph(model: nn.Module, example_inputs: torch.Tensor) -> tp.DependencyGraph:
+    check_structured_support(model)  # refuse what torch-pruning cannot prune correctly (grouped convs)
     was_training = model.training
     model.eval()  # a single example through BatchNorm in train mode would fail
     try:
@@ -164,16 +178,19 @@ def keep_counts(
     return counts
 
 
-def global_keep_counts(unit_scores: dict[str, torch.Tensor], covered: list[str], ratio: float) -> dict[str, int]:
-    """One threshold over all covered units (magnitude pruning's global ranking)."""
-    flat = torch.cat([unit_scores[u].flatten().float() for u in covered])
-    n_remove = int(flat.numel() * ratio)
-    if n_remove == 0:
-        return {u: unit_scores[u].numel() for u in unit_scores}
-    threshold = torch.kthvalue(flat, n_remove).values
+def global_keep_counts(unit_scores: dict[str, torch.Tensor], covered: list[str], n_remove: int) -> dict[str, int]:
+    """One ranking over all covered units (magnitude pruning's global threshold) removing the
+    `n_remove` lowest scores; ties are broken by position, so equal scores (e.g. the BatchNorm scales
+    of a fresh network) still remove exactly `n_remove`. Every unit keeps at least one."""
     counts = {u: s.numel() for u, s in unit_scores.items()}
-    for u in covered:
-        counts[u] = max(1, int((unit_scores[u].flatten().float() > threshold).sum()))
+    if n_remove <= 0 or not covered:
+        return counts
+    flat = torch.cat([unit_scores[u].flatten().float() for u in covered])
+    owner = torch.cat([torch.full((unit_scores[u].numel(),), i) for i, u in enumerate(covered)])
+    removed = owner[torch.argsort(flat, stable=True)[: min(n_remove, flat.numel())]]
+    per_unit = torch.bincount(removed, minlength=len(covered))
+    for i, u in enumerate(covered):
+        counts[u] = max(1, counts[u] - int(per_unit[i]))
     return counts
 
 
@@ -186,6 +203,17 @@ def top_k_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
 
 
 # --- the whole step -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of iterative pruning: `fraction` of the target, with every rate counted against the
+    `original` (dense) units, None for the first step (the model is the dense one). Weights masked by
+    earlier steps (`masks`, unstructured) stay removed."""
+
+    fraction: float
+    original: Structure | None = None
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class _Units:
@@ -203,11 +231,109 @@ class _Units:
             self.members = {n: [n] for n in self.layers}
             self.sizes = {n: m.weight.numel() for n, m in self.layers.items()}
 
+    def norms(self) -> dict[str, nn.Module]:
+        """conv → the BatchNorm it feeds directly (from the dependency graph)."""
+        if self.dg is None:
+            return {}
+        out = {}
+        for name, conv in self.layers.items():
+            node = self.dg.module2node.get(conv)
+            bns = [n.module for n in (node.outputs if node else []) if isinstance(n.module, nn.modules.batchnorm._BatchNorm)]
+            if len(bns) == 1:
+                out[name] = bns[0]
+        return out
+
+
+def batchnorms_after(model: nn.Module, example_inputs: torch.Tensor) -> dict[str, nn.Module]:
+    """conv → the BatchNorm on its output, for every prunable conv (what `PruningContext.norms` holds)."""
+    return _Units(model, True, example_inputs).norms()
+
+
+@dataclass
+class _Plan:
+    units: _Units
+    keep: dict[str, torch.Tensor]  # unit → bool mask over its channels or weights
+    structure: Structure
+
 
 def check_target(model: nn.Module, model_name: str, adapter: Adapter, target: Target, example_inputs: torch.Tensor) -> None:
     """Raise the error `prune` would raise for this target, without scoring anything (fail fast)."""
     units = _Units(model, adapter.kind == "structured", example_inputs)
     conv_rates(model, model_name, list(units.layers), target, adapter)
+
+
+def plan(
+    model: nn.Module,
+    model_name: str,
+    adapter: Adapter,
+    target: Target | None,
+    *,
+    example_inputs: torch.Tensor,
+    calibration: list[tuple[torch.Tensor, torch.Tensor]],
+    seed: int,
+    reference: Structure | None = None,
+    step: Step | None = None,
+    units: _Units | None = None,
+) -> _Plan:
+    """Score `model` with the adapter and decide what each unit keeps; `model` is not changed."""
+    structured = adapter.kind == "structured"
+    units = units or _Units(model, structured, example_inputs)
+    ctx = PruningContext(
+        model=model,
+        example_inputs=example_inputs,
+        layers=units.layers,
+        calibration=calibration,
+        feature_maps=_feature_maps(model, units.layers),
+        generator=torch.Generator().manual_seed(seed),
+        seed=seed,
+        norms=units.norms(),
+    )
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.set_grad_enabled(adapter.needs_gradients):
+            scores = adapter.score(ctx)
+    finally:
+        model.train(was_training)
+    unit_scores = _group_scores(scores, units.groups) if structured else _weight_scores(scores, units.layers)
+    for unit, mask in (step.masks if step else {}).items():
+        unit_scores[unit] = unit_scores[unit].masked_fill(~mask.cpu(), float("-inf"))  # removed earlier: stays removed
+
+    if step is not None and step.original is not None and set(step.original.units) != set(units.sizes):
+        raise BenchError("iterative pruning: the model's prunable units changed between steps")
+    if reference is not None:
+        counts = _matched_counts(reference, {u: _total(u, units, step) for u in units.sizes}, adapter.kind)
+    else:
+        counts = _target_counts(model, model_name, adapter, target, units, unit_scores, step)
+    keep = {u: top_k_mask(unit_scores[u], counts[u]) for u in units.sizes}
+    structure = Structure(adapter.kind, {u: (int(keep[u].sum()), _total(u, units, step)) for u in units.sizes})
+    return _Plan(units, keep, structure)
+
+
+def _total(unit: str, units: _Units, step: Step | None) -> int:
+    """A unit's size in the dense model, against which every step's rate is counted."""
+    return step.original.units[unit][1] if step is not None and step.original is not None else units.sizes[unit]
+
+
+def _target_counts(
+    model: nn.Module,
+    model_name: str,
+    adapter: Adapter,
+    target: Target,
+    units: _Units,
+    unit_scores: dict[str, torch.Tensor],
+    step: Step | None,
+) -> dict[str, int]:
+    fraction = step.fraction if step is not None else 1.0
+    original = {u: _total(u, units, step) for u in units.sizes}
+    rates = {c: r * fraction for c, r in conv_rates(model, model_name, list(units.layers), target, adapter).items()}
+    if adapter.allocation == "global" and target.ratio is not None:
+        covered = [u for u in units.sizes if any(c in rates for c in units.members[u])]
+        total = sum(original[u] for u in covered)
+        already_removed = total - sum(units.sizes[u] for u in covered)  # channels removed by earlier steps
+        return global_keep_counts(unit_scores, covered, int(total * target.ratio * fraction) - already_removed)
+    counts = keep_counts(original, units.members, rates)
+    return {u: min(counts[u], units.sizes[u]) for u in units.sizes}
 
 
 def prune(
@@ -220,45 +346,54 @@ def prune(
     calibration: list[tuple[torch.Tensor, torch.Tensor]],
     seed: int,
     reference: Structure | None = None,
+    step: Step | None = None,
 ) -> PrunedModel:
-    """Prune a copy of `dense`. With `reference`, keep exactly its per-unit counts (random control)."""
+    """Prune a copy of `dense`. With `reference`, keep exactly its per-unit counts (random control);
+    with `step`, prune one step of an iterative schedule."""
     model = copy.deepcopy(dense)
-    structured = adapter.kind == "structured"
-    units = _Units(model, structured, example_inputs)
-    dg, groups, layers, unit_members, unit_sizes = units.dg, units.groups, units.layers, units.members, units.sizes
-
-    ctx = PruningContext(
-        model=model,
-        example_inputs=example_inputs,
-        layers=layers,
-        calibration=calibration,
-        feature_maps=_feature_maps(model, layers),
-        generator=torch.Generator().manual_seed(seed),
-        seed=seed,
+    p = plan(
+        model, model_name, adapter, target,
+        example_inputs=example_inputs, calibration=calibration, seed=seed, reference=reference, step=step,
     )
-    model.eval()
-    with torch.set_grad_enabled(adapter.needs_gradients):
-        scores = adapter.score(ctx)
-    unit_scores = _group_scores(scores, groups) if structured else _weight_scores(scores, layers)
-
-    if reference is not None:
-        counts = _matched_counts(reference, unit_sizes, adapter.kind)
-    else:
-        rates = conv_rates(model, model_name, list(layers), target, adapter)
-        if adapter.allocation == "global" and target.ratio is not None:
-            covered = [u for u in unit_sizes if any(c in rates for c in unit_members[u])]
-            counts = global_keep_counts(unit_scores, covered, target.ratio)
-        else:
-            counts = keep_counts(unit_sizes, unit_members, rates)
-
-    keep = {u: top_k_mask(unit_scores[u], counts[u]) for u in unit_sizes}
-    structure = Structure(adapter.kind, {u: (int(keep[u].sum()), unit_sizes[u]) for u in unit_sizes})
-    if structured:
-        _remove_channels(model, dg, groups, keep)
-        return PrunedModel(model, structure)
-    pruned = PrunedModel(model, structure, masks={u: keep[u] for u in unit_sizes if not bool(keep[u].all())})
+    if adapter.kind == "structured":
+        _remove_channels(model, p.units.dg, p.units.groups, p.keep)
+        return PrunedModel(model, p.structure)
+    pruned = PrunedModel(model, p.structure, masks={u: p.keep[u] for u in p.units.sizes if not bool(p.keep[u].all())})
     pruned.apply_masks()
     return pruned
+
+
+class ZeroingPruner:
+    """Soft pruning (the `SoftPruner` handed to retrain hooks): zero, in place, the conv filters (or
+    weights) the adapter would remove now, leaving them free to grow back. Filters are zeroed in
+    every conv of a channel group, as removing the group would remove them; like SFP's reference
+    code, BatchNorm parameters are left alone."""
+
+    def __init__(self, model, model_name, adapter, target, *, example_inputs, calibration, seed):
+        self.args = dict(model_name=model_name, adapter=adapter, target=target)
+        self.kw = dict(example_inputs=example_inputs, calibration=calibration, seed=seed)
+        self.model = model
+        self.units = _Units(model, adapter.kind == "structured", example_inputs)  # the model keeps its shape
+
+    @torch.no_grad()
+    def zero(self, model: nn.Module) -> None:
+        if model is not self.model:
+            raise ValueError("ZeroingPruner.zero: pass the model it was built for")
+        p = plan(model, **self.args, **self.kw, units=self.units)
+        if self.args["adapter"].kind != "structured":
+            for unit, keep in p.keep.items():
+                weight = self.units.layers[unit].weight
+                weight.mul_(keep.to(weight.device, weight.dtype))
+            return
+        for unit, group in self.units.groups.items():
+            removed_roots = set((~p.keep[unit]).nonzero().flatten().tolist())
+            for conv, pairs in group.members.items():
+                idxs = [member for member, root in pairs if root in removed_roots]
+                if idxs:
+                    module = model.get_submodule(conv)
+                    module.weight[idxs] = 0
+                    if module.bias is not None:
+                        module.bias[idxs] = 0
 
 
 def _feature_maps(model: nn.Module, layers: dict[str, nn.Module]) -> dict[str, str]:

@@ -11,6 +11,12 @@ core never branches on an adapter's name:
 - `needs_calibration`: the context's `calibration` batches are read (feature maps, gradients).
 - `needs_gradients`: scoring runs backward passes (the core keeps autograd enabled).
 
+Pruners that act while a network trains return a `TrainingHook`: `dense_hook()` runs while the
+dense baseline trains (network slimming's sparsity penalty; it changes the baseline, so its
+`identity()` keys the dense cache), `retrain_hook()` runs while the pruned network retrains (soft
+filter pruning: the network retrains at full width, the hook zeroes what the adapter's current
+scores would remove, and the core removes those channels after the last epoch).
+
 Hyperparameters are a frozen dataclass (`Hparams`) with the paper's defaults; `--hp key=value` sets
 them from the CLI. Named per-layer configurations from a paper go in `configs`.
 """
@@ -19,12 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Mapping
+from typing import ClassVar, Literal, Mapping, Protocol
 
 import torch
 import torch.nn as nn
 
 from bench.errors import BenchError
+from bench.hooks import TrainingHook
 
 Scores = dict[str, torch.Tensor]
 
@@ -49,7 +56,8 @@ class NamedConfig:
 class PruningContext:
     """What an adapter may look at. `layers` are the prunable layers by module name: for structured
     adapters every conv whose output channels can be removed, for unstructured ones every layer whose
-    weight is masked. `calibration` is a list of (inputs, labels) batches from the training split."""
+    weight is masked. `calibration` is a list of (inputs, labels) batches from the training split.
+    `norms` maps a conv to the BatchNorm that normalizes its output, where there is one."""
 
     model: nn.Module
     example_inputs: torch.Tensor
@@ -58,6 +66,14 @@ class PruningContext:
     feature_maps: dict[str, str]
     generator: torch.Generator
     seed: int
+    norms: dict[str, nn.Module] = dataclasses.field(default_factory=dict)
+
+
+class SoftPruner(Protocol):
+    """Handed to `Adapter.retrain_hook` by the core."""
+
+    def zero(self, model: nn.Module) -> None:
+        """Zero, in place, the filters (or weights) this adapter's current scores would remove."""
 
 
 class Adapter:
@@ -85,6 +101,15 @@ class Adapter:
         each layer in `ctx.layers` (layers left out are scored as ties); unstructured: a tensor shaped
         like the layer's weight."""
         raise NotImplementedError
+
+    def dense_hook(self) -> TrainingHook | None:
+        """A hook active while prunebench trains the dense baseline; None uses the shared baseline."""
+        return None
+
+    def retrain_hook(self, pruner: SoftPruner) -> TrainingHook | None:
+        """A hook active while the network retrains; when given, the network retrains at full width
+        and is pruned for real (by this adapter's final scores) after the last epoch."""
+        return None
 
     @classmethod
     def describe_hparams(cls) -> dict[str, object]:

@@ -16,6 +16,11 @@ BUILTIN_MODULES = (
     "global_magnitude",
     "hrankplus",
     "random_pruning",
+    "taylor",
+    "fpgm",
+    "lamp",
+    "sfp",
+    "slimming",
 )
 _builtins_loaded = False
 

@@ -5,6 +5,9 @@ pad/slice and mis-groups channels across it: pruning block outputs (as HRankPlus
 that fails at the classifier. Registered as a customized layer, the shortcut is pruned by this class
 instead: its input and output channels are independent (no intra-layer dependency), and pruning
 either side just drops the routes that touch removed channels and renumbers the rest.
+
+`check_structured_support` refuses, with a one-line BenchError, the layers torch-pruning's dependency
+graph cannot prune correctly, before anything is traced or removed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch_pruning as tp
 
+from bench.errors import BenchError
 from bench.models.cifar_resnet import ChannelShortcut
 
 
@@ -57,3 +61,16 @@ class ChannelShortcutPruner(tp.pruner.function.BasePruningFunc):
 
 
 CUSTOM_PRUNERS = {ChannelShortcut: ChannelShortcutPruner()}
+
+
+def check_structured_support(model: nn.Module) -> None:
+    """Grouped convolutions (1 < groups, not depthwise: RegNet, ResNeXt, depthwise with a channel
+    multiplier) couple channels within each group, which torch-pruning 1.6's low-level pruning
+    functions ignore: removing arbitrary channels either crashes or silently rewires the surviving
+    filters to the wrong inputs. Ordinary (groups=1) and depthwise (groups = in = out) convs are fine."""
+    for name, m in model.named_modules():
+        if isinstance(m, nn.modules.conv._ConvNd) and m.groups > 1 and not (m.groups == m.in_channels == m.out_channels):
+            raise BenchError(
+                f"structured pruning does not support grouped convolutions ({name}: groups={m.groups}, "
+                f"{m.in_channels}->{m.out_channels} channels); use an unstructured adapter (e.g. global-magnitude) for this model"
+            )

@@ -1,0 +1,272 @@
+"""One retraining run: an arm's pruned network (the method or its random control) for one seed.
+
+Three shapes, chosen by what the adapter declares and the user asks for:
+- one-shot: prune the dense network once, retrain under the protocol;
+- iterative (`--iterations K`): prune to 1/K of the target, retrain, prune to 2/K, retrain, ... with
+  every rate counted against the dense network; the record keeps every step;
+- during training (the adapter has a `retrain_hook`, e.g. SFP): retrain at full width with the hook,
+  then remove for real what the adapter's final scores say.
+
+A random control is pruned to the method's per-unit counts of the same seed at every step.
+
+Runs resume: each (step of a) run checkpoints every epoch, and a finished one leaves `result.json`
+(and, for iterative steps, its trained weights) so that it is never trained again.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from bench import records
+from bench.checkpoint import Checkpointer
+from bench.counting import Counts, count
+from bench.data import DataBundle
+from bench.errors import BenchError
+from bench.interrupt import StopFlag
+from bench.progress import Reporter
+from bench.protocols import Protocol, ResolvedProtocol, resolve
+from bench.pruning import Adapter, Target
+from bench.pruning.engine import PrunedModel, Step, Structure, ZeroingPruner, prune
+from bench.train import TrainResult, TrainSpec, evaluate as evaluate_accuracy, train
+
+
+@dataclass
+class Evaluation:
+    """What every run of one evaluation shares."""
+
+    model_name: str
+    target: Target
+    data: DataBundle
+    dense_model: torch.nn.Module
+    dense_counts: Counts
+    protocol: Protocol
+    iterations: int
+    eval_dir: Path
+    reporter: Reporter
+    stop: StopFlag | None
+    total_runs: int
+    resolved: ResolvedProtocol | None = None
+
+    def example_inputs(self) -> torch.Tensor:
+        device = next(self.dense_model.parameters()).device
+        return torch.zeros(1, *self.data.spec.input_shape, device=device)
+
+
+@dataclass
+class RunOutcome:
+    record: dict  # the run's entry in the record's `runs`
+    steps: list[Structure] = field(default_factory=list)  # the structure after every step
+    final: PrunedModel | None = None  # the pruned architecture (trained weights unless reused)
+
+
+def check_iterations(adapter: Adapter, protocol: Protocol, iterations: int) -> None:
+    if iterations < 1:
+        raise BenchError(f"--iterations must be >= 1, got {iterations}")
+    if iterations == 1:
+        return
+    if prunes_during_training(adapter):
+        raise BenchError(f"adapter {adapter.name!r} prunes during retraining; --iterations does not apply to it")
+    if protocol.reinitialize:
+        raise BenchError(f"--iterations needs a protocol that keeps the weights; {protocol.name} starts from scratch")
+
+
+def prunes_during_training(adapter: Adapter) -> bool:
+    return type(adapter).retrain_hook is not Adapter.retrain_hook
+
+
+def run(ev: Evaluation, adapter: Adapter, role: str, seed: int, reference_steps: list[Structure] | None) -> RunOutcome:
+    """Retrain one arm for one seed; `reference_steps` (the method's structures) make it a control."""
+    run_dir = ev.eval_dir / f"{role}-seed{seed}"
+    if prunes_during_training(adapter) and reference_steps is None:
+        return _run_during_training(ev, adapter, seed, run_dir)
+    current, original, masks = ev.dense_model, None, {}
+    structures: list[Structure] = []
+    step_records: list[dict] = []
+    pruned: PrunedModel | None = None
+    for i in range(1, ev.iterations + 1):
+        if reference_steps is not None and i > len(reference_steps):
+            break  # the method diverged at an earlier step: its control stops there too
+        step = Step(i / ev.iterations, original, masks) if ev.iterations > 1 else None
+        pruned = _prune(ev, adapter, current, seed, reference_steps[i - 1] if reference_steps else None, step)
+        original = original or Structure(pruned.structure.kind, {u: (t, t) for u, (_, t) in pruned.structure.units.items()})
+        structures.append(pruned.structure)
+        counts = count(pruned.model, ev.example_inputs(), pruned.masks)
+        resolved = _resolve(ev, counts)
+        if resolved.reinitialize:
+            reinitialize(pruned.model, seed)
+            pruned.apply_masks()
+        label = f"{adapter.name} seed {seed}" + (f" step {i}/{ev.iterations}" if ev.iterations > 1 else "")
+        step_dir = run_dir / f"step{i}" if ev.iterations > 1 else run_dir
+        result = _train_or_reuse(ev, pruned, resolved, seed, step_dir, label, keep_weights=ev.iterations > 1)
+        if ev.iterations == 1:
+            return RunOutcome(result, structures, pruned)
+        step_records.append({"step": i, "structure": pruned.structure.to_dict(), **counts.to_dict(), **result})
+        if result["diverged"]:
+            break
+        current, masks = pruned.model, pruned.masks
+    return RunOutcome(_iterative_record(seed, step_records), structures, pruned)
+
+
+def calibration_batches(adapter: Adapter, data: DataBundle, seed: int) -> list:
+    """The training batches an adapter scores on, drawn from the seed (none if it needs none)."""
+    if not adapter.needs_calibration:
+        return []
+    n_batches, batch_size = adapter.calibration_size()
+    return data.calibration_batches(n_batches, batch_size, seed=seed)
+
+
+def _prune(ev: Evaluation, adapter: Adapter, model, seed: int, reference: Structure | None, step: Step | None) -> PrunedModel:
+    return prune(
+        model,
+        ev.model_name,
+        adapter,
+        None if reference is not None else ev.target,
+        example_inputs=ev.example_inputs(),
+        calibration=calibration_batches(adapter, ev.data, seed),
+        seed=seed,
+        reference=reference,
+        step=step,
+    )
+
+
+def _resolve(ev: Evaluation, counts: Counts) -> ResolvedProtocol:
+    flops_ratio = ev.dense_counts.flops / max(counts.flops, 1) if ev.protocol.budget == "flops" else None
+    resolved = resolve(ev.protocol, ev.data.spec.recipe, flops_ratio=flops_ratio)
+    if ev.resolved is None:
+        ev.reporter.plan(ev.total_runs * ev.iterations * resolved.epochs)
+    ev.resolved = resolved
+    return resolved
+
+
+def _run_during_training(ev: Evaluation, adapter: Adapter, seed: int, run_dir: Path) -> RunOutcome:
+    """Full-width retraining with the adapter's hook; the channels go after the last epoch."""
+    planned = _prune(ev, adapter, ev.dense_model, seed, None, None)  # the structure the hook prunes towards
+    resolved = _resolve(ev, count(planned.model, ev.example_inputs(), planned.masks))
+    finished = _load_json(run_dir / "result.json")
+    if finished is not None:
+        ev.reporter.message(f"{adapter.name} seed {seed}: reusing the finished run in {run_dir}")
+        return RunOutcome(finished, [planned.structure], planned)
+    model = copy.deepcopy(ev.dense_model)
+    if resolved.reinitialize:
+        reinitialize(model, seed)
+    zeroing = ZeroingPruner(
+        model,
+        ev.model_name,
+        adapter,
+        ev.target,
+        example_inputs=ev.example_inputs(),
+        calibration=calibration_batches(adapter, ev.data, seed),
+        seed=seed,
+    )
+    hook = adapter.retrain_hook(zeroing)
+    label = f"{adapter.name} seed {seed}"
+    result = _train(ev, model, resolved, seed, run_dir, label, [hook])
+    final = _prune(ev, adapter, model, seed, None, None)
+    if final.structure != planned.structure:
+        raise BenchError(f"{adapter.name}: the network pruned after training does not have the planned structure")
+    if not result.diverged:  # the accuracy of the small network, not of the zeroed full-width one
+        result.test_top1, result.test_top5 = evaluate_accuracy(final.model, ev.data, "test")
+    return RunOutcome(_finish(run_dir, seed, result), [final.structure], final)
+
+
+def _train_or_reuse(
+    ev: Evaluation, pruned: PrunedModel, resolved: ResolvedProtocol, seed: int, run_dir: Path, label: str, keep_weights: bool
+) -> dict:
+    finished = _load_json(run_dir / "result.json")
+    weights = run_dir / "model.pt"
+    if finished is not None and (not keep_weights or weights.exists()):
+        ev.reporter.message(f"{label}: reusing the finished run in {run_dir}")
+        if keep_weights:  # the next step prunes the weights this step trained
+            pruned.model.load_state_dict(torch.load(weights, map_location=ev.example_inputs().device, weights_only=True))
+        return finished
+    result = _train(ev, pruned.model, resolved, seed, run_dir, label, pruned.hooks())
+    if keep_weights:
+        buffer = io.BytesIO()
+        torch.save(pruned.model.state_dict(), buffer)
+        records.write_atomic(weights, buffer.getvalue())
+    return _finish(run_dir, seed, result)
+
+
+def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir: Path, label: str, hooks) -> TrainResult:
+    checkpointer = Checkpointer(records.ensure_dir(run_dir), warn=ev.reporter.message)
+    with ev.reporter.task(label, resolved.epochs) as on_epoch:
+        result = train(
+            model,
+            ev.data,
+            protocol_spec(resolved, ev.data),
+            seed=seed,
+            hooks=hooks,
+            on_epoch=on_epoch,
+            checkpointer=checkpointer,
+            stop=ev.stop,
+        )
+    if result.diverged:
+        ev.reporter.message(f"{label} diverged (NaN/inf loss): marked in the record, not reported as a result")
+    return result
+
+
+def _finish(run_dir: Path, seed: int, result: TrainResult) -> dict:
+    """Write the finished run's entry (the marker that it is never trained again) and drop its checkpoint."""
+    entry = run_record(seed, result)
+    records.write_atomic(run_dir / "result.json", json.dumps(entry, sort_keys=True) + "\n")
+    Checkpointer(run_dir).clear()
+    return entry
+
+
+def run_record(seed: int, result: TrainResult) -> dict:
+    finite = lambda v: v if v is not None and math.isfinite(v) else None  # noqa: E731
+    return {
+        "seed": seed,
+        "top1": None if result.diverged else finite(result.test_top1),
+        "top5": None if result.diverged else finite(result.test_top5),
+        "best_epoch": result.best_epoch,
+        "best_val_top1": max(result.best_val_top1, 0.0) if result.best_epoch >= 0 else 0.0,
+        "diverged": result.diverged,
+        "seconds": round(result.seconds, 3),
+        "curve": [e.to_dict() for e in result.curve],
+    }
+
+
+def _iterative_record(seed: int, steps: list[dict]) -> dict:
+    """The run's result is its last step's; every step (structure, counts, curve) is kept."""
+    last = steps[-1]
+    entry = {k: last[k] for k in ("top1", "top5", "best_epoch", "best_val_top1", "diverged", "curve")}
+    entry["seed"] = seed
+    entry["seconds"] = round(sum(s["seconds"] for s in steps), 3)
+    entry["steps"] = [{k: v for k, v in s.items() if k != "seed"} for s in steps]
+    return entry
+
+
+def protocol_spec(protocol: ResolvedProtocol, data: DataBundle) -> TrainSpec:
+    spe = data.steps_per_epoch(protocol.batch_size)
+    schedule = protocol.lr_schedule(spe)
+    return TrainSpec(
+        epochs=protocol.epochs,
+        batch_size=protocol.batch_size,
+        lr_at=schedule.__getitem__,
+        momentum=protocol.momentum,
+        nesterov=protocol.nesterov,
+        weight_decay=protocol.weight_decay,
+    )
+
+
+def reinitialize(model: torch.nn.Module, seed: int) -> None:
+    """Scratch protocols: the pruned architecture from a fresh random init (seeded)."""
+    torch.manual_seed(seed)
+    for module in model.modules():
+        if module is not model and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+
+
+def _load_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="folder for the record (default ./results)")
     _add_data_args(p)
 
+    p = sub.add_parser("new-adapter", help="write a ready-to-fill adapter module NAME.py for a new pruning method")
+    p.add_argument("name", metavar="NAME", help="the adapter's registered name, e.g. l2-norm (module l2_norm.py)")
+    p.add_argument("--out", metavar="DIR", help="folder for the file (default: adapters/ in a prunebench checkout, else .)")
+
     p = sub.add_parser("train", help="train (or reuse) the cached dense baseline only")
     p.add_argument("--model", default="resnet20")
     p.add_argument("--seed", type=int, default=0)
@@ -184,6 +188,13 @@ def cmd_evaluate(args) -> int:
         record, path = api.evaluate(options, reporter, stop)
     print(evaluation_table(record))
     print(f"\nrecord written to {path}")
+    return 0
+
+
+def cmd_new_adapter(args) -> int:
+    from bench.scaffold import new_adapter, next_steps
+
+    print("\n".join(next_steps(new_adapter(args.name, args.out))))
     return 0
 
 
@@ -343,6 +354,7 @@ def cmd_leaderboard(args) -> int:
 
 COMMANDS = {
     "evaluate": cmd_evaluate,
+    "new-adapter": cmd_new_adapter,
     "train": cmd_train,
     "prune": cmd_prune,
     "protocols": cmd_protocols,

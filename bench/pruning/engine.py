@@ -187,8 +187,12 @@ def global_keep_counts(unit_scores: dict[str, torch.Tensor], covered: list[str],
         return counts
     flat = torch.cat([unit_scores[u].flatten().float() for u in covered])
     owner = torch.cat([torch.full((unit_scores[u].numel(),), i) for i, u in enumerate(covered)])
-    removed = owner[torch.argsort(flat, stable=True)[: min(n_remove, flat.numel())]]
-    per_unit = torch.bincount(removed, minlength=len(covered))
+    n_remove = min(n_remove, flat.numel())
+    threshold = torch.kthvalue(flat, n_remove).values  # O(n): no full sort of millions of weights
+    removed = flat < threshold
+    ties = (flat == threshold).nonzero().flatten()
+    removed[ties[: n_remove - int(removed.sum())]] = True  # the first tied positions make up the count
+    per_unit = torch.bincount(owner[removed], minlength=len(covered))
     for i, u in enumerate(covered):
         counts[u] = max(1, counts[u] - int(per_unit[i]))
     return counts

@@ -300,7 +300,7 @@ def prune_model(
         adapter,
         target,
         example_inputs=example_inputs(spec, next(dense.parameters()).device),
-        calibration=calibration_batches(adapter, data, seed) if data is not None else [],
+        calibration=calibration_batches(adapter, data) if data is not None else [],
         seed=seed,
         reference=reference,
     )

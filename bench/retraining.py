@@ -114,12 +114,18 @@ def run(ev: Evaluation, adapter: Adapter, role: str, seed: int, reference_steps:
     return RunOutcome(_iterative_record(seed, step_records), structures, pruned)
 
 
-def calibration_batches(adapter: Adapter, data: DataBundle, seed: int) -> list:
-    """The training batches an adapter scores on, drawn from the seed (none if it needs none)."""
+# One pruned network per evaluation: the batches an adapter scores on are drawn from a fixed seed, so
+# every retraining seed starts from the same pruned network (for globally allocated methods such as
+# taylor, per-seed batches would give every seed different layer widths, and the record one structure).
+CALIBRATION_SEED = 0
+
+
+def calibration_batches(adapter: Adapter, data: DataBundle) -> list:
+    """The training batches an adapter scores on (none if it needs none)."""
     if not adapter.needs_calibration:
         return []
     n_batches, batch_size = adapter.calibration_size()
-    return data.calibration_batches(n_batches, batch_size, seed=seed)
+    return data.calibration_batches(n_batches, batch_size, seed=CALIBRATION_SEED)
 
 
 def _prune(ev: Evaluation, adapter: Adapter, model, seed: int, reference: Structure | None, step: Step | None) -> PrunedModel:
@@ -129,7 +135,7 @@ def _prune(ev: Evaluation, adapter: Adapter, model, seed: int, reference: Struct
         adapter,
         None if reference is not None else ev.target,
         example_inputs=ev.example_inputs(),
-        calibration=calibration_batches(adapter, ev.data, seed),
+        calibration=calibration_batches(adapter, ev.data),
         seed=seed,
         reference=reference,
         step=step,
@@ -162,7 +168,7 @@ def _run_during_training(ev: Evaluation, adapter: Adapter, seed: int, run_dir: P
         adapter,
         ev.target,
         example_inputs=ev.example_inputs(),
-        calibration=calibration_batches(adapter, ev.data, seed),
+        calibration=calibration_batches(adapter, ev.data),
         seed=seed,
     )
     hook = adapter.retrain_hook(zeroing)

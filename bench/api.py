@@ -8,8 +8,8 @@ for a random control with identical per-layer structure → count → one valida
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
-import hashlib
 import io
 import json
 import os
@@ -26,8 +26,8 @@ from filelock import FileLock, Timeout
 
 import bench
 from bench import records, retraining
-from bench.checkpoint import Checkpointer
-from bench.config import config_hash, to_jsonable
+from bench.checkpoint import CHECKPOINT_EVERY, Checkpointer
+from bench.config import config_hash, file_digest, to_jsonable
 from bench.counting import FLOP_CONVENTION, Counts, count
 from bench.data import DataBundle, DatasetSpec, load_dataset
 from bench.errors import BenchError
@@ -40,7 +40,7 @@ from bench.protocols import Protocol, ResolvedProtocol, load_protocol, resolve
 from bench.pruning import Adapter, Target, get_adapter
 from bench.pruning.engine import PrunedModel, Structure, check_target, prune
 from bench.retraining import Evaluation, RunOutcome, calibration_batches, check_iterations
-from bench.train import TrainSpec, evaluate as evaluate_accuracy, train
+from bench.train import TrainSpec, compile_problem, evaluate as evaluate_accuracy, train
 
 DENSE_TRAINING_VERSION = 1  # bump when the dense training code changes results: old caches are not reused
 DEFAULT_RUNS_DIR = "runs"
@@ -109,6 +109,14 @@ def new_model(model_name: str, spec: DatasetSpec, device: torch.device) -> nn.Mo
     return model
 
 
+def compile_usable(compile: bool, device: torch.device, reporter: Reporter) -> bool:
+    """Whether to train through torch.compile: asked for and workable here (else a one-line warning)."""
+    problem = compile_problem(device) if compile else None
+    if problem is not None:
+        reporter.message(f"warning: --compile: torch.compile is unavailable ({problem}); training without it")
+    return compile and problem is None
+
+
 def recipe_spec(data: DataBundle) -> TrainSpec:
     recipe = data.spec.recipe
     spe = data.steps_per_epoch(recipe.batch_size)
@@ -125,7 +133,7 @@ def recipe_spec(data: DataBundle) -> TrainSpec:
 # --- dense baseline --------------------------------------------------------------------------------
 
 
-def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict | None = None) -> dict:
+def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict | None = None, compile: bool = False) -> dict:
     config = {
         "kind": "dense",
         "version": DENSE_TRAINING_VERSION,
@@ -137,6 +145,8 @@ def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict
     }
     if regularizer:  # only then: the shared baseline's hash (and cache) stays what it always was
         config["regularizer"] = regularizer
+    if compile:  # torch.compile changes the numbers (fused kernels round differently): its own cache entry
+        config["compile"] = True
     return config
 
 
@@ -174,11 +184,14 @@ def train_dense(
     hook: TrainingHook | None = None,
     reporter: Reporter | None = None,
     stop: StopFlag | None = None,
+    compile: bool = False,
+    checkpoint_every: float = CHECKPOINT_EVERY,
 ) -> Dense:
     """The dense model, trained with the dataset's original recipe and cached, or the user's weights.
 
     The cache is shared safely: a file lock makes a second process that needs the same baseline wait
-    and reuse it, and an interrupted training resumes from its last checkpoint."""
+    and reuse it, and an interrupted training resumes from its last checkpoint (saved at most every
+    `checkpoint_every` seconds, and when stopped). `compile` trains through torch.compile."""
     reporter = reporter or SilentReporter()
     device = data.device
     torch.manual_seed(seed)  # the init a training run starts from; counting and cache loads draw no randomness
@@ -189,13 +202,14 @@ def train_dense(
         model.to(device)
         val_top1, _ = evaluate_accuracy(model, data, "val")
         test_top1, test_top5 = evaluate_accuracy(model, data, "test")
-        digest = config_hash({"kind": "checkpoint", "sha": _file_digest(Path(checkpoint)), "model": model_name})
+        digest = config_hash({"kind": "checkpoint", "sha": file_digest(Path(checkpoint)), "model": model_name})
         if hook is not None:
             reporter.message("--checkpoint given: the adapter's dense-training regularizer is not applied to your weights")
         return Dense(model, digest, "checkpoint", seed, val_top1, test_top1, test_top5, counts)
 
     regularizer = hook.identity() if hook is not None else None
-    config = dense_config(model_name, data, seed, regularizer)
+    compile = compile_usable(compile, device, reporter)
+    config = dense_config(model_name, data, seed, regularizer, compile)
     run_id = config_hash(config)
     run_dir = records.ensure_dir(Path(runs_dir) / "dense" / f"{data.spec.name}-{_slug(model_name)}-{run_id}")
     with _exclusive(run_dir / "lock", reporter, f"another process is training this dense baseline ({run_dir}); waiting"):
@@ -204,10 +218,13 @@ def train_dense(
             reporter.message(f"reusing cached dense {model_name} on {data.spec.name} ({run_dir})")
             return Dense(model, run_id, "trained", seed, *cached, counts, run_dir, regularizer)
         spec = recipe_spec(data)
-        checkpointer = Checkpointer(run_dir, warn=reporter.message)
+        checkpointer = Checkpointer(run_dir, warn=reporter.message, every=checkpoint_every)
         with reporter.task(f"dense {model_name}", spec.epochs) as on_epoch:
             hooks = [hook] if hook is not None else []
-            result = train(model, data, spec, seed=seed, hooks=hooks, on_epoch=on_epoch, checkpointer=checkpointer, stop=stop)
+            result = train(
+                model, data, spec, seed=seed, hooks=hooks, on_epoch=on_epoch, checkpointer=checkpointer, stop=stop,
+                compile=compile, warn=reporter.message,
+            )
         if result.diverged:
             raise BenchError(f"dense training of {model_name} diverged (NaN/inf loss); nothing was cached")
         _save_weights(model, run_dir / "model.pt")
@@ -258,14 +275,6 @@ def _save_weights(model: nn.Module, path: Path) -> None:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     records.write_atomic(path, buffer.getvalue())
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _slug(text: str) -> str:
@@ -381,8 +390,11 @@ class EvaluateOptions:
     dense_seed: int = 0
     data: DataOptions = DataOptions()
     device: str = "auto"
+    threads: int | None = None  # torch threads; None: every core this process may use
     runs_dir: str = DEFAULT_RUNS_DIR
     records_dir: str = DEFAULT_RECORDS_DIR
+    compile: bool = False  # train through torch.compile (changes the numbers: part of the runs' identity)
+    checkpoint_every: float = CHECKPOINT_EVERY  # seconds between periodic checkpoints (0 = every epoch)
 
 
 def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: StopFlag | None = None) -> tuple[dict, Path]:
@@ -394,8 +406,11 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
     target = options.target or Target(ratio=0.5)
     protocol = load_protocol(options.protocol)
     device = resolve_device(options.device)
-    set_threads()
+    set_threads(options.threads)
     env = environment(device)  # the commit as the run starts, not as it ends
+    options = dataclasses.replace(options, compile=compile_usable(options.compile, device, reporter))
+    if options.compile:
+        env["compile"] = True
     data = load_data(options.data, device)
     # Fail fast, before any training: the protocol must resolve and the target must fit the model.
     resolve(protocol, data.spec.recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
@@ -411,6 +426,8 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
         hook=adapter.dense_hook(),
         reporter=reporter,
         stop=stop,
+        compile=options.compile,
+        checkpoint_every=options.checkpoint_every,
     )
     eval_dir = Path(options.runs_dir) / "eval" / evaluation_id(options, adapter, target, data, dense, protocol)
     dense_latency = measure_latency(dense.model, data.spec.input_shape, device)
@@ -430,6 +447,8 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
         reporter=reporter,
         stop=stop,
         total_runs=len(options.seeds) * len(arms),
+        compile=options.compile,
+        checkpoint_every=options.checkpoint_every,
     )
     for seed in options.seeds:
         method_steps = None
@@ -458,6 +477,7 @@ def evaluation_id(
             "dense": dense.run_id,
             "device": data.device.type,
             **({"iterations": options.iterations} if options.iterations > 1 else {}),
+            **({"compile": True} if options.compile else {}),
         }
     )
 
@@ -484,6 +504,7 @@ def build_record(
         "dense": dense.run_id,
         "random_control": options.random_control,
         **({"iterations": options.iterations} if options.iterations > 1 else {}),
+        **({"compile": True} if options.compile else {}),
     }
     protocol_dict = {k: v for k, v in protocol.to_dict().items() if v is not None}
     if options.iterations > 1:
@@ -548,9 +569,10 @@ def record_filename(record: dict) -> str:
 # --- environment -------------------------------------------------------------------------------
 
 
-def set_threads() -> int:
-    """Use every core this process may run on (torch's default can undercount under cgroups)."""
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def set_threads(threads: int | None = None) -> int:
+    """`threads`, or every core this process may run on (torch's default can undercount under cgroups)."""
+    if threads is None:
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.set_num_threads(threads)
     return threads
 

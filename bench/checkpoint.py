@@ -3,26 +3,43 @@
 A checkpoint file is a 64-character SHA-256 hex digest, a newline, then a `torch.save` payload. A file
 whose digest does not match (truncated by a crash, corrupted on disk) is never loaded: the previous
 checkpoint is used instead, with a warning. Payloads load with `weights_only=True`.
+
+Cadence: the training loop asks `due()` after every epoch. A checkpoint is due after the first epoch
+a process trains (an unwritable run folder shows at once) and then once `every` seconds have passed
+since the last save (default 60 s; 0 = every epoch). The loop also saves when it is stopped and
+after the last epoch, so only a SIGKILL or a crash loses work: at most `every` seconds, replayed
+exactly on resume.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from bench.errors import BenchError
 from bench.records import write_atomic
 
 CURRENT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
+CHECKPOINT_EVERY = 60.0  # seconds between periodic checkpoints
 
 
 class Checkpointer:
-    def __init__(self, folder: str | Path, warn: Callable[[str], None] = lambda message: None):
+    def __init__(self, folder: str | Path, warn: Callable[[str], None] = lambda message: None, every: float = CHECKPOINT_EVERY):
+        if not every >= 0:
+            raise BenchError(f"checkpoint interval must be >= 0 seconds, got {every!r}")
         self.folder = Path(folder)
         self.warn = warn
+        self.every = every
+        self._last_save: float | None = None  # time.monotonic() of this object's last save
+
+    def due(self) -> bool:
+        """Whether a periodic checkpoint is due: none saved yet by this object, or `every` seconds passed."""
+        return self._last_save is None or time.monotonic() - self._last_save >= self.every
 
     def save(self, state: dict[str, Any]) -> None:
         buffer = io.BytesIO()
@@ -32,6 +49,7 @@ class Checkpointer:
         if current.exists():
             current.replace(self.folder / PREVIOUS)  # atomic rename: one good checkpoint always exists
         write_atomic(current, hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+        self._last_save = time.monotonic()
 
     def load(self) -> dict[str, Any] | None:
         """The newest checkpoint that passes its checksum, or None."""

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import warnings
-from pathlib import Path
 from typing import Sequence
 
 from bench.errors import BenchError
@@ -49,6 +48,25 @@ def _add_adapter_args(p: argparse.ArgumentParser, required: bool = True) -> None
     _add_target_args(p)
 
 
+def _add_training_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--compile", action="store_true", help="train through torch.compile (slow to start; changes the numbers, so cached apart)")
+    g.add_argument(
+        "--checkpoint-every", type=_seconds, default=60.0, metavar="SECONDS",
+        help="seconds between periodic checkpoints (default 60; 0 = every epoch); runs also save when stopped",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
 def _seeds(text: str) -> tuple[int, ...]:
     """`3` → (0, 1, 2); `0,5,7` → (0, 5, 7)."""
     try:
@@ -82,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default="runs", help="cache of dense baselines (default ./runs)")
     p.add_argument("--out", default="results", help="folder for the record (default ./results)")
     _add_data_args(p)
+    _add_training_args(p)
 
     p = sub.add_parser("new-adapter", help="write a ready-to-fill adapter module NAME.py for a new pruning method")
     p.add_argument("name", metavar="NAME", help="the adapter's registered name, e.g. l2-norm (module l2_norm.py)")
@@ -92,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs-dir", default="runs")
     _add_data_args(p)
+    _add_training_args(p)
 
     p = sub.add_parser("prune", help="prune without retraining and print the resulting structure")
     _add_adapter_args(p)
@@ -115,10 +135,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["adapters", "protocols", "models", "datasets"])
 
     p = sub.add_parser("perf", help="measure the performance ratios (harness, data pipeline, real speedup) side by side")
-    p.add_argument("--only", choices=["harness", "data", "end-to-end", "speedup"], help="measure one ratio only")
+    p.add_argument(
+        "--only", choices=["harness", "data", "end-to-end", "speedup", "quickstart"],
+        help="measure one ratio only; quickstart (not in the default set: minutes) times the README's main command, cold and cached",
+    )
 
     p = sub.add_parser("validate", help="check submission records against the schema")
     p.add_argument("files", nargs="+")
+
+    p = sub.add_parser("sweep", help="run a TOML grid of evaluations, idempotent and resumable, locally, on Ray or on SLURM")
+    p.add_argument("grid", help="the sweep file (see examples/sweeps/)")
+    p.add_argument("--dry-run", action="store_true", help="print the runs, their count and an estimated cost; run nothing")
+    p.add_argument("--out", help="records, in the submissions layout (default ./results/<grid file name>)")
+    p.add_argument("--runs-dir", default="runs", help="checkpoints and dense baselines, shared by the runs (default ./runs)")
+    p.add_argument("--executor", choices=["local", "ray", "slurm"], default="local", help="where runs execute (default local)")
+    p.add_argument("--jobs", type=int, help="runs at once (default: one per GPU, else half the cores, within memory)")
+    p.add_argument("--cpus-per-task", type=int, help="CPU threads per run (default: cores // jobs here; 4 on a cluster)")
+    g = p.add_argument_group("ray")
+    g.add_argument("--address", help="an existing Ray cluster, e.g. ray://head:10001 or auto (default: a local Ray instance)")
+    g = p.add_argument_group("slurm")
+    g.add_argument("--partition", help="SLURM partition")
+    g.add_argument("--time", default="4:00:00", help="time limit per run (default 4:00:00); a run that hits it is requeued and resumes")
+    g.add_argument("--gpus-per-task", type=int, help="GPUs per run (default 1, or 0 when the grid's device is cpu)")
+    g.add_argument("--cluster", choices=["slurm", "local"], default="slurm", help="local: submitit's local executor, to try a sweep here first")
 
     p = sub.add_parser("leaderboard", help="build the static leaderboard site from the submission records")
     p.add_argument("--submissions", default="submissions", help="folder of records, read recursively (default ./submissions)")
@@ -183,6 +222,8 @@ def cmd_evaluate(args) -> int:
         device=args.device,
         runs_dir=args.runs_dir,
         records_dir=args.out,
+        compile=args.compile,
+        checkpoint_every=args.checkpoint_every,
     )
     with stop_on_signals(StopFlag()) as stop, RichReporter() as reporter:
         record, path = api.evaluate(options, reporter, stop)
@@ -206,7 +247,10 @@ def cmd_train(args) -> int:
     api.set_threads()
     data = api.load_data(_data_options(args), device)
     with stop_on_signals(StopFlag()) as stop, RichReporter() as reporter:
-        dense = api.train_dense(args.model, data, seed=args.seed, runs_dir=args.runs_dir, reporter=reporter, stop=stop)
+        dense = api.train_dense(
+            args.model, data, seed=args.seed, runs_dir=args.runs_dir, reporter=reporter, stop=stop,
+            compile=args.compile, checkpoint_every=args.checkpoint_every,
+        )
     print(
         f"dense {args.model} on {args.dataset}: val top-1 {dense.val_top1:.2f}%, test top-1 {dense.test_top1:.2f}% "
         f"({dense.counts.params:,} params, {dense.counts.flops:,} FLOPs) — cached in {dense.path}"
@@ -308,6 +352,9 @@ def cmd_perf(args) -> int:
     from bench.api import set_threads
 
     set_threads()
+    if args.only == "quickstart":
+        print(perf.quickstart().report())
+        return 0
     measures = {
         "harness": perf.harness_ratio,
         "data": perf.data_ratio,
@@ -332,6 +379,12 @@ def cmd_validate(args) -> int:
             failed += 1
             print(f"FAIL  {exc}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_sweep(args) -> int:
+    from bench.sweep.driver import run_sweep
+
+    return run_sweep(args)
 
 
 def cmd_leaderboard(args) -> int:
@@ -361,6 +414,7 @@ COMMANDS = {
     "list": cmd_list,
     "perf": cmd_perf,
     "validate": cmd_validate,
+    "sweep": cmd_sweep,
     "leaderboard": cmd_leaderboard,
 }
 

@@ -9,7 +9,8 @@ Three shapes, chosen by what the adapter declares and the user asks for:
 
 A random control is pruned to the method's per-unit counts of the same seed at every step.
 
-Runs resume: each (step of a) run checkpoints every epoch, and a finished one leaves `result.json`
+Runs resume: each (step of a) run checkpoints (after its first epoch, then at most every
+`Evaluation.checkpoint_every` seconds, at its end and when stopped), and a finished one leaves `result.json`
 (and, for iterative steps, its trained weights) so that it is never trained again.
 """
 
@@ -25,7 +26,7 @@ from pathlib import Path
 import torch
 
 from bench import records
-from bench.checkpoint import Checkpointer
+from bench.checkpoint import CHECKPOINT_EVERY, Checkpointer
 from bench.counting import Counts, count
 from bench.data import DataBundle
 from bench.errors import BenchError
@@ -53,6 +54,8 @@ class Evaluation:
     stop: StopFlag | None
     total_runs: int
     resolved: ResolvedProtocol | None = None
+    compile: bool = False  # train through torch.compile
+    checkpoint_every: float = CHECKPOINT_EVERY  # seconds between periodic checkpoints
 
     def example_inputs(self) -> torch.Tensor:
         device = next(self.dense_model.parameters()).device
@@ -201,7 +204,7 @@ def _train_or_reuse(
 
 
 def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir: Path, label: str, hooks) -> TrainResult:
-    checkpointer = Checkpointer(records.ensure_dir(run_dir), warn=ev.reporter.message)
+    checkpointer = Checkpointer(records.ensure_dir(run_dir), warn=ev.reporter.message, every=ev.checkpoint_every)
     with ev.reporter.task(label, resolved.epochs) as on_epoch:
         result = train(
             model,
@@ -212,6 +215,8 @@ def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir
             on_epoch=on_epoch,
             checkpointer=checkpointer,
             stop=ev.stop,
+            compile=ev.compile,
+            warn=ev.reporter.message,
         )
     if result.diverged:
         ev.reporter.message(f"{label} diverged (NaN/inf loss): marked in the record, not reported as a result")

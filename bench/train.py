@@ -2,14 +2,26 @@
 
 SGD with the protocol's LR set before every optimizer step, validation after every epoch, the
 best-validation weights kept, and the test split evaluated once at the end on those weights (test is
-never used for selection). A NaN/inf loss stops the run and marks it diverged. Runs checkpoint after
-every epoch and resume exactly.
+never used for selection). A NaN/inf loss stops the run and marks it diverged. Runs checkpoint (after
+the first epoch, then at most every `Checkpointer.every` seconds, after the last epoch and when
+stopped) and resume exactly.
+
+Devices: on CPU the loop is plain fp32 eager PyTorch (the thread count is set by the caller). On CUDA
+it turns on cuDNN autotuning, keeps the model and its inputs in channels_last and runs the training
+forward under bf16 autocast; evaluation stays fp32. `compile=True` trains through `torch.compile`
+(falling back to eager, with a one-line warning, where it cannot work); the weights are always the
+underlying module's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import os
+import platform
+import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -23,7 +35,26 @@ from bench.data import DataBundle
 from bench.hooks import TrainingHook
 from bench.interrupt import Interrupted, StopFlag
 
-EVAL_BATCH_SIZE = 512
+EVAL_BATCH_SIZE = {"cuda": 512, "cpu": 128}  # per device type; CPU kernels run faster per image on batches that fit in cache
+
+
+def eval_batch_size(device: torch.device) -> int:
+    return EVAL_BATCH_SIZE.get(device.type, EVAL_BATCH_SIZE["cpu"])
+
+
+def _layout(inputs: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """channels_last image batches on CUDA (faster tensor-core convolutions); CPU batches as they are."""
+    if device.type == "cuda" and inputs.dim() == 4:
+        return inputs.contiguous(memory_format=torch.channels_last)
+    return inputs
+
+
+def _precision(device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
+    """The training forward's context: bf16 autocast on CUDA (bf16 has fp32's range: no loss scaling);
+    nothing on CPU, which trains in fp32."""
+    if device.type == "cuda":
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
 
 
 @dataclass(frozen=True)
@@ -62,17 +93,17 @@ class TrainResult:
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, data: DataBundle, split: str) -> tuple[float, float]:
-    """Top-1 and top-5 accuracy in percent."""
+    """Top-1 and top-5 accuracy in percent (counted on the device: one sync per split, not per batch)."""
     model.eval()
     correct1 = correct5 = total = 0
-    for inputs, labels in data.eval_batches(split, EVAL_BATCH_SIZE):
-        logits = model(inputs)
+    for inputs, labels in data.eval_batches(split, eval_batch_size(data.device)):
+        logits = model(_layout(inputs, data.device))
         top = logits.topk(min(5, logits.shape[1]), dim=1).indices
         hits = top == labels[:, None]
-        correct1 += int(hits[:, 0].sum())
-        correct5 += int(hits.any(1).sum())
+        correct1 = correct1 + hits[:, 0].sum()
+        correct5 = correct5 + hits.any(1).sum()
         total += labels.numel()
-    return 100.0 * correct1 / max(total, 1), 100.0 * correct5 / max(total, 1)
+    return 100.0 * int(correct1) / max(total, 1), 100.0 * int(correct5) / max(total, 1)
 
 
 def train(
@@ -85,15 +116,41 @@ def train(
     on_epoch: Callable[[EpochLog], None] | None = None,
     checkpointer: Checkpointer | None = None,
     stop: StopFlag | None = None,
+    compile: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train `model` in place; on return it holds the best-validation weights.
 
     `hooks` are called after every backward pass, optimizer step and epoch (pruners acting during
-    training, fixed masks). With a `checkpointer`, the state is saved after every epoch (and after the current step when
-    `stop` is raised), and a run that finds a checkpoint continues from it. The data order is a
-    function of (seed, epoch) and the RNG state is restored, so a resumed run reproduces an
-    uninterrupted one exactly.
+    training, fixed masks); they always get `model` itself, never a compiled wrapper. With a
+    `checkpointer`, the state is saved after an epoch when `checkpointer.due()`, after the last epoch,
+    and after the current step when `stop` is raised; a run that finds a checkpoint continues from it.
+    The data order is a function of (seed, epoch) and the RNG state is restored, so a resumed run
+    reproduces an uninterrupted one exactly. `warn` gets one-line notes (default: stderr).
     """
+    with _device_setup(model, data.device):
+        return _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile, warn or _to_stderr)
+
+
+@contextlib.contextmanager
+def _device_setup(model: nn.Module, device: torch.device):
+    """CUDA only: cuDNN autotuning, and the model in channels_last while it trains (back to the default
+    layout afterwards, which is what pruning and saving expect). Nothing changes on CPU."""
+    if device.type != "cuda":
+        yield
+        return
+    torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield
+    finally:
+        model.to(memory_format=torch.contiguous_format)
+
+
+def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile, warn) -> TrainResult:
+    device = data.device
+    precision = _precision(device)
+    forward = compiled(model, device, warn) if compile else model
     torch.manual_seed(seed)  # dropout and any other stochastic layers
     optimizer = torch.optim.SGD(
         model.parameters(),
@@ -112,6 +169,7 @@ def train(
     else:
         for hook in hooks:
             hook.before_training(model)
+    run.loss_sum = run.loss_sum.to(device)
     start = time.perf_counter() - run.seconds
 
     def save() -> None:
@@ -128,7 +186,8 @@ def train(
             lr = spec.lr_at(run.step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = F.cross_entropy(model(inputs), labels)
+            with precision():
+                loss = F.cross_entropy(forward(_layout(inputs, device)), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for hook in hooks:
@@ -136,7 +195,7 @@ def train(
             optimizer.step()
             for hook in hooks:
                 hook.after_step(model)
-            run.loss_sum += loss.detach().float().cpu()
+            run.loss_sum += loss.detach().float()  # stays on the device: no host sync per step
             run.batch += 1
             run.step += 1
             if stop is not None and stop.requested:
@@ -153,9 +212,10 @@ def train(
         run.curve.append(log)
         if val_top1 >= run.best_val:  # ties go to the later epoch: small val sets saturate, and later = lower LR
             run.best_val, run.best_epoch = val_top1, epoch
-            run.best_state = copy.deepcopy(model.state_dict())
-        run.epoch, run.batch, run.loss_sum = epoch + 1, 0, torch.zeros(())
-        save()
+            run.best_state = _copy_state(model, run.best_state)
+        run.epoch, run.batch, run.loss_sum = epoch + 1, 0, torch.zeros((), device=device)
+        if checkpointer is not None and (epoch == spec.epochs - 1 or checkpointer.due()):
+            save()
         if on_epoch is not None:
             on_epoch(log)
     if run.best_state is not None:
@@ -164,6 +224,85 @@ def train(
     return TrainResult(
         run.best_epoch, run.best_val, test_top1, test_top5, run.curve, run.diverged, time.perf_counter() - start
     )
+
+
+def _copy_state(model: nn.Module, into: dict | None) -> dict:
+    """The model's weights copied into `into` (the previous best, reused as buffers: no allocation per
+    improvement); a fresh deep copy the first time, or when `into` does not match (e.g. restored from a
+    checkpoint onto another device)."""
+    state = model.state_dict()
+    if into is None or into.keys() != state.keys() or any(
+        into[k].shape != v.shape or into[k].dtype != v.dtype or into[k].device != v.device for k, v in state.items()
+    ):
+        return copy.deepcopy(state)
+    with torch.no_grad():
+        for k, v in state.items():
+            into[k].copy_(v)
+    return into
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def compile_problem(device: torch.device) -> str | None:
+    """Why torch.compile cannot work on `device` here, or None if it should."""
+    try:
+        import torch._dynamo
+    except Exception as exc:  # broken or stripped torch builds
+        return f"torch._dynamo cannot be imported ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    if not torch._dynamo.is_dynamo_supported():
+        return f"torch.compile does not support Python {platform.python_version()} on {sys.platform}"
+    if device.type == "cuda":
+        from torch.utils._triton import has_triton
+
+        if not has_triton():
+            return "Triton is not installed"
+    elif not any(shutil.which(cxx) for cxx in (os.environ.get("CXX"), "g++", "c++", "clang++") if cxx):
+        return "no C++ compiler found (torch.compile's CPU backend needs one)"
+    return None
+
+
+def compiled(model: nn.Module, device: torch.device, warn: Callable[[str], None]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`torch.compile(model)` as the training forward, or `model` itself with a one-line warning."""
+    problem = compile_problem(device)
+    if problem is None:
+        try:
+            return _CompiledForward(model, torch.compile(model), warn)
+        except Exception as exc:
+            problem = _first_line(exc)
+    warn(f"warning: --compile: torch.compile is unavailable ({problem}); training without it")
+    return model
+
+
+class _CompiledForward:
+    """The compiled forward; if the first call fails to compile, the module's buffers (BatchNorm
+    statistics) are put back and training continues eagerly, with a one-line warning."""
+
+    def __init__(self, model: nn.Module, compiled_model: Callable, warn: Callable[[str], None]):
+        self.model, self.compiled, self.warn = model, compiled_model, warn
+        self.proven = False
+
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.proven:
+            return self.compiled(inputs)
+        buffers = [b.detach().clone() for b in self.model.buffers()]
+        try:
+            out = self.compiled(inputs)
+        except Exception as exc:
+            with torch.no_grad():
+                for buffer, saved in zip(self.model.buffers(), buffers):
+                    buffer.copy_(saved)
+            self.warn(f"warning: --compile: torch.compile failed ({_first_line(exc)}); training without it")
+            self.compiled = self.model
+            out = self.model(inputs)
+        self.proven = True
+        return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass

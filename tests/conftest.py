@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 HISTORIC = Path(__file__).parent / "historic"
 
@@ -10,3 +11,13 @@ HISTORIC = Path(__file__).parent / "historic"
 def example_record() -> dict:
     """A real record written by `bench evaluate` (schema v1), frozen: it must always validate."""
     return json.loads((HISTORIC / "record_v1_digits_hrankplus.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models: extra intra-op threads only add overhead, and thrash when the cores are shared.
+    Use per module: `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -6,7 +6,6 @@ bench/pruning/conformance.py so that other test suites (and third-party packages
 """
 
 import pytest
-import torch
 
 from bench.pruning import conformance
 from bench.pruning.registry import adapter_names
@@ -14,13 +13,7 @@ from bench.pruning.registry import adapter_names
 NAMES = adapter_names()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models: extra intra-op threads only add overhead, and thrash when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

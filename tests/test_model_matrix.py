@@ -40,13 +40,7 @@ _gen = torch.Generator().manual_seed(0)
 CALIBRATION = [(torch.randn(8, *INPUT_SHAPE, generator=_gen), torch.randint(NUM_CLASSES, (8,), generator=_gen))]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models: extra intra-op threads only add overhead, and thrash when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
-import torch
 
 from bench.cli import main
 from bench.pruning import ADAPTERS, conformance, get_adapter
@@ -22,13 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 NAME, MODULE, CLASS = "scaffold-probe", "scaffold_probe", "ScaffoldProbe"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models: extra intra-op threads only add overhead, and thrash when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _import(path: Path):

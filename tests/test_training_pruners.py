@@ -227,3 +227,11 @@ def test_iterations_are_refused_where_they_do_not_apply(tmp_path, checkpoint):
         evaluate(options(tmp_path, checkpoint, adapter="l1-norm", protocol="scratch-e", iterations=2))
     with pytest.raises(BenchError, match="must be >= 1"):
         evaluate(options(tmp_path, checkpoint, adapter="l1-norm", iterations=0))
+
+
+@pytest.mark.slow
+def test_a_globally_allocated_calibrated_adapter_prunes_every_seed_alike(tmp_path, checkpoint):
+    """taylor ranks channels over all layers on calibration batches: the widths must not depend on the seed."""
+    hparams = get_adapter("taylor").Hparams(calibration_batches=2, batch_size=32)
+    record, _ = evaluate(options(tmp_path, checkpoint, adapter="taylor", hparams=hparams, seeds=(0, 1), random_control=False))
+    assert [r["seed"] for r in record["method"]["runs"]] == [0, 1]

@@ -19,7 +19,7 @@ from bench.models import build_model
 from bench.perf import HALF_FLOPS, pil_loader, synthetic_cifar
 from bench.pruning import Target, get_adapter, parse_compress_rate
 from bench.pruning.engine import prune
-from bench.train import TrainSpec, train
+from bench.train import EVAL_BATCH_SIZE, TrainSpec, evaluate, train
 
 pytestmark = pytest.mark.perf
 BATCH = 64
@@ -51,6 +51,16 @@ def test_bare_loop_epoch(benchmark, data):
             opt.step()
 
     benchmark.pedantic(one_epoch, rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("batch", [64, 128, 256, 512])
+def test_validation_pass(benchmark, batch, monkeypatch):
+    """`bench.train.evaluate` over 1,024 images at each evaluation batch size (EVAL_BATCH_SIZE["cpu"] is chosen from these)."""
+    data = synthetic_cifar(n_train=64, n_eval=1024)
+    monkeypatch.setitem(EVAL_BATCH_SIZE, "cpu", batch)
+    torch.manual_seed(0)
+    model = build_model("resnet20", num_classes=10, in_channels=3)
+    benchmark.pedantic(lambda: evaluate(model, data, "val"), rounds=5, iterations=1, warmup_rounds=1)
 
 
 def test_tensor_pipeline_epoch(benchmark, data):

@@ -1,0 +1,187 @@
+"""`bench sweep`: load and validate the grid, find what is already done, run the rest, summarize.
+
+Output layout (what `bench leaderboard --submissions OUT` reads):
+
+    OUT/<dataset>/<model>/<adapter>_<target>_<protocol>_<run hash>.json   one record per run
+    OUT/.sweep/plan.json            every run of the grid: hash, label, record path, configuration
+    OUT/.sweep/logs/<hash>.log      each run's log (failures name it)
+    OUT/.sweep/{jobs,locks,progress,staging,submitit}/   worker state (hidden: the leaderboard skips it)
+
+A run is done when its record is present and valid, and nothing else marks it: a crash, a kill or a
+Ctrl-C at any moment leaves either no record or a complete one, so rerunning the same command
+skips what finished and resumes the rest from their checkpoints under --runs-dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import records
+from bench.config import to_jsonable
+from bench.errors import BenchError
+from bench.interrupt import StopFlag, stop_on_signals
+from bench.sweep.grid import Grid, Run, load_grid
+from bench.sweep.job import Job, finished
+from bench.sweep.monitor import Monitor
+
+EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
+STATE = ".sweep"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """How many runs at once and how many threads each, from this machine's cores, memory and GPUs."""
+
+    cores: int
+    gpus: int
+    jobs: int
+    threads: int
+
+    @classmethod
+    def detect(cls, device: str, jobs: int | None, threads: int | None) -> Resources:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        gpus = _gpu_count() if device != "cpu" else 0
+        if jobs is None:
+            # One run per GPU; on CPU, two threads per run (small models gain little from more threads,
+            # a big one still gets a few) within about 2 GiB of available memory per run.
+            jobs = gpus or max(1, min(cores // 2, int(_available_gib() // 2) or 1))
+        if jobs < 1:
+            raise BenchError(f"--jobs must be at least 1, got {jobs}")
+        if threads is not None and threads < 1:
+            raise BenchError(f"--cpus-per-task must be at least 1, got {threads}")
+        return cls(cores, gpus, jobs, threads or max(1, cores // jobs))
+
+
+def _gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _available_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return float("inf")  # unknown: do not limit by memory
+
+
+def default_out(grid_path: str | Path) -> Path:
+    return Path("results") / Path(grid_path).stem
+
+
+def make_jobs(grid: Grid, runs: list[Run], out: Path, runs_dir: Path, threads: int | None) -> list[Job]:
+    state = str((out / STATE).resolve())
+    jobs = []
+    for run in runs:
+        checkpoint = grid.checkpoint_for(run.model)
+        options = {
+            "adapter": run.adapter,
+            "protocol": run.protocol,
+            "model": run.model,
+            "target": run.target.to_dict(),
+            "hp": list(run.hp),
+            "seeds": list(run.seeds),
+            "random_control": run.arms == 2,
+            "checkpoint": str(checkpoint) if checkpoint else None,
+            "dense_seed": grid.dense_seed,
+            "data": {
+                "dataset": run.dataset,
+                "data_root": str(grid.data_root) if grid.data_root else None,
+                "download": False,
+                "split_seed": grid.split_seed,
+            },
+            "device": grid.device,
+            "runs_dir": str(runs_dir.resolve()),
+            "records_dir": str(Path(state) / "staging" / run.hash),
+        }
+        record = str((out / run.record).resolve())
+        jobs.append(Job(run.hash, run.label, options, record, state, threads, run.train_epochs))
+    return jobs
+
+
+def write_manifest(grid: Grid, out: Path) -> None:
+    """Every run of the grid with its record path and full configuration, for people and tools."""
+    plan = {
+        "grid": str(grid.path),
+        "runs": [
+            {"hash": r.hash, "label": r.label, "record": r.record, "config": to_jsonable(r.config)}
+            for r in grid.runs
+        ],
+    }
+    records.write_atomic(out / STATE / "plan.json", json.dumps(plan, indent=1, sort_keys=True) + "\n")
+
+
+def run_sweep(args) -> int:
+    """The `bench sweep` command (argparse namespace from bench.cli)."""
+    grid = load_grid(args.grid)
+    out = Path(args.out) if args.out else default_out(args.grid)
+    runs_dir = Path(args.runs_dir)
+    done = {r.hash for r in grid.runs if finished(out / r.record) is not None}
+    todo = [r for r in grid.runs if r.hash not in done]
+    on_this_machine = (
+        args.executor == "local"
+        or (args.executor == "ray" and not args.address)
+        or (args.executor == "slurm" and args.cluster == "local")
+    )
+    sizing = Resources.detect(grid.device, args.jobs, args.cpus_per_task) if on_this_machine else None
+
+    if args.dry_run:
+        from bench.sweep.plan import describe
+
+        print(describe(grid, out, done, args.executor, sizing))
+        return 0
+
+    executor = _executor(args, grid, out, sizing)  # checks the optional package before anything runs
+    records.ensure_dir(out)
+    write_manifest(grid, out)
+    # SLURM confines a job to its CPUs (torch sizes itself to them); Ray does not, so cap its tasks.
+    threads = sizing.threads if sizing else (args.cpus_per_task or 4) if args.executor == "ray" else None
+    jobs = make_jobs(grid, todo, out, runs_dir, threads)
+    for job in jobs:  # a progress file left by an earlier, interrupted sweep would show it running
+        job.progress.unlink(missing_ok=True)
+    if done:
+        print(f"{len(done)} of {len(grid.runs)} runs already have their record in {out}; skipping them", file=sys.stderr)
+    monitor = Monitor(jobs, len(done))
+    with stop_on_signals(StopFlag()) as stop:
+        if jobs:
+            with monitor:
+                executor.run(jobs, monitor, stop)
+    for line in monitor.summary(out):
+        print(line)
+    if stop.requested:
+        print(f"bench: stopped by {stop.signal_name or 'a signal'}; rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if monitor.count("failed") else 0
+
+
+def _executor(args, grid: Grid, out: Path, sizing: Resources | None):
+    if args.executor == "local":
+        from bench.sweep.executors.local import LocalExecutor
+
+        return LocalExecutor(sizing.jobs, list(range(sizing.gpus)))
+    if args.executor == "ray":
+        from bench.sweep.executors import require
+        from bench.sweep.executors.ray import RayExecutor
+
+        require("ray")
+        if sizing is not None:  # a local instance: size it like the local executor
+            return RayExecutor(None, sizing.jobs, sizing.threads, sizing.cores)
+        return RayExecutor(args.address, args.jobs, args.cpus_per_task or 4, 0)
+    from bench.sweep.executors.slurm import (
+        SlurmExecutor,  # raises the install hint without submitit
+    )
+
+    gpus = args.gpus_per_task
+    if gpus is None:
+        gpus = (sizing.gpus and 1) if sizing else (0 if grid.device == "cpu" else 1)
+    return SlurmExecutor(
+        (out / STATE / "submitit").resolve(), args.cluster, sizing.jobs if sizing else args.jobs, args.partition,
+        args.time, gpus, sizing.threads if sizing else (args.cpus_per_task or 4),
+    )

@@ -1,0 +1,433 @@
+"""Sweep files: parse a TOML grid, validate every entry, expand it into runs identified by a hash.
+
+Everything is checked before anything runs (names, keys, types, hyperparameters, targets against
+their models, checkpoints against their models), because a typo found after three hours of a
+sweep is a typo found too late. Each problem is one line naming the file and the entry.
+
+A run's hash (`config_hash`) covers everything that determines its record: adapter (name, version,
+every hyperparameter with defaults filled in), target, model, dataset and split seed, protocol
+(name, version), the seeds, the random control, and the dense model (its checkpoint's SHA-256, or
+the dense seed and training version). Where the data lives, the device and the executor are not in
+it: they change where a result is computed, not what it is. The hash names the run's record file,
+which is what makes a sweep idempotent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.config import config_hash, file_digest
+from bench.errors import BenchError
+from bench.pruning.targets import Target, parse_compress_rate
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+GRID_KEYS = (
+    "models", "datasets", "protocols", "seeds", "random_control", "checkpoint", "data_root",
+    "dense_seed", "split_seed", "device", "adapters",
+)
+ADAPTER_KEYS = ("name", "ratios", "compress_rates", "configs", "hp", "models", "datasets", "protocols")
+DEFAULT_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class Run:
+    """One `bench evaluate`: all the grid's seeds plus the random control, giving one record."""
+
+    hash: str
+    adapter: str
+    target: Target
+    hp: tuple[str, ...]  # KEY=VALUE, exactly as `bench evaluate --hp` takes them
+    model: str
+    dataset: str
+    protocol: str  # a name, or the absolute path of a protocol file
+    protocol_name: str
+    seeds: tuple[int, ...]
+    arms: int  # 2 with the random control, else 1
+    epochs: int  # retraining epochs of one (arm, seed)
+    epochs_exact: bool  # False for FLOPs-budgeted protocols (scratch-b): known only after pruning
+    batch_size: int
+    config: dict = field(repr=False, compare=False)  # what the hash covers
+
+    @property
+    def target_tag(self) -> str:
+        if self.target.ratio is not None:
+            return f"ratio{self.target.ratio:g}"
+        if self.target.config is not None:
+            return f"config-{self.target.config}"
+        return "cr-" + config_hash(list(self.target.compress_rate), 6)
+
+    @property
+    def record(self) -> str:
+        """The record's path inside the output folder: the submissions layout, named by the hash."""
+        name = "_".join(_slug(p)[:60] for p in (self.adapter, self.target_tag, self.protocol_name, self.hash))
+        return f"{_slug(self.dataset)}/{_slug(self.model)}/{name}.json"
+
+    @property
+    def label(self) -> str:
+        hp = f" {' '.join(self.hp)}" if self.hp else ""
+        return f"{self.adapter} {self.target_tag}{hp} {self.model}/{self.dataset} {self.protocol_name}"
+
+    @property
+    def train_epochs(self) -> int:
+        """Retraining epochs of the whole run: seeds × arms × protocol epochs."""
+        return len(self.seeds) * self.arms * self.epochs
+
+
+@dataclass(frozen=True)
+class Grid:
+    path: Path
+    runs: tuple[Run, ...]
+    checkpoints: dict[str, Path]  # model → dense weights; a model without one trains (or reuses) its baseline
+    data_root: Path | None
+    dense_seed: int
+    split_seed: int
+    device: str
+    random_control: bool
+    duplicates: int  # grid points that expanded to an already listed run
+
+    def checkpoint_for(self, model: str) -> Path | None:
+        return self.checkpoints.get(model)
+
+
+def load_grid(path: str | Path) -> Grid:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BenchError(f"sweep file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"cannot read sweep file {path}: {exc}") from None
+    return parse_grid(text, source=path)
+
+
+def parse_grid(text: str, *, source: str | Path = "<grid>") -> Grid:
+    source = Path(source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"{source}: not valid TOML: {exc}") from None
+    import torch
+
+    # Validation runs a few forward passes of single images: one thread is plenty, and on a busy
+    # machine more threads mostly wait for each other (3 s instead of 11 s for the CIFAR example).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _Expander(source, data).grid()
+    finally:
+        torch.set_num_threads(threads)
+
+
+class _Expander:
+    """Validation and expansion share one pass, so every error can name the entry it came from."""
+
+    def __init__(self, source: Path, data: dict[str, Any]):
+        self.source = source
+        self.base = source.resolve().parent  # relative paths in the file are relative to the file
+        self.data = data
+        self._models: dict[tuple[str, str], Any] = {}
+        self._checked: set[tuple] = set()
+
+    def fail(self, where: str, message: str) -> BenchError:
+        return BenchError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+
+    # --- values ---------------------------------------------------------------------------------
+
+    def _keys(self, table: dict, allowed: tuple[str, ...], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(allowed)})"
+                raise self.fail(where, f"unknown key {key!r}{hint}")
+
+    def _list(self, value: Any, key: str, where: str, kinds: tuple[type, ...], what: str) -> list:
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise self.fail(where, f"{key} is empty")
+        for item in items:
+            if isinstance(item, bool) and bool not in kinds or not isinstance(item, kinds):
+                raise self.fail(where, f"{key} must be {what} or a list of them, got {item!r}")
+        return items
+
+    def _scalar(self, key: str, kinds: tuple[type, ...], default: Any, what: str) -> Any:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            raise self.fail("", f"{key} must be {what}, got {value!r}")
+        return value
+
+    def _path(self, text: str) -> Path:
+        return (self.base / Path(text).expanduser()).resolve()
+
+    def _seeds(self) -> tuple[int, ...]:
+        value = self.data.get("seeds", 3)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 1:
+                raise self.fail("", f"seeds: need at least one seed, got {value}")
+            return tuple(range(value))
+        seeds = self._list(value, "seeds", "", (int,), "a seed count or a non-negative integer")
+        if min(seeds) < 0 or len(set(seeds)) != len(seeds):
+            raise self.fail("", f"seeds: need distinct non-negative integers, got {seeds}")
+        return tuple(sorted(seeds))
+
+    def _checkpoint_spec(self) -> str | dict[str, Path] | None:
+        """`checkpoint = "w.pt"` (every model) or `[checkpoint] resnet20 = "w.pt"` (per model)."""
+        value = self.data.get("checkpoint")
+        if value is None:
+            return None
+        if isinstance(value, str):
+            full = self._path(value)
+            if not full.is_file():
+                raise self.fail("", f"checkpoint {full} does not exist")
+            return str(full)
+        if not isinstance(value, dict):
+            raise self.fail("", f"checkpoint must be a file path or a table of model = path, got {value!r}")
+        out = {}
+        for model, p in value.items():
+            if not isinstance(p, str):
+                raise self.fail("checkpoint", f"{model} must map to a file path, got {p!r}")
+            full = self._path(p)
+            if not full.is_file():
+                raise self.fail("checkpoint", f"{model}: {full} does not exist")
+            out[self._model_name(model)] = full
+        return out
+
+    def _checkpoint(self, spec: str | dict[str, Path] | None, model: str) -> Path | None:
+        if isinstance(spec, str):
+            return Path(spec)
+        return spec.get(model) if spec else None
+
+    # --- names ----------------------------------------------------------------------------------
+
+    def _model(self, name: str, dataset: str, where: str):
+        import torch
+
+        from bench import api
+        from bench.data import DATASETS
+
+        key = (name, dataset)
+        if key not in self._models:
+            try:
+                self._models[key] = api.new_model(name, DATASETS.get(dataset), torch.device("cpu"))
+            except BenchError as exc:
+                raise self.fail(where, str(exc)) from None
+        return self._models[key]
+
+    def _device(self, name: str) -> None:
+        """Syntax only: the sweep may run where there are GPUs even if this machine has none."""
+        import torch
+
+        if name != "auto":
+            try:
+                torch.device(name)
+            except RuntimeError:
+                raise self.fail("", f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+
+    def _model_name(self, name: str) -> str:
+        from bench.models import MODELS
+        from bench.registry import normalize
+
+        return normalize(name) if name in MODELS else name
+
+    def _dataset(self, name: str, where: str) -> str:
+        from bench.data import DATASETS
+
+        try:
+            return DATASETS.get(name).name
+        except BenchError as exc:
+            raise self.fail(where, str(exc)) from None
+
+    def _protocol(self, name: str, datasets: list[str], where: str):
+        from bench.data import DATASETS
+        from bench.protocols import load_protocol, resolve
+
+        ref = str(self._path(name)) if name.endswith(".toml") or "/" in name else name
+        try:
+            protocol = load_protocol(ref)
+            resolved = {
+                d: resolve(protocol, DATASETS.get(d).recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
+                for d in datasets
+            }
+        except BenchError as exc:
+            raise self.fail(where, str(exc)) from None
+        return ref, protocol, resolved
+
+    def _hp_grid(self, adapter_cls, value: Any, where: str) -> list[tuple[tuple[str, ...], object]]:
+        """Every combination of the listed values: [(("k=v", ...), Hparams), ...]."""
+        from bench.pruning import parse_hparams
+
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise self.fail(where, f"hp must be a table of name = value (or = [values]), got {value!r}")
+        axes = []
+        for key, values in value.items():
+            items = self._list(values, f"hp.{key}", where, (bool, int, float, str), "a number, string or boolean")
+            axes.append([f"{key}={_hp_text(v)}" for v in items])
+        out = []
+        for combo in itertools.product(*axes):
+            try:
+                out.append((tuple(combo), parse_hparams(adapter_cls, list(combo))))
+            except BenchError as exc:
+                raise self.fail(where, str(exc)) from None
+        return out
+
+    def _targets(self, entry: dict, where: str) -> list[Target]:
+        targets: list[Target] = []
+        try:
+            for r in self._list(entry.get("ratios", []), "ratios", where, (int, float), "a number") if "ratios" in entry else []:
+                targets.append(Target(ratio=float(r)))
+            for c in self._list(entry["compress_rates"], "compress_rates", where, (str,), "a string") if "compress_rates" in entry else []:
+                targets.append(Target(compress_rate=parse_compress_rate(c)))
+            for c in self._list(entry["configs"], "configs", where, (str,), "a string") if "configs" in entry else []:
+                targets.append(Target(config=c))
+        except BenchError as exc:
+            raise self.fail(where, str(exc)) from None
+        return targets or [Target(ratio=DEFAULT_RATIO)]
+
+    def _check_target(self, adapter, target: Target, model: str, dataset: str, where: str) -> None:
+        """Per-layer targets must fit the model; a ratio fits every model (its range is checked by Target)."""
+        import torch
+
+        from bench import api
+        from bench.data import DATASETS
+        from bench.pruning.engine import check_target
+
+        key = (adapter.name, target, model, dataset)
+        if target.ratio is not None or key in self._checked:
+            return
+        self._checked.add(key)
+        spec = DATASETS.get(dataset)
+        try:
+            check_target(self._model(model, dataset, where), model, adapter, target, api.example_inputs(spec, torch.device("cpu")))
+        except BenchError as exc:
+            raise self.fail(where, f"{target.describe()} on {model}: {exc}") from None
+
+    # --- expansion ------------------------------------------------------------------------------
+
+    def grid(self) -> Grid:
+        from bench import api
+        from bench.pruning import get_adapter
+
+        self._keys(self.data, GRID_KEYS, "")
+        models = [self._model_name(m) for m in self._list(self.data.get("models", ["resnet20"]), "models", "", (str,), "a model name")]
+        datasets = [self._dataset(d, "datasets") for d in self._list(self.data.get("datasets", ["digits"]), "datasets", "", (str,), "a dataset name")]
+        protocols = self._list(self.data.get("protocols", ["clr-90"]), "protocols", "", (str,), "a protocol name")
+        seeds = self._seeds()
+        random_control = self._scalar("random_control", (bool,), True, "true or false")
+        dense_seed = self._scalar("dense_seed", (int,), 0, "an integer")
+        split_seed = self._scalar("split_seed", (int,), 0, "an integer")
+        device = self._scalar("device", (str,), "auto", "a device name (auto, cpu, cuda, cuda:N)")
+        self._device(device)
+        data_root = self.data.get("data_root")
+        if data_root is not None and not isinstance(data_root, str):
+            raise self.fail("", f"data_root must be a folder path, got {data_root!r}")
+        entries = self.data.get("adapters")
+        if not entries:
+            raise self.fail("", "no [[adapters]] entries: add at least one, e.g. [[adapters]] name = \"l1-norm\"")
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise self.fail("", "adapters must be an array of tables ([[adapters]] ... )")
+
+        for p in protocols:  # here too, so that a bad top-level protocol is named as such
+            self._protocol(p, datasets, "protocols")
+        checkpoint_spec = self._checkpoint_spec()
+        checkpoints: dict[str, Path] = {}
+        digests: dict[Path, str] = {}
+
+        runs: dict[str, Run] = {}
+        duplicates = 0
+        for i, entry in enumerate(entries):
+            name = entry.get("name")
+            where = f"adapters[{i}]" + (f" ({name})" if isinstance(name, str) else "")
+            self._keys(entry, ADAPTER_KEYS, where)
+            if not isinstance(name, str):
+                raise self.fail(where, "needs name = \"<adapter>\" (see `bench list adapters`)")
+            try:
+                cls = get_adapter(name)
+            except BenchError as exc:
+                raise self.fail(where, str(exc)) from None
+            e_models = [self._model_name(m) for m in self._list(entry.get("models", models), "models", where, (str,), "a model name")]
+            e_datasets = [self._dataset(d, where) for d in self._list(entry.get("datasets", datasets), "datasets", where, (str,), "a dataset name")]
+            e_protocols = self._list(entry.get("protocols", protocols), "protocols", where, (str,), "a protocol name")
+            targets = self._targets(entry, where)
+            hps = self._hp_grid(cls, entry.get("hp"), where)
+            resolved = {p: self._protocol(p, e_datasets, where) for p in e_protocols}
+            for model, dataset in itertools.product(e_models, e_datasets):
+                self._model(model, dataset, where)
+                weights = self._checkpoint(checkpoint_spec, model)
+                if weights is not None:
+                    self._check_checkpoint(model, dataset, weights, where)
+                    checkpoints[model] = weights
+                    digests.setdefault(weights, file_digest(weights))
+            arms = 2 if random_control and cls.name != "random" else 1
+            for target, (hp_text, hparams), model, dataset, p in itertools.product(targets, hps, e_models, e_datasets, e_protocols):
+                adapter = cls(hparams)
+                self._check_target(adapter, target, model, dataset, where)
+                ref, protocol, by_dataset = resolved[p]
+                dense = (
+                    {"checkpoint_sha256": digests[checkpoints[model]]}
+                    if model in checkpoints
+                    else {"seed": dense_seed, "training_version": api.DENSE_TRAINING_VERSION}
+                )
+                config = {
+                    "adapter": {"name": cls.name, "version": cls.version, "hparams": hparams},
+                    "target": target.to_dict(),
+                    "model": model,
+                    "dataset": {"name": dataset, "split_seed": split_seed},
+                    "protocol": {"name": protocol.name, "version": protocol.version},
+                    "seeds": list(seeds),
+                    "random_control": arms == 2,
+                    "dense": dense,
+                }
+                digest = config_hash(config)
+                if digest in runs:
+                    duplicates += 1
+                    continue
+                r = by_dataset[dataset]
+                runs[digest] = Run(
+                    hash=digest, adapter=cls.name, target=target, hp=hp_text, model=model, dataset=dataset,
+                    protocol=ref, protocol_name=protocol.name, seeds=seeds, arms=arms, epochs=r.epochs,
+                    epochs_exact=protocol.budget != "flops", batch_size=r.batch_size, config=config,
+                )
+        return Grid(
+            path=self.source,
+            runs=tuple(runs.values()),
+            checkpoints=checkpoints,
+            data_root=self._path(data_root) if data_root is not None else None,
+            dense_seed=dense_seed,
+            split_seed=split_seed,
+            device=device,
+            random_control=random_control,
+            duplicates=duplicates,
+        )
+
+    def _check_checkpoint(self, model: str, dataset: str, path: Path, where: str) -> None:
+        from bench import api
+
+        key = ("checkpoint", model, dataset)
+        if key in self._checked:
+            return
+        self._checked.add(key)
+        try:
+            api.load_checkpoint(self._model(model, dataset, where), path)
+        except BenchError as exc:
+            raise self.fail(where, f"{model} on {dataset}: {exc}") from None
+
+
+def _hp_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else repr(value)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", text)

@@ -1,0 +1,320 @@
+"""Device options of the training loop (CUDA: cuDNN autotuning, channels_last, bf16 autocast; CPU:
+none of them), `--compile`, the checkpoint cadence, the best-state copy, and `bench perf --only
+quickstart`. No GPU here: the CUDA branches are exercised with the device type mocked."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import pytest
+import torch
+import torch.nn as nn
+
+import bench.train as train_module
+from bench import api, perf
+from bench.checkpoint import CHECKPOINT_EVERY, CURRENT, Checkpointer
+from bench.cli import main
+from bench.errors import BenchError
+from bench.hooks import TrainingHook
+from bench.models import build_model
+from bench.train import TrainSpec, _copy_state, _device_setup, _layout, _precision, compile_problem, compiled, train
+
+CUDA = torch.device("cuda")
+CPU = torch.device("cpu")
+
+
+class Tiny(nn.Module):
+    """Conv + BatchNorm + ReLU + pooling + linear: every layer kind the options touch, and fast."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).mean((2, 3)))
+
+
+def tiny(seed: int = 0) -> Tiny:
+    torch.manual_seed(seed)
+    return Tiny()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return perf.synthetic_cifar(n_train=192, n_eval=64)
+
+
+def spec(epochs: int = 3) -> TrainSpec:
+    return TrainSpec(epochs=epochs, batch_size=32, lr_at=lambda step: 0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
+
+
+def weights(model: nn.Module) -> dict:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+# --- CPU: nothing changes --------------------------------------------------------------------------
+
+
+def test_cpu_training_is_the_plain_fp32_loop_bit_for_bit(data):
+    """On CPU the harness trains exactly like a hand-written fp32 loop: no autocast, no layout change."""
+    seen = []
+
+    class Probe(TrainingHook):
+        def after_backward(self, model):
+            autocast = torch.is_autocast_enabled("cuda") or torch.is_autocast_enabled("cpu")
+            seen.append((autocast, model.conv.weight.is_contiguous(), torch.backends.cudnn.benchmark))
+
+    benchmark = torch.backends.cudnn.benchmark
+    harness = tiny()
+    train(harness, data, spec(epochs=1), seed=0, hooks=[Probe()])
+    assert set(seen) == {(False, True, benchmark)}
+
+    bare = tiny()
+    torch.manual_seed(0)
+    optimizer = torch.optim.SGD(bare.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    bare.train()
+    for inputs, labels in data.train_batches(32, seed=0, epoch=0):
+        loss = nn.functional.cross_entropy(bare(inputs), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    for (name, a), b in zip(weights(harness).items(), weights(bare).values()):
+        assert torch.equal(a, b), name
+
+
+def test_cpu_gets_no_device_options():
+    model = tiny()
+    benchmark = torch.backends.cudnn.benchmark
+    with _device_setup(model, CPU):
+        assert model.conv.weight.is_contiguous() and torch.backends.cudnn.benchmark == benchmark
+    x = torch.zeros(2, 3, 4, 4)
+    assert _layout(x, CPU) is x
+    assert isinstance(_precision(CPU)(), contextlib.nullcontext)
+    assert train_module.eval_batch_size(CPU) == train_module.EVAL_BATCH_SIZE["cpu"]
+
+
+# --- CUDA, with the device type mocked ---------------------------------------------------------------
+
+
+def test_cuda_turns_on_cudnn_autotuning_and_channels_last_while_training(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # restored after the test
+    model = tiny()
+    with _device_setup(model, CUDA):
+        assert torch.backends.cudnn.benchmark
+        assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.conv.weight.is_contiguous()  # back to the default layout for pruning and saving
+    assert all(not k.startswith("_orig_mod") for k in model.state_dict())
+
+
+def test_cuda_layout_and_precision():
+    images, flat = torch.randn(2, 3, 4, 4), torch.randn(2, 5)
+    assert _layout(images, CUDA).is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(_layout(images, CUDA), images)  # same values, other strides
+    assert _layout(flat, CUDA) is flat  # only image batches have a channels_last layout
+    with warnings.catch_warnings():  # "CUDA is not available": this machine has none
+        warnings.simplefilter("ignore")
+        context = _precision(CUDA)()
+    assert isinstance(context, torch.autocast)
+    assert (context.device, context.fast_dtype) == ("cuda", torch.bfloat16)
+    assert train_module.eval_batch_size(CUDA) == train_module.EVAL_BATCH_SIZE["cuda"]
+
+
+# --- best-state copy and loss on the device -----------------------------------------------------------
+
+
+def test_best_state_is_copied_into_the_previous_buffers():
+    model = tiny()
+    first = _copy_state(model, None)
+    buffers = {k: v.data_ptr() for k, v in first.items()}
+    with torch.no_grad():
+        model.conv.weight.add_(1.0)
+    second = _copy_state(model, first)
+    assert second is first and {k: v.data_ptr() for k, v in second.items()} == buffers
+    assert torch.equal(second["conv.weight"], model.conv.weight) and second["conv.weight"].data_ptr() != model.conv.weight.data_ptr()
+    other = {k: v.double() for k, v in first.items()}  # e.g. restored in another dtype/device: a fresh copy
+    assert _copy_state(model, other) is not other
+
+
+# --- checkpoint cadence ------------------------------------------------------------------------------
+
+
+def test_a_checkpoint_is_due_first_then_every_interval(tmp_path, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("bench.checkpoint.time.monotonic", lambda: now[0])
+    ckpt = Checkpointer(tmp_path, every=60)
+    assert ckpt.due()
+    ckpt.save({"x": 1})
+    now[0] += 59.9
+    assert not ckpt.due()
+    now[0] += 0.1
+    assert ckpt.due()
+    assert Checkpointer(tmp_path).every == CHECKPOINT_EVERY == 60.0
+    every_epoch = Checkpointer(tmp_path, every=0)
+    every_epoch.save({"x": 2})
+    assert every_epoch.due()
+    for bad in (-1, float("nan")):
+        with pytest.raises(BenchError, match="interval"):
+            Checkpointer(tmp_path, every=bad)
+
+
+class CountingCheckpointer(Checkpointer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.saved_epochs = []
+
+    def save(self, state):
+        self.saved_epochs.append((state["epoch"], state["batch"]))
+        super().save(state)
+
+
+@pytest.mark.parametrize("every, expected", [(0, [(1, 0), (2, 0), (3, 0), (4, 0)]), (float("inf"), [(1, 0), (4, 0)])])
+def test_checkpoints_after_the_first_epoch_when_due_and_after_the_last(tmp_path, data, every, expected):
+    ckpt = CountingCheckpointer(tmp_path, every=every)
+    train(tiny(), data, spec(epochs=4), seed=0, checkpointer=ckpt)
+    assert ckpt.saved_epochs == expected
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_crash_between_checkpoints_replays_from_the_last_one_exactly(tmp_path, data):
+    """SIGKILL-like: no save at the crash; the run resumes from the epoch-1 checkpoint and replays."""
+    reference_model = tiny()
+    reference = train(reference_model, data, spec(epochs=4), seed=5)
+
+    steps = []
+
+    class CrashInEpoch3(TrainingHook):
+        def after_step(self, model):
+            steps.append(1)
+            if len(steps) == 2 * 6 + 3:  # 6 steps per epoch: mid-way through the third epoch
+                raise Crash
+
+    ckpt = CountingCheckpointer(tmp_path, every=float("inf"))
+    with pytest.raises(Crash):
+        train(tiny(), data, spec(epochs=4), seed=5, hooks=[CrashInEpoch3()], checkpointer=ckpt)
+    assert ckpt.saved_epochs == [(1, 0)] and (tmp_path / CURRENT).exists()
+
+    resumed_model = tiny(seed=99)
+    torch.manual_seed(12345)
+    resumed = train(resumed_model, data, spec(epochs=4), seed=5, checkpointer=Checkpointer(tmp_path, every=float("inf")))
+    assert resumed.curve == reference.curve and resumed.test_top1 == reference.test_top1
+    for (name, a), b in zip(weights(reference_model).items(), weights(resumed_model).values()):
+        assert torch.equal(a, b), name
+
+
+# --- --compile -----------------------------------------------------------------------------------------
+
+
+def test_compile_problem_names_what_is_missing(monkeypatch):
+    monkeypatch.setattr("bench.train.shutil.which", lambda name: None)
+    assert "C++ compiler" in compile_problem(CPU)
+    messages = []
+    model = tiny()
+    assert compiled(model, CPU, messages.append) is model
+    assert len(messages) == 1 and "\n" not in messages[0] and "training without it" in messages[0]
+
+
+def test_a_failing_compile_falls_back_to_eager_with_the_buffers_untouched(monkeypatch):
+    model = tiny().train()
+
+    def broken_compile(module, *args, **kwargs):
+        def forward(x):
+            module(x)  # runs (BatchNorm statistics move) and then fails, as a late compile error would
+            raise RuntimeError("backend compiler failed\nlong traceback")
+
+        return forward
+
+    monkeypatch.setattr("bench.train.compile_problem", lambda device: None)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    messages = []
+    forward = compiled(model, CPU, messages.append)
+    x = torch.randn(4, 3, 8, 8)
+    expected_model = tiny().train()
+    expected = expected_model(x)
+    out = forward(x)
+    assert torch.equal(out, expected)
+    assert torch.equal(model.bn.running_mean, expected_model.bn.running_mean)  # one update, not two
+    assert messages == ["warning: --compile: torch.compile failed (backend compiler failed); training without it"]
+    assert forward.compiled is model  # later calls are eager
+
+
+def test_unusable_compile_is_dropped_with_one_warning_and_leaves_the_identity_alone(monkeypatch, data):
+    class Messages:
+        def __init__(self):
+            self.lines = []
+
+        def message(self, text):
+            self.lines.append(text)
+
+    reporter = Messages()
+    monkeypatch.setattr("bench.api.compile_problem", lambda device: "no C++ compiler found")
+    assert api.compile_usable(True, CPU, reporter) is False and len(reporter.lines) == 1
+    assert api.compile_usable(False, CPU, reporter) is False and len(reporter.lines) == 1
+    plain = api.dense_config("resnet20", data, 0)
+    assert "compile" not in plain  # existing caches keep their hash
+    assert api.dense_config("resnet20", data, 0, compile=True) == {**plain, "compile": True}
+
+
+def test_cli_passes_compile_and_checkpoint_interval(monkeypatch, tmp_path, capsys):
+    seen = {}
+
+    def fake_evaluate(options, reporter=None, stop=None):
+        seen["options"] = options
+        raise BenchError("stop here")
+
+    monkeypatch.setattr(api, "evaluate", fake_evaluate)
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", "--adapter", "l1-norm", "--compile", "--checkpoint-every", "5"]) == 2
+    assert seen["options"].compile is True and seen["options"].checkpoint_every == 5.0
+    assert main(["evaluate", "--adapter", "l1-norm"]) == 2
+    assert seen["options"].compile is False and seen["options"].checkpoint_every == CHECKPOINT_EVERY
+    assert main(["evaluate", "--adapter", "l1-norm", "--checkpoint-every", "-1"]) == 2
+    assert "number of seconds" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_compile_trains_for_real_on_cpu_and_saves_plain_weights(data):
+    problem = compile_problem(CPU)
+    if problem is not None:
+        pytest.skip(problem)
+    messages = []
+    model = tiny()
+    result = train(model, data, spec(epochs=1), seed=0, compile=True, warn=messages.append)
+    assert messages == []  # compiled, no fallback
+    assert not result.diverged and result.test_top1 >= 0
+    assert list(model.state_dict()) == list(tiny().state_dict())  # no `_orig_mod.` prefix
+    eager = tiny()
+    train(eager, data, spec(epochs=1), seed=0)
+    for (name, a), b in zip(weights(eager).items(), weights(model).values()):  # same training, other kernels
+        assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4), name
+
+
+# --- bench perf --only quickstart ----------------------------------------------------------------------
+
+
+def test_perf_quickstart_is_opt_in_and_prints_both_times(monkeypatch, capsys):
+    monkeypatch.setattr(perf, "quickstart", lambda: perf.QuickstartTimes(perf.QUICKSTART, 281.0, 9.0))
+    assert main(["perf", "--only", "quickstart"]) == 0
+    out = capsys.readouterr().out
+    assert "bench evaluate --adapter hrankplus --protocol clr-90" in out
+    assert "cold" in out and "281.0 s" in out and "cached" in out and "9.0 s" in out
+
+
+@pytest.mark.slow
+def test_quickstart_times_a_command_cold_then_cached(tmp_path):
+    torch.manual_seed(0)
+    dense = tmp_path / "dense.pt"
+    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), dense)
+    argv = ["evaluate", "--adapter", "l1-norm", "--protocol", "ft-1", "--seeds", "1", "--no-random-control", "--checkpoint", str(dense)]
+    folder = tmp_path / "work"
+    times = perf.quickstart(argv, folder=folder)
+    assert times.cold > 0 and times.cached > 0
+    assert len(list((folder / "results").glob("*.json"))) == 1 and list((folder / "runs" / "eval").iterdir())
+    assert "ft-1" in times.report()
+    with pytest.raises(BenchError, match="exit code 2"):
+        perf.quickstart(["evaluate", "--adapter", "no-such-adapter"], folder=tmp_path / "bad")

@@ -38,7 +38,9 @@ def site(tmp_path_factory) -> Path:
 def _run(args: list[str], site: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop("PYTEST_ADDOPTS", None)
-    return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    # Outside the checkout: from its root, `python -m` would import the source folder bench/ (which has
+    # no bench/adapters: pyproject maps adapters/ there) instead of the installed package.
+    return subprocess.run([sys.executable, *args], cwd=site.parent, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_installing_leaves_no_build_artifacts_in_the_repo(site):
@@ -53,7 +55,8 @@ def test_bench_lists_the_installed_adapter(site):
 
 
 def test_conformance_suite_passes_on_the_installed_adapter(site):
-    result = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_adapter_conformance.py", "-k", NAME], site)
+    suite = str(REPO / "tests" / "test_adapter_conformance.py")
+    result = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(REPO), suite, "-k", NAME], site)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     passed = re.search(r"(\d+) passed", result.stdout)
     assert passed and int(passed.group(1)) > 0, result.stdout[-2000:]

@@ -4,6 +4,8 @@ quickstart`. No GPU here: the CUDA branches are exercised with the device type m
 
 from __future__ import annotations
 
+import statistics
+
 import contextlib
 import warnings
 
@@ -17,8 +19,9 @@ from bench.checkpoint import CHECKPOINT_EVERY, CURRENT, Checkpointer
 from bench.cli import main
 from bench.errors import BenchError
 from bench.hooks import TrainingHook
-from bench.models import build_model
 from bench.train import TrainSpec, _copy_state, _device_setup, _layout, _precision, compile_problem, compiled, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: extra threads only thrash on shared cores
 
 CUDA = torch.device("cuda")
 CPU = torch.device("cpu")
@@ -305,16 +308,18 @@ def test_perf_quickstart_is_opt_in_and_prints_both_times(monkeypatch, capsys):
     assert "cold" in out and "281.0 s" in out and "cached" in out and "9.0 s" in out
 
 
-@pytest.mark.slow
-def test_quickstart_times_a_command_cold_then_cached(tmp_path):
-    torch.manual_seed(0)
-    dense = tmp_path / "dense.pt"
-    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), dense)
-    argv = ["evaluate", "--adapter", "l1-norm", "--protocol", "ft-1", "--seeds", "1", "--no-random-control", "--checkpoint", str(dense)]
-    folder = tmp_path / "work"
-    times = perf.quickstart(argv, folder=folder)
-    assert times.cold > 0 and times.cached > 0
-    assert len(list((folder / "results").glob("*.json"))) == 1 and list((folder / "runs" / "eval").iterdir())
-    assert "ft-1" in times.report()
+def test_quickstart_times_a_command_twice_in_one_fresh_folder(tmp_path):
+    """The plumbing, with a cheap command (the real one takes minutes: tests/benchmarks has it)."""
+    times = perf.quickstart(["list", "protocols"], folder=tmp_path / "work")
+    assert times.cold > 0 and times.cached > 0 and "bench list protocols" in times.report()
     with pytest.raises(BenchError, match="exit code 2"):
-        perf.quickstart(["evaluate", "--adapter", "no-such-adapter"], folder=tmp_path / "bad")
+        perf.quickstart(["list", "no-such-kind"], folder=tmp_path / "bad")
+
+
+def test_interleaved_times_the_training_steps_apart_from_validation():
+    data = perf.synthetic_cifar(n_train=128, n_eval=64)
+    result = perf.interleaved("resnet20", data, 64, 2, lambda epoch: 0.01)
+    assert len(result.steps) == len(result.harness) == len(result.baseline) == 2
+    assert all(0 < s < h for s, h in zip(result.steps, result.harness))  # validation comes after the steps
+    assert result.training_ratio == pytest.approx(statistics.median(0.01 / s for s in result.steps))
+    assert result.training_ratio > result.ratio

@@ -8,6 +8,7 @@ Each pair (ours, baseline) is measured in the same session; compare them, not ab
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from bench.checkpoint import Checkpointer
 from bench.latency import measure
 from bench.models import build_model
-from bench.perf import HALF_FLOPS, pil_loader, synthetic_cifar
+from bench.perf import HALF_FLOPS, pil_loader, quickstart, synthetic_cifar
 from bench.pruning import Target, get_adapter, parse_compress_rate
 from bench.pruning.engine import prune
 from bench.train import EVAL_BATCH_SIZE, TrainSpec, evaluate, train
@@ -80,3 +81,17 @@ def test_resnet56_inference_batch256(benchmark, pruned):
         target = Target(compress_rate=parse_compress_rate(HALF_FLOPS))
         model = prune(model, "resnet56", get_adapter("l1-norm")(), target, example_inputs=torch.zeros(1, 3, 32, 32), calibration=[], seed=0).model
     benchmark.pedantic(lambda: measure(model, (3, 32, 32), torch.device("cpu"), large_batch=256, warmup=1, repeats=4), rounds=2, iterations=1)
+
+
+def test_quickstart_evaluate_cold_then_cached(tmp_path: Path):
+    """`bench perf --only quickstart`'s measurement on a small evaluate (given dense weights, one seed,
+    ft-1): the cached rerun must reuse the finished run. The README command itself: `bench perf --only quickstart`."""
+    torch.manual_seed(0)
+    dense = tmp_path / "dense.pt"
+    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), dense)
+    argv = ["evaluate", "--adapter", "l1-norm", "--protocol", "ft-1", "--seeds", "1", "--no-random-control", "--checkpoint", str(dense)]
+    folder = tmp_path / "work"
+    times = quickstart(argv, folder=folder)
+    assert len(list((folder / "results").glob("*.json"))) == 1 and list((folder / "runs" / "eval").iterdir())
+    assert 0 < times.cached
+    print(times.report())

@@ -25,7 +25,7 @@ import torch.nn as nn
 from filelock import FileLock, Timeout
 
 import bench
-from bench import records, retraining
+from bench import distributed, records, retraining
 from bench.checkpoint import CHECKPOINT_EVERY, Checkpointer
 from bench.config import config_hash, file_digest, to_jsonable
 from bench.counting import FLOP_CONVENTION, Counts, count
@@ -79,6 +79,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise BenchError(f"device {name!r} requested but CUDA is not available")
     return device
+
+
+def training_device(name: str = "auto") -> torch.device:
+    """The device this process trains on; under torchrun, after joining the process group (each rank
+    on its own GPU, cuda:LOCAL_RANK)."""
+    return distributed.setup(resolve_device(name))
 
 
 def load_data(options: DataOptions, device: torch.device) -> DataBundle:
@@ -147,6 +153,8 @@ def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict
         config["regularizer"] = regularizer
     if compile:  # torch.compile changes the numbers (fused kernels round differently): its own cache entry
         config["compile"] = True
+    if distributed.world_size() > 1:  # per-rank BatchNorm statistics change the numbers too
+        config["world_size"] = distributed.world_size()
     return config
 
 
@@ -198,11 +206,13 @@ def train_dense(
     model = new_model(model_name, data.spec, device)
     counts = count(model, example_inputs(data.spec, device))
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint)
+        distributed.from_main(lambda: load_checkpoint(model, checkpoint))  # rank 0 reads, every rank gets the weights
         model.to(device)
+        distributed.broadcast_state(model)
         val_top1, _ = evaluate_accuracy(model, data, "val")
         test_top1, test_top5 = evaluate_accuracy(model, data, "test")
-        digest = config_hash({"kind": "checkpoint", "sha": file_digest(Path(checkpoint)), "model": model_name})
+        sha = distributed.from_main(lambda: file_digest(Path(checkpoint)))
+        digest = config_hash({"kind": "checkpoint", "sha": sha, "model": model_name})
         if hook is not None:
             reporter.message("--checkpoint given: the adapter's dense-training regularizer is not applied to your weights")
         return Dense(model, digest, "checkpoint", seed, val_top1, test_top1, test_top5, counts)
@@ -213,7 +223,8 @@ def train_dense(
     run_id = config_hash(config)
     run_dir = records.ensure_dir(Path(runs_dir) / "dense" / f"{data.spec.name}-{_slug(model_name)}-{run_id}")
     with _exclusive(run_dir / "lock", reporter, f"another process is training this dense baseline ({run_dir}); waiting"):
-        cached = _load_dense(model, run_dir, device)
+        cached = distributed.from_main(lambda: _load_dense(model, run_dir, device))
+        distributed.broadcast_state(model)
         if cached is not None:
             reporter.message(f"reusing cached dense {model_name} on {data.spec.name} ({run_dir})")
             return Dense(model, run_id, "trained", seed, *cached, counts, run_dir, regularizer)
@@ -227,7 +238,6 @@ def train_dense(
             )
         if result.diverged:
             raise BenchError(f"dense training of {model_name} diverged (NaN/inf loss); nothing was cached")
-        _save_weights(model, run_dir / "model.pt")
         summary = {
             "config": config,
             "val_top1": result.best_val_top1,
@@ -236,8 +246,10 @@ def train_dense(
             "best_epoch": result.best_epoch,
             "curve": [e.to_dict() for e in result.curve],
         }
-        records.write_atomic(run_dir / "result.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        checkpointer.clear()
+        if distributed.is_main():
+            _save_weights(model, run_dir / "model.pt")
+            records.write_atomic(run_dir / "result.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+            checkpointer.clear()
     return Dense(
         model, run_id, "trained", seed, result.best_val_top1, result.test_top1, result.test_top5, counts, run_dir, regularizer
     )
@@ -258,7 +270,11 @@ def _load_dense(model: nn.Module, run_dir: Path, device: torch.device) -> tuple[
 
 @contextlib.contextmanager
 def _exclusive(lock_path: Path, reporter: Reporter, waiting_message: str):
-    """A cross-process file lock (filelock), announcing when it has to wait."""
+    """A cross-process file lock (filelock), announcing when it has to wait. Under torchrun rank 0
+    holds it for all ranks (they follow rank 0's decisions)."""
+    if not distributed.is_main():
+        yield
+        return
     lock = FileLock(str(lock_path))
     try:
         lock.acquire(timeout=0)
@@ -342,7 +358,7 @@ class Arm:
         if self.structure is None:
             self.structure = final.structure
             self.counts = count(final.model, inputs, final.masks)
-            self.latency = measure_latency(final.model, input_shape, inputs.device)
+            self.latency = measure_latency(final.model, input_shape, inputs.device) if distributed.is_main() else None
         elif final.structure != self.structure and iterations == 1:
             raise BenchError(f"{self.adapter.name} produced a different structure for seed {seed}; per-seed structures are not supported")
         self.runs.append(outcome.record)
@@ -405,7 +421,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
     adapter = make_adapter(options.adapter, options.hparams)
     target = options.target or Target(ratio=0.5)
     protocol = load_protocol(options.protocol)
-    device = resolve_device(options.device)
+    device = training_device(options.device)
     set_threads(options.threads)
     env = environment(device)  # the commit as the run starts, not as it ends
     options = dataclasses.replace(options, compile=compile_usable(options.compile, device, reporter))
@@ -430,7 +446,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
         checkpoint_every=options.checkpoint_every,
     )
     eval_dir = Path(options.runs_dir) / "eval" / evaluation_id(options, adapter, target, data, dense, protocol)
-    dense_latency = measure_latency(dense.model, data.spec.input_shape, device)
+    dense_latency = measure_latency(dense.model, data.spec.input_shape, device) if distributed.is_main() else None
 
     arms = [Arm(adapter, "method")]
     if options.random_control and adapter.name != "random":
@@ -458,7 +474,8 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
             arm.add(outcome, seed, ev.example_inputs(), data.spec.input_shape, options.iterations)
     record = build_record(options, adapter, target, data, dense, ev.resolved, arms, time.perf_counter() - start, env, dense_latency)
     path = Path(options.records_dir) / record_filename(record)
-    records.write(record, path)
+    if distributed.is_main():
+        records.write(record, path)
     return record, path
 
 
@@ -478,6 +495,7 @@ def evaluation_id(
             "device": data.device.type,
             **({"iterations": options.iterations} if options.iterations > 1 else {}),
             **({"compile": True} if options.compile else {}),
+            **_world_identity(),
         }
     )
 
@@ -505,6 +523,7 @@ def build_record(
         "random_control": options.random_control,
         **({"iterations": options.iterations} if options.iterations > 1 else {}),
         **({"compile": True} if options.compile else {}),
+        **_world_identity(),
     }
     protocol_dict = {k: v for k, v in protocol.to_dict().items() if v is not None}
     if options.iterations > 1:
@@ -554,6 +573,11 @@ def build_record(
     }
 
 
+def _world_identity() -> dict:
+    """Data-parallel runs are runs of their own (per-rank BatchNorm statistics); single-process ids unchanged."""
+    return {"world_size": distributed.world_size()} if distributed.world_size() > 1 else {}
+
+
 def record_filename(record: dict) -> str:
     target = record["target"]
     if target["ratio"] is not None:
@@ -570,9 +594,11 @@ def record_filename(record: dict) -> str:
 
 
 def set_threads(threads: int | None = None) -> int:
-    """`threads`, or every core this process may run on (torch's default can undercount under cgroups)."""
+    """`threads`, or every core this process may run on (torch's default can undercount under cgroups),
+    shared among the torchrun processes of this machine."""
     if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = max(cores // distributed.local_processes(), 1)
     torch.set_num_threads(threads)
     return threads
 
@@ -584,6 +610,7 @@ def environment(device: torch.device) -> dict:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
         "threads": torch.get_num_threads(),
         "commit": source_commit(),
+        **({"world_size": distributed.world_size()} if distributed.world_size() > 1 else {}),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
@@ -203,8 +204,7 @@ def _hparams(args):
 
 
 def cmd_evaluate(args) -> int:
-    from bench import api
-    from bench.progress import RichReporter
+    from bench import api, distributed
     from bench.report import evaluation_table
 
     options = api.EvaluateOptions(
@@ -225,11 +225,32 @@ def cmd_evaluate(args) -> int:
         compile=args.compile,
         checkpoint_every=args.checkpoint_every,
     )
-    with stop_on_signals(StopFlag()) as stop, RichReporter() as reporter:
+    with stop_on_signals(StopFlag()) as stop, _reporter() as reporter, _process_group():
         record, path = api.evaluate(options, reporter, stop)
-    print(evaluation_table(record))
-    print(f"\nrecord written to {path}")
+    if distributed.is_main():
+        print(evaluation_table(record))
+        print(f"\nrecord written to {path}")
     return 0
+
+
+def _reporter():
+    """Progress bars; under torchrun on rank 0 only (the other ranks follow it silently)."""
+    from bench import distributed
+    from bench.progress import RichReporter, SilentReporter
+
+    return RichReporter() if distributed.is_main() else contextlib.nullcontext(SilentReporter())
+
+
+@contextlib.contextmanager
+def _process_group():
+    """Leave torchrun's process group (if this command joined one) when the command ends."""
+    try:
+        yield
+    finally:
+        if "torch.distributed" in sys.modules:  # only a command that trained can have joined one
+            from bench import distributed
+
+            distributed.shutdown()
 
 
 def cmd_new_adapter(args) -> int:
@@ -240,17 +261,18 @@ def cmd_new_adapter(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from bench import api
-    from bench.progress import RichReporter
+    from bench import api, distributed
 
-    device = api.resolve_device(args.device)
-    api.set_threads()
-    data = api.load_data(_data_options(args), device)
-    with stop_on_signals(StopFlag()) as stop, RichReporter() as reporter:
+    with stop_on_signals(StopFlag()) as stop, _reporter() as reporter, _process_group():
+        device = api.training_device(args.device)
+        api.set_threads()
+        data = api.load_data(_data_options(args), device)
         dense = api.train_dense(
             args.model, data, seed=args.seed, runs_dir=args.runs_dir, reporter=reporter, stop=stop,
             compile=args.compile, checkpoint_every=args.checkpoint_every,
         )
+    if not distributed.is_main():
+        return 0
     print(
         f"dense {args.model} on {args.dataset}: val top-1 {dense.val_top1:.2f}%, test top-1 {dense.test_top1:.2f}% "
         f"({dense.counts.params:,} params, {dense.counts.flops:,} FLOPs) — cached in {dense.path}"

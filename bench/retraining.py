@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from bench import records
+from bench import distributed, records
 from bench.checkpoint import CHECKPOINT_EVERY, Checkpointer
 from bench.counting import Counts, count
 from bench.data import DataBundle
@@ -158,7 +158,7 @@ def _run_during_training(ev: Evaluation, adapter: Adapter, seed: int, run_dir: P
     """Full-width retraining with the adapter's hook; the channels go after the last epoch."""
     planned = _prune(ev, adapter, ev.dense_model, seed, None, None)  # the structure the hook prunes towards
     resolved = _resolve(ev, count(planned.model, ev.example_inputs(), planned.masks))
-    finished = _load_json(run_dir / "result.json")
+    finished = distributed.from_main(lambda: _load_json(run_dir / "result.json"))
     if finished is not None:
         ev.reporter.message(f"{adapter.name} seed {seed}: reusing the finished run in {run_dir}")
         return RunOutcome(finished, [planned.structure], planned)
@@ -188,15 +188,17 @@ def _run_during_training(ev: Evaluation, adapter: Adapter, seed: int, run_dir: P
 def _train_or_reuse(
     ev: Evaluation, pruned: PrunedModel, resolved: ResolvedProtocol, seed: int, run_dir: Path, label: str, keep_weights: bool
 ) -> dict:
-    finished = _load_json(run_dir / "result.json")
     weights = run_dir / "model.pt"
-    if finished is not None and (not keep_weights or weights.exists()):
+    finished = distributed.from_main(lambda: _load_json(run_dir / "result.json") if not keep_weights or weights.exists() else None)
+    if finished is not None:
         ev.reporter.message(f"{label}: reusing the finished run in {run_dir}")
-        if keep_weights:  # the next step prunes the weights this step trained
-            pruned.model.load_state_dict(torch.load(weights, map_location=ev.example_inputs().device, weights_only=True))
+        if keep_weights:  # the next step prunes the weights this step trained (rank 0 reads them)
+            device = ev.example_inputs().device
+            distributed.from_main(lambda: pruned.model.load_state_dict(torch.load(weights, map_location=device, weights_only=True)))
+            distributed.broadcast_state(pruned.model)
         return finished
     result = _train(ev, pruned.model, resolved, seed, run_dir, label, pruned.hooks())
-    if keep_weights:
+    if keep_weights and distributed.is_main():
         buffer = io.BytesIO()
         torch.save(pruned.model.state_dict(), buffer)
         records.write_atomic(weights, buffer.getvalue())
@@ -226,8 +228,9 @@ def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir
 def _finish(run_dir: Path, seed: int, result: TrainResult) -> dict:
     """Write the finished run's entry (the marker that it is never trained again) and drop its checkpoint."""
     entry = run_record(seed, result)
-    records.write_atomic(run_dir / "result.json", json.dumps(entry, sort_keys=True) + "\n")
-    Checkpointer(run_dir).clear()
+    if distributed.is_main():
+        records.write_atomic(run_dir / "result.json", json.dumps(entry, sort_keys=True) + "\n")
+        Checkpointer(run_dir).clear()
     return entry
 
 

@@ -11,6 +11,11 @@ it turns on cuDNN autotuning, keeps the model and its inputs in channels_last an
 forward under bf16 autocast; evaluation stays fp32. `compile=True` trains through `torch.compile`
 (falling back to eager, with a one-line warning, where it cannot work); the weights are always the
 underlying module's.
+
+Under torchrun (bench/distributed.py) the loop is data-parallel: each rank trains on its slice of
+every global batch through DistributedDataParallel, evaluation is sharded and its counts summed, rank
+0's BatchNorm statistics are broadcast before every evaluation, a stop request on any rank stops all
+at the same step, and only rank 0 reads and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from bench import distributed
 from bench.checkpoint import Checkpointer
 from bench.data import DataBundle
 from bench.hooks import TrainingHook
@@ -95,15 +101,14 @@ class TrainResult:
 def evaluate(model: nn.Module, data: DataBundle, split: str) -> tuple[float, float]:
     """Top-1 and top-5 accuracy in percent (counted on the device: one sync per split, not per batch)."""
     model.eval()
-    correct1 = correct5 = total = 0
-    for inputs, labels in data.eval_batches(split, eval_batch_size(data.device)):
+    counts = torch.zeros(3, dtype=torch.int64, device=data.device)  # top-1 hits, top-5 hits, samples
+    for inputs, labels in data.eval_batches(split, eval_batch_size(data.device), shard=distributed.shard()):
         logits = model(_layout(inputs, data.device))
         top = logits.topk(min(5, logits.shape[1]), dim=1).indices
         hits = top == labels[:, None]
-        correct1 = correct1 + hits[:, 0].sum()
-        correct5 = correct5 + hits.any(1).sum()
-        total += labels.numel()
-    return 100.0 * int(correct1) / max(total, 1), 100.0 * int(correct5) / max(total, 1)
+        counts += torch.stack([hits[:, 0].sum(), hits.any(1).sum(), torch.tensor(labels.numel(), device=data.device)])
+    correct1, correct5, total = distributed.all_sum(counts).tolist()
+    return 100.0 * correct1 / max(total, 1), 100.0 * correct5 / max(total, 1)
 
 
 def train(
@@ -150,8 +155,9 @@ def _device_setup(model: nn.Module, device: torch.device):
 def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile, warn) -> TrainResult:
     device = data.device
     precision = _precision(device)
-    forward = compiled(model, device, warn) if compile else model
-    torch.manual_seed(seed)  # dropout and any other stochastic layers
+    world = distributed.world_size()
+    distributed.check_divisible(data.sizes["train"], spec.batch_size)
+    torch.manual_seed(distributed.rank_seed(seed))  # dropout and any other stochastic layers
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=spec.lr_at(0),
@@ -160,7 +166,7 @@ def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile
         weight_decay=spec.weight_decay,
     )
     run = _RunState()
-    saved = checkpointer.load() if checkpointer is not None else None
+    saved = distributed.from_main(checkpointer.load) if checkpointer is not None else None
     if saved is not None:
         run.restore(saved, model, optimizer)
         for log in run.curve:
@@ -170,12 +176,16 @@ def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile
         for hook in hooks:
             hook.before_training(model)
     run.loss_sum = run.loss_sum.to(device)
+    trained = distributed.wrap(model, device)  # DistributedDataParallel under torchrun, else the model
+    forward = compiled(trained, device, warn) if compile else trained
     start = time.perf_counter() - run.seconds
 
-    def save() -> None:
+    def save() -> None:  # on every rank together: the snapshot gathers each rank's RNG state
         if checkpointer is not None:
             run.seconds = time.perf_counter() - start
-            checkpointer.save(run.snapshot(model, optimizer))
+            snapshot = run.snapshot(model, optimizer)
+            if distributed.is_main():
+                checkpointer.save(snapshot)
 
     for epoch in range(run.epoch, spec.epochs):
         model.train()
@@ -187,7 +197,8 @@ def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with precision():
-                loss = F.cross_entropy(forward(_layout(inputs, device)), labels)
+                logits = forward(_layout(inputs, device))
+                loss = _loss(logits, labels, world, min(spec.batch_size, data.sizes["train"] - index * spec.batch_size))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for hook in hooks:
@@ -198,15 +209,16 @@ def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile
             run.loss_sum += loss.detach().float()  # stays on the device: no host sync per step
             run.batch += 1
             run.step += 1
-            if stop is not None and stop.requested:
+            if stop is not None and distributed.any_rank(stop.requested, device):
                 save()
                 raise Interrupted(f"stopped by {stop.signal_name or 'request'} at epoch {epoch}, step {run.step}")
-        train_loss = float(run.loss_sum) / max(run.batch, 1)
+        train_loss = float(distributed.all_sum(run.loss_sum.clone())) / world / max(run.batch, 1)
         if not math.isfinite(train_loss):
             run.diverged = True
             break
         for hook in hooks:
             hook.after_epoch(model, epoch, last=epoch == spec.epochs - 1)
+        distributed.broadcast_state(model, buffers_only=True)  # one set of BatchNorm statistics: rank 0's
         val_top1, _ = evaluate(model, data, "val")
         log = EpochLog(epoch, lr, train_loss, val_top1)
         run.curve.append(log)
@@ -214,7 +226,7 @@ def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile
             run.best_val, run.best_epoch = val_top1, epoch
             run.best_state = _copy_state(model, run.best_state)
         run.epoch, run.batch, run.loss_sum = epoch + 1, 0, torch.zeros((), device=device)
-        if checkpointer is not None and (epoch == spec.epochs - 1 or checkpointer.due()):
+        if checkpointer is not None and (epoch == spec.epochs - 1 or distributed.from_main(checkpointer.due)):
             save()
         if on_epoch is not None:
             on_epoch(log)
@@ -224,6 +236,14 @@ def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile
     return TrainResult(
         run.best_epoch, run.best_val, test_top1, test_top5, run.curve, run.diverged, time.perf_counter() - start
     )
+
+
+def _loss(logits: torch.Tensor, labels: torch.Tensor, world: int, global_batch: int) -> torch.Tensor:
+    """The mean cross-entropy; on one of `world` ranks, its shard's sum scaled so that DDP's average
+    of the ranks' gradients is the global batch's mean-loss gradient (shards may differ in size)."""
+    if world == 1:
+        return F.cross_entropy(logits, labels)
+    return F.cross_entropy(logits, labels, reduction="sum") * (world / global_batch)
 
 
 def _copy_state(model: nn.Module, into: dict | None) -> dict:
@@ -321,12 +341,15 @@ class _RunState:
     seconds: float = 0.0
 
     def snapshot(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+        """What rank 0 saves (every rank calls it: the RNG states and the loss so far are gathered)."""
+        world = distributed.world_size()
+        loss_sum = distributed.all_sum(self.loss_sum.clone()) / world if world > 1 else self.loss_sum.clone()
         return {
             "version": 1,
             "epoch": self.epoch,
             "batch": self.batch,
             "step": self.step,
-            "loss_sum": self.loss_sum.clone(),
+            "loss_sum": loss_sum,
             "best_val": self.best_val,
             "best_epoch": self.best_epoch,
             "best_state": self.best_state,
@@ -336,12 +359,13 @@ class _RunState:
             "optimizer": optimizer.state_dict(),
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            **({"rank_rngs": distributed.gather(torch.get_rng_state())} if world > 1 else {}),
         }
 
     def restore(self, state: dict, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
+        torch.set_rng_state(state["rank_rngs"][distributed.rank()] if "rank_rngs" in state else state["rng"])
         if state["cuda_rng"]:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.epoch, self.batch, self.step = state["epoch"], state["batch"], state["step"]

@@ -4,9 +4,8 @@ quickstart`. No GPU here: the CUDA branches are exercised with the device type m
 
 from __future__ import annotations
 
-import statistics
-
 import contextlib
+import statistics
 import warnings
 
 import pytest

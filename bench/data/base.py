@@ -17,6 +17,8 @@ from bench.errors import BenchError
 from bench.registry import Registry
 
 Batch = tuple[Tensor, Tensor]
+Shard = tuple[int, int]  # (rank, world size) of data-parallel training
+NO_SHARD: Shard = (0, 1)
 SPLITS = ("train", "val", "test")
 # Share of the official training set held out as "val": the reported checkpoint is chosen on it,
 # so the test split is only ever looked at for the final report.
@@ -65,13 +67,15 @@ class DataBundle(ABC):
 
     @abstractmethod
     def train_batches(
-        self, batch_size: int, *, seed: int, epoch: int, augment: bool = True
+        self, batch_size: int, *, seed: int, epoch: int, augment: bool = True, shard: Shard = NO_SHARD
     ) -> Iterator[Batch]:
-        """One epoch, shuffled and augmented as a function of (seed, epoch) only; last partial batch kept."""
+        """One epoch, shuffled and augmented as a function of (seed, epoch) only; last partial batch kept.
+        With `shard=(rank, world)`, samples rank, rank + world, ... of every one of those batches."""
 
     @abstractmethod
-    def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
-        """A split in fixed order, without augmentation."""
+    def eval_batches(self, split: str, batch_size: int, shard: Shard = NO_SHARD) -> Iterator[Batch]:
+        """A split in fixed order, without augmentation; with `shard=(rank, world)`, its samples
+        rank, rank + world, ... only."""
 
     @abstractmethod
     def calibration_batches(self, n_batches: int, batch_size: int, *, seed: int) -> list[Batch]:

@@ -23,7 +23,9 @@ from bench.data.base import (
     VAL_FRACTION,
     Batch,
     DataBundle,
+    NO_SHARD,
     DatasetSpec,
+    Shard,
     calibration_indices,
     check_batch_size,
     seeded_generator,
@@ -111,11 +113,14 @@ class FolderDataBundle(DataBundle):
         self.sizes = {name: len(s) for name, s in splits.items()}
         self._train_tf, self._eval_tf = train_transform(), eval_transform()
 
-    def _loader(self, dataset: Dataset, batch_size: int, sampler: Any, generator: torch.Generator) -> Iterator[Batch]:
+    def _loader(self, dataset: Dataset, batch_size: int, sampler: Any, generator: torch.Generator, shard: Shard = NO_SHARD) -> Iterator[Batch]:
+        rank, world = shard
+        keys = list(sampler)
+        # Global batches of the key list, each cut to this rank's slice (only that part is decoded).
+        batches = [keys[start + rank : start + batch_size : world] for start in range(0, len(keys), batch_size)]
         loader = DataLoader(
             dataset,
-            batch_size=batch_size,
-            sampler=sampler,
+            batch_sampler=batches,
             num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda",
             # Also seeds the workers; without it DataLoader would draw from (and so disturb) the global RNG.
@@ -126,7 +131,7 @@ class FolderDataBundle(DataBundle):
             yield x.to(self.device, non_blocking=non_blocking), y.to(self.device, non_blocking=non_blocking)
 
     def train_batches(
-        self, batch_size: int, *, seed: int, epoch: int, augment: bool = True
+        self, batch_size: int, *, seed: int, epoch: int, augment: bool = True, shard: Shard = NO_SHARD
     ) -> Iterator[Batch]:
         check_batch_size(batch_size)
         g = seeded_generator(TRAIN_STREAM, seed, epoch)
@@ -134,13 +139,14 @@ class FolderDataBundle(DataBundle):
         perm = torch.randperm(n, generator=g).tolist()
         sample_seeds = torch.randint(0, 2**62, (n,), generator=g).tolist()
         dataset = FileDataset(self._samples["train"], self._train_tf if augment else self._eval_tf)
-        return self._loader(dataset, batch_size, list(zip(perm, sample_seeds)), g)
+        return self._loader(dataset, batch_size, list(zip(perm, sample_seeds)), g, shard)
 
-    def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
+    def eval_batches(self, split: str, batch_size: int, shard: Shard = NO_SHARD) -> Iterator[Batch]:
         self._check_split(split)
         check_batch_size(batch_size)
         dataset = FileDataset(self._samples[split], self._eval_tf)
-        return self._loader(dataset, batch_size, range(len(dataset)), seeded_generator(0))
+        rank, world = shard
+        return self._loader(dataset, batch_size, range(rank, len(dataset), world), seeded_generator(0))
 
     def calibration_batches(self, n_batches: int, batch_size: int, *, seed: int) -> list[Batch]:
         check_batch_size(batch_size)

@@ -18,7 +18,9 @@ from bench.data.base import (
     TRAIN_STREAM,
     Batch,
     DataBundle,
+    NO_SHARD,
     DatasetSpec,
+    Shard,
     calibration_indices,
     check_batch_size,
     seeded_generator,
@@ -62,7 +64,7 @@ class TensorDataBundle(DataBundle):
         self.sizes = {name: len(labels) for name, labels in self._labels.items()}
 
     def train_batches(
-        self, batch_size: int, *, seed: int, epoch: int, augment: bool = True
+        self, batch_size: int, *, seed: int, epoch: int, augment: bool = True, shard: Shard = NO_SHARD
     ) -> Iterator[Batch]:
         check_batch_size(batch_size)
         n = self.sizes["train"]
@@ -74,21 +76,23 @@ class TensorDataBundle(DataBundle):
             offsets.fill_(self.pad)
             flips.zero_()
         perm, offsets, flips = (t.to(self.device) for t in (perm, offsets, flips))
-        return self._train_iter(batch_size, perm, offsets, flips)
+        return self._train_iter(batch_size, perm, offsets, flips, shard)
 
-    def _train_iter(self, batch_size: int, perm: Tensor, offsets: Tensor, flips: Tensor) -> Iterator[Batch]:
+    def _train_iter(self, batch_size: int, perm: Tensor, offsets: Tensor, flips: Tensor, shard: Shard) -> Iterator[Batch]:
         size = (self.spec.input_size, self.spec.input_size)
         labels = self._labels["train"]
+        rank, world = shard
         for start in range(0, len(perm), batch_size):
-            part = slice(start, start + batch_size)
+            part = slice(start + rank, start + batch_size, world)  # this rank's slice of the global batch
             idx = perm[part]
             images = crop_flip(self._train_padded, idx, offsets[part], flips[part], size)
             yield self.normalize(images), labels[idx]
 
-    def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
+    def eval_batches(self, split: str, batch_size: int, shard: Shard = NO_SHARD) -> Iterator[Batch]:
         self._check_split(split)
         check_batch_size(batch_size)
-        images, labels = self._images[split], self._labels[split]
+        rank, world = shard
+        images, labels = self._images[split][rank::world], self._labels[split][rank::world]
         return (
             (self.normalize(images[s : s + batch_size]), labels[s : s + batch_size])
             for s in range(0, len(labels), batch_size)

@@ -190,7 +190,7 @@ def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile
     for epoch in range(run.epoch, spec.epochs):
         model.train()
         lr = spec.lr_at(run.step)
-        for index, (inputs, labels) in enumerate(data.train_batches(spec.batch_size, seed=seed, epoch=epoch)):
+        for index, (inputs, labels) in enumerate(data.train_batches(spec.batch_size, seed=seed, epoch=epoch, shard=distributed.shard())):
             if index < run.batch:
                 continue  # already trained before the interruption; iterating keeps the data RNG in step
             lr = spec.lr_at(run.step)

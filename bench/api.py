@@ -153,8 +153,7 @@ def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict
         config["regularizer"] = regularizer
     if compile:  # torch.compile changes the numbers (fused kernels round differently): its own cache entry
         config["compile"] = True
-    if distributed.world_size() > 1:  # per-rank BatchNorm statistics change the numbers too
-        config["world_size"] = distributed.world_size()
+    config.update(_world_identity())  # per-rank BatchNorm statistics change the numbers too
     return config
 
 
@@ -224,8 +223,8 @@ def train_dense(
     run_dir = records.ensure_dir(Path(runs_dir) / "dense" / f"{data.spec.name}-{_slug(model_name)}-{run_id}")
     with _exclusive(run_dir / "lock", reporter, f"another process is training this dense baseline ({run_dir}); waiting"):
         cached = distributed.from_main(lambda: _load_dense(model, run_dir, device))
-        distributed.broadcast_state(model)
         if cached is not None:
+            distributed.broadcast_state(model)  # rank 0 loaded the weights
             reporter.message(f"reusing cached dense {model_name} on {data.spec.name} ({run_dir})")
             return Dense(model, run_id, "trained", seed, *cached, counts, run_dir, regularizer)
         spec = recipe_spec(data)
@@ -610,7 +609,7 @@ def environment(device: torch.device) -> dict:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
         "threads": torch.get_num_threads(),
         "commit": source_commit(),
-        **({"world_size": distributed.world_size()} if distributed.world_size() > 1 else {}),
+        **_world_identity(),
     }
 
 

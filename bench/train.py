@@ -106,7 +106,9 @@ def evaluate(model: nn.Module, data: DataBundle, split: str) -> tuple[float, flo
         logits = model(_layout(inputs, data.device))
         top = logits.topk(min(5, logits.shape[1]), dim=1).indices
         hits = top == labels[:, None]
-        counts += torch.stack([hits[:, 0].sum(), hits.any(1).sum(), torch.tensor(labels.numel(), device=data.device)])
+        counts[0] += hits[:, 0].sum()
+        counts[1] += hits.any(1).sum()
+        counts[2] += labels.numel()  # a Python scalar: no host-to-device copy per batch
     correct1, correct5, total = distributed.all_sum(counts).tolist()
     return 100.0 * correct1 / max(total, 1), 100.0 * correct5 / max(total, 1)
 

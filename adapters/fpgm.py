@@ -9,15 +9,25 @@ distances to all filters of the same layer; the filters with the smallest sums, 
 the geometric median, are removed.
 
 Structured, layerwise (the paper prunes every layer at the same rate; `--compress-rate` sets
-per-layer rates). Hyperparameters: `distance="l2"` (the paper's Euclidean distance between
+per-layer rates). Default layout `full-width` on the CIFAR ResNets, as in the reference code (its
+`Mask` zeroes the stem and both convs of every block, never the classifier): the residual stream
+keeps its full width; a block's last conv (and the stem) put their kept channels back in place and
+each removed channel keeps the constant its BatchNorm outputs, so the pruned network computes what
+the zeroed network of the reference computes. The number removed is `int(n * r)` (the reference
+truncates the count removed, not the count kept). Hyperparameters: `distance="l2"` (the paper's Euclidean distance between
 flattened filters; "l1" and "cos", 1 - cosine similarity, are the distance types the paper's code
 offers).
 
 Differences from the paper and its code:
-- One-shot scoring of a trained model. The paper combines the criterion with soft filter pruning:
-  during training the selected filters are zeroed after every epoch and may grow back, and the
-  architecture is cut only at the end. Here the model is scored once and the channels are removed
-  (then retrained by the protocol); `--iterations K` of the core repeats the measurement.
+- One-shot scoring of a trained model. The reference zeroes the selected filters before training and
+  after every epoch, and (unlike SFP) also zeroes their gradients at every step, so in practice the
+  filters chosen first stay chosen (the maintainers confirm the indices do not change); here the model
+  is scored once and the channels are removed, then retrained by the protocol; `--iterations K` of
+  the core repeats the measurement. The removed channels' constants are frozen at their value when
+  pruned (the reference keeps training those channels' BatchNorm shift).
+- The reference's pruned ResNet (SFP's `index_add_` small model) drops the constants that removed
+  channels of a block's first conv feed into its second conv; here they are kept (`conv2_offset`),
+  so that the small network is exactly the zeroed one.
 - The code's mixed mode ("FPGM-mix": prune some filters by norm first, `rate_norm` < 1) is left
   out; this is the paper's FPGM-only setting (`rate_norm=1`).
 - The code selects its distance with `dist_type == "l2" or "l1"`, which is always true, so it always
@@ -48,7 +58,10 @@ class FPGMHparams:
 @ADAPTERS.register("fpgm")
 class FPGM(Adapter):
     name = "fpgm"
+    version = "2"
     paper = "He et al. 2019 (FPGM)"
+    layout = "full-width"
+    rounding = "removed"
     Hparams = FPGMHparams
 
     def __init__(self, hparams: FPGMHparams | None = None):

@@ -4,8 +4,12 @@ Li, Kadav, Durdanovic, Samet & Graf, "Pruning Filters for Efficient ConvNets", I
 (https://arxiv.org/abs/1608.08710). Each conv filter is scored by the L1 norm of its weights (the sum
 of |w| over input channels and kernel); the filters with the smallest norms are removed.
 
-Structured. Hyperparameters: none (the paper's criterion has none; its per-layer rates are the
-target). Named configurations reproduce the paper's pruned models, with the layer choices of the
+Structured, layerwise. Default layout `block-internal` on the CIFAR ResNets (as `res56prune.py` of
+Liu et al.'s reference implementation prunes them): only each block's first conv loses filters; the
+stem, every block's output and so the residual stream keep their width, so every identity route
+survives for the method and its random control alike. Other models: their default layout (VGG-16:
+the first 12 convs). Kept counts are `int(n * (1 - r))`, as the reference rounds. Hyperparameters:
+none (the paper's criterion has none; its per-layer rates are the target). Named configurations reproduce the paper's pruned models, with the layer choices of the
 reference implementation by Liu et al. 2019 (rethinking-network-pruning, `res56prune.py`,
 `res110prune.py`, `vggprune.py`): only the first conv of each residual block is pruned, layers
 sensitive to pruning are skipped, and each stage has its own rate. PFEC published A and B for
@@ -57,7 +61,9 @@ CONFIGS = {
 @ADAPTERS.register("l1-norm")
 class L1Norm(Adapter):
     name = "l1-norm"
+    version = "2"
     paper = "Li et al. 2017 (PFEC)"
+    layout = "block-internal"
     configs = CONFIGS
 
     def score(self, ctx: PruningContext) -> Scores:

@@ -7,7 +7,10 @@ baseline a pruning criterion has to beat.
 
 Structured or unstructured (hyperparameter `kind`). Scores are i.i.d. uniform draws from the run's
 seeded generator. Matched to another method's result, the core keeps exactly that result's number of
-channels (or weights) per layer, so only *which* channels survive is random.
+channels (or weights) per layer *in that result's layout* (the same layers, the same residual
+coupling, the same positional shortcuts or full-width scatters), so only *which* channels survive is
+random and the control keeps exactly as many identity routes as the method. On its own it prunes in
+the model's default layout (`hrankplus` on the CIFAR ResNets).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class RandomHparams:
 @ADAPTERS.register("random")
 class RandomPruning(Adapter):
     name = "random"
+    version = "2"
     paper = "Liu et al. 2019; Le & Hua 2021"
     Hparams = RandomHparams
 

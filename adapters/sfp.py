@@ -9,21 +9,33 @@ back ("soft"); after the last epoch the filters that are zero are removed for re
 Structured, layerwise. It prunes *during* retraining: the network retrains under the protocol at
 full width with the soft-pruning hook, starting from the dense weights (the paper's "pretrained"
 setting), and the core removes the channels after the last epoch. Its random control is pruned to
-the same per-layer structure up front and retrained under the same protocol.
+the same per-layer structure up front (in the same layout) and retrained under the same protocol.
+
+Default layout `full-width`, as the reference code prunes (checked against `pruning_cifar10_resnet.py`
+and the small model of `get_small_model.py` / `imagenet_resnet_small.py`): the stem and both convs of
+every block are zeroed at one rate, the classifier and BatchNorms never; the small network keeps the
+residual stream at full width, a block's last conv scattering its kept channels back and each removed
+channel adding the constant its BatchNorm produces. The number removed is `int(n * r)` (the
+reference's `int(N * (1 - keep_rate))`). Soft pruning needs a full-width layout: only there is the
+physically pruned network the one that was trained and validated (the test checks their logits agree
+to 1e-4 on trained weights), so other layouts are refused.
 
 Hyperparameters (paper defaults): `norm=2` (L2 norm of each filter), `interval=1` (soft-prune
 every epoch; the reference code's `epoch_prune`). The pruning rate is the target (the paper prunes
 every conv layer at one rate, e.g. 30% on CIFAR ResNets; `--ratio 0.3`).
 
-Differences from the reference code: channels coupled by a residual addition form one group here and
-are zeroed (and removed) together, scored by the mean of their convs' norms (the reference zeroes
-each conv independently). The final removal is physical and the reported test accuracy is that of
-the small network. Like the reference, only conv filters are zeroed, so while training a zeroed
-filter's BatchNorm shift still feeds a constant to the next layer (and a residual channel still
-carries its shortcut); removing the channel drops both. Where the target prunes residual-stream
-channels (the default layout of the CIFAR ResNets) this changes the network a lot: on digits,
-ResNet-20 at ratio 0.5 under clr-40 validated at 97-99% soft but tested at 10-74% after removal.
-Validation (and so best-epoch selection) sees the soft network. `--iterations` does not apply.
+Like the reference, the filters are zeroed once before training, after every `interval`-th epoch and
+after the last one, before validation, so validation and best-epoch selection see the zeroed network.
+The reported test accuracy is the small network's, which computes the same function.
+
+Differences from the reference code, on purpose: the reference's small model drops the constants that
+removed channels of a block's first conv (and of the stem) feed into the next conv; here they are
+kept (`conv2_offset`; the stem is scattered back like a block output, since on CIFAR ResNets it is
+the stage-1 residual stream), so that the small network is exactly the zeroed one. The reference has
+a small-model builder only for ImageNet bottleneck ResNets; this is its rule applied to CIFAR
+basic blocks. With `interval` > 1, epochs between zeroings are validated unzeroed, so the best epoch
+may be one whose small network differs; the default `interval=1` never does. `--iterations` does not
+apply.
 """
 
 from __future__ import annotations
@@ -60,7 +72,10 @@ class SoftPruningHook(TrainingHook):
 @ADAPTERS.register("sfp")
 class SoftFilterPruning(Adapter):
     name = "sfp"
+    version = "2"
     paper = "He et al. 2018 (SFP)"
+    layout = "full-width"
+    rounding = "removed"
     Hparams = SFPHparams
 
     def __init__(self, hparams: SFPHparams | None = None):

@@ -6,10 +6,19 @@ The dense network is trained with an L1 penalty on every BatchNorm scale factor 
 drives unimportant channels' scales towards zero; channels are then ranked by |gamma| with one
 global threshold over all layers, and the smallest are removed.
 
-Structured, global allocation (`--ratio` is the fraction of all prunable channels removed; the
-per-layer widths follow from the threshold). Scores come from the BatchNorm that directly follows
-each conv; a channel group coupled by a residual addition is scored by the mean |gamma| of its
-convs' BatchNorms.
+Structured, global allocation (`--ratio` is the fraction of the layout's channels removed; the
+per-layer widths follow from the threshold). Default layout `block-internal` on the CIFAR ResNets
+(checked against `resprune.py`, which prunes only the channels inside a block and keeps the residual
+stream, the stem and every block output at full width); other models: their default layout.
+
+Each channel is scored by |gamma| of the BatchNorms that normalize it (`ctx.normalized_by`): in a
+post-activation network the one BatchNorm after its conv; in DenseNet (pre-activation) every later
+layer's BatchNorm reads the channel, and the score is the largest of those |gamma|. The reference
+(`denseprune.py`) lets each layer's BatchNorm select its own inputs, so a channel disappears from
+the network only when every reader drops it, i.e. when its largest |gamma| is below the threshold:
+at a given threshold, removing output channels by the largest |gamma| removes exactly the channels
+the reference removes everywhere. A layer whose convs no BatchNorm normalizes (e.g. squeeze-and-
+excitation convs) cannot be scored and is an error.
 
 Hyperparameters (paper defaults): `sparsity=1e-4` (lambda, the paper's value for VGG on CIFAR and
 the reference code's default; the paper uses 1e-5 for ResNet and DenseNet). The penalty is added
@@ -18,9 +27,16 @@ recorded in the record's `dense.regularizer`), and its random control starts fro
 baseline. `sparsity=0` scores the shared baseline without the penalty; with `--checkpoint` the
 user's weights are used as they are.
 
-Differences from the reference code: the reference prunes pre-activation ResNets/DenseNets through
-"channel selection" layers and keeps residual widths; here the post-activation models are pruned
-physically, group by group. Each layer keeps at least one channel.
+Differences from the reference code:
+- The reference's percentile counts every BatchNorm's gamma (`thre = sorted[int(total * percent)]`),
+  including those whose channels it only selects or never removes (pre-activation bn1, the final
+  BN); here `--ratio` is the fraction of the prunable channels removed, so it states the size.
+- The reference prunes pre-activation ResNets and DenseNets by selecting each layer's *inputs*
+  (`channel_selection`): a channel can be kept by one reader and dropped by another, and a
+  pre-activation block's bn1 selects which residual channels feed its first conv. Here channels are
+  removed from the network physically (post-activation ResNets have no BatchNorm before a block's
+  first conv), so a channel is kept or removed for all its readers.
+- Each layer keeps at least one channel (the reference can empty a layer and fail).
 """
 
 from __future__ import annotations
@@ -59,7 +75,9 @@ class BatchNormL1Penalty(TrainingHook):
 @ADAPTERS.register("slimming")
 class NetworkSlimming(Adapter):
     name = "slimming"
+    version = "2"
     paper = "Liu et al. 2017 (network slimming)"
+    layout = "block-internal"
     allocation = "global"
     Hparams = SlimmingHparams
 
@@ -69,9 +87,14 @@ class NetworkSlimming(Adapter):
             raise BenchError(f"slimming: sparsity must be >= 0, got {self.hparams.sparsity}")
 
     def score(self, ctx: PruningContext) -> Scores:
-        if not ctx.norms:
-            raise BenchError("slimming needs BatchNorm layers after the convs; this model has none")
-        return {conv: bn.weight.detach().abs() for conv, bn in ctx.norms.items() if bn.weight is not None}
+        scores = {}
+        for conv in ctx.layers:
+            readers = [bn.weight.detach().abs()[list(channels)] for bn, channels in ctx.normalized_by.get(conv, []) if bn.weight is not None]
+            if readers:
+                scores[conv] = torch.stack(readers).amax(0)
+        if not scores:
+            raise BenchError("slimming needs BatchNorm layers that normalize the convs' channels; this model has none")
+        return scores
 
     def dense_hook(self) -> TrainingHook | None:
         return BatchNormL1Penalty(self.hparams.sparsity) if self.hparams.sparsity > 0 else None

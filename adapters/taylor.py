@@ -8,7 +8,15 @@ over minibatches. The filters with the smallest importance are removed, with one
 layers (global ranking, as in the paper; no per-layer normalization).
 
 Structured, global allocation (`--ratio` ranks every channel against every other; a compress rate
-or named configuration is applied per layer instead). Hyperparameters (paper / reference defaults):
+or named configuration is applied per layer instead). Default layout `stage-coupled` on the CIFAR
+ResNets, as the reference prunes its ResNets (checked against `models/resnet.py` and
+`pruning_engine.py`): every block's inner channels (a gate after the first conv's BatchNorm) and each
+stage's residual stream as one channel set, shared by the stage's blocks (one gate object per stage,
+applied after every block's addition and ReLU). Removing a stream channel removes its identity
+routes too, so it is scored by that shared gate, not by a branch BatchNorm: per batch the gate's
+gradient is the sum of its uses (here also the stem output, which on a CIFAR ResNet is the stage-1
+stream), squared, and divided by the number of uses, as the reference's ImageNet correction divides
+each stage gate by its blocks. Hyperparameters (paper / reference defaults):
 
 - `variant="bn"`: where the criterion is measured. "bn" is the paper's best variant, FO on the
   BatchNorm after the conv (Taylor-FO-BN, "gate after BN", method 22 of the reference code):
@@ -30,9 +38,11 @@ Differences from the paper and its code:
   Calibration images are not augmented.
 - The reference code's "Taylor_weight" (method 0) sums the per-parameter terms, sum_s (g_s w_s)^2;
   `variant="weight"` follows the paper's formula (the square of the sum) instead.
-- Channels shared by several convs (a residual stage) get the mean of the member convs' scores
-  (the core's rule); the reference code gates such a channel once and, for ImageNet ResNets,
-  divides its accumulated criterion by the number of blocks.
+- The reference's BasicBlock also gates each block's branch output before the addition (its
+  `gate2`); here a block's second conv loses channels only with its stage's stream. The reference
+  divides its in-block gates by 3 as well on ImageNet (a constant that only rescales them against
+  the stage gates); here they are not divided. It has no CIFAR ResNet with shared gates (its CIFAR
+  model is a pre-activation ResNet with per-branch gates).
 - Not torch-pruning's `TaylorImportance`: by default it scores sum_s |g_s w_s| (an L1 sum of
   per-parameter terms, not the square of the sum), with `multivariable=True` it scores
   |sum_s g_s w_s| of the gradient accumulated in `.grad` (so batches are summed before squaring,
@@ -63,7 +73,9 @@ class TaylorHparams:
 @ADAPTERS.register("taylor")
 class Taylor(Adapter):
     name = "taylor"
+    version = "2"
     paper = "Molchanov et al. 2019 (Taylor FO)"
+    layout = "stage-coupled"
     allocation = "global"
     needs_calibration = True
     needs_gradients = True
@@ -82,21 +94,37 @@ class Taylor(Adapter):
     def score(self, ctx: PruningContext) -> Scores:
         if not ctx.calibration:
             raise BenchError("taylor needs calibration batches to compute gradients")
-        after = ctx.norms if self.hparams.variant == "bn" else {}  # conv → the BatchNorm on its output
-        # Per conv: the parameters whose sum of g * w is the channel's gate contribution.
+        gated = self.hparams.variant == "bn"
+        after = ctx.norms if gated else {}  # conv → the BatchNorm on its output
+        # Residual-stream channels: removing one removes its identity routes too, so its gate sits
+        # after the addition (the block output), as the reference gates a ResNet's residual stream.
+        streams = {name: ctx.feature_maps[name] for name in ctx.layers if gated and name in ctx.residual}
+        # Every other conv: the parameters whose sum of g * w is the channel's gate contribution.
         gate_params: dict[str, list[torch.Tensor]] = {}
         for name, conv in ctx.layers.items():
+            if name in streams:
+                continue
             bn = after.get(name)
             owner = bn if bn is not None and getattr(bn, "affine", False) else conv
             gate_params[name] = [p for p in (owner.weight, owner.bias) if p is not None]
         params = list({id(p): p for ps in gate_params.values() for p in ps}.values())
 
         totals = {name: torch.zeros(conv.weight.shape[0], dtype=torch.float64) for name, conv in ctx.layers.items()}
+        # The units whose stream gate is shared by several convs: their contributions add up before squaring.
+        shared = {u: [c for c in members if c in streams] for u, members in ctx.units.items()}
+        shared = {u: members for u, members in shared.items() if members} or {c: [c] for c in streams}
         with torch.enable_grad():
             for inputs, labels in ctx.calibration:
-                loss = F.cross_entropy(ctx.model(inputs), labels)
+                outputs: dict[str, torch.Tensor] = {}
+                handles = [point.register(ctx.model, lambda z, name=name: outputs.__setitem__(name, z)) for name, point in streams.items()]
+                try:
+                    loss = F.cross_entropy(ctx.model(inputs), labels)
+                finally:
+                    for h in handles:
+                        h.remove()
+                names = list(outputs)
                 # autograd.grad, not backward(): no .grad is created on the model's parameters.
-                grads = torch.autograd.grad(loss, params, allow_unused=True)
+                grads = torch.autograd.grad(loss, params + [outputs[n] for n in names], allow_unused=True)
                 grad_of = {id(p): g for p, g in zip(params, grads)}
                 for name, ps in gate_params.items():
                     contribution = torch.zeros_like(totals[name])
@@ -105,4 +133,10 @@ class Taylor(Adapter):
                         if g is not None:
                             contribution += (p.detach() * g).reshape(p.shape[0], -1).sum(1).double().cpu()
                     totals[name] += contribution.pow(2)
+                # A gate of 1 on a block output: dL/dgate = sum over N, H, W of z * dL/dz, per channel.
+                uses = {n: (outputs[n].detach() * g).sum((0, 2, 3)).double().cpu() for n, g in zip(names, grads[len(params):]) if g is not None}
+                for members in shared.values():
+                    gate = sum((uses[m] for m in members if m in uses), torch.zeros_like(totals[members[0]]))
+                    for m in members:  # the unit's score is the shared gate's, whichever member the core reads
+                        totals[m] += gate.pow(2) / len(members)
         return {name: total / len(ctx.calibration) for name, total in totals.items()}

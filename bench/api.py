@@ -38,7 +38,8 @@ from bench.progress import Reporter, SilentReporter
 from bench.hooks import TrainingHook
 from bench.protocols import Protocol, ResolvedProtocol, load_protocol, resolve
 from bench.pruning import Adapter, Target, get_adapter
-from bench.pruning.engine import PrunedModel, Structure, check_target, prune
+from bench.pruning.engine import PrunedModel, Structure, check_target, identity_routes, layout_for, prune
+from bench.pruning.layouts import Layout
 from bench.retraining import Evaluation, RunOutcome, calibration_batches, check_iterations
 from bench.train import TrainSpec, compile_problem, evaluate as evaluate_accuracy, train
 
@@ -314,8 +315,10 @@ def prune_model(
     seed: int,
     data: DataBundle | None = None,
     reference: Structure | None = None,
+    layout: str | None = None,
 ) -> PrunedModel:
-    """Prune a copy of `dense`. Only adapters that need calibration batches need `data`."""
+    """Prune a copy of `dense` (in `layout`, default the adapter's own). Only adapters that need
+    calibration batches need `data`."""
     if adapter.needs_calibration and data is None:
         raise BenchError(f"adapter {adapter.name!r} needs calibration data from the dataset")
     return prune(
@@ -327,7 +330,13 @@ def prune_model(
         calibration=calibration_batches(adapter, data) if data is not None else [],
         seed=seed,
         reference=reference,
+        layout=layout,
     )
+
+
+def layout_of(model: nn.Module, model_name: str, adapter: Adapter, requested: str | None = None) -> Layout:
+    """The layout `adapter` prunes `model` with (`requested`, else the adapter's own, else the model's default)."""
+    return layout_for(model, model_name, adapter, requested)
 
 
 def random_control_adapter(method: Adapter) -> Adapter:
@@ -348,6 +357,7 @@ class Arm:
     structure: Structure | None = None
     counts: Counts | None = None
     latency: Latency | None = None
+    identity_routes: float | None = None
 
     def add(self, outcome: RunOutcome, seed: int, inputs: torch.Tensor, input_shape: tuple[int, ...], iterations: int) -> None:
         """Take one seed's run. The arm's structure, counts and latency are its first seed's: one-shot
@@ -357,6 +367,7 @@ class Arm:
         if self.structure is None:
             self.structure = final.structure
             self.counts = count(final.model, inputs, final.masks)
+            self.identity_routes = identity_routes(final.model) if final.structure.kind == "structured" else None
             self.latency = measure_latency(final.model, input_shape, inputs.device) if distributed.is_main() else None
         elif final.structure != self.structure and iterations == 1:
             raise BenchError(f"{self.adapter.name} produced a different structure for seed {seed}; per-seed structures are not supported")
@@ -372,6 +383,7 @@ class Arm:
             "params_reduction_pct": _reduction(dense.params, self.counts.params),
             "flops_reduction_pct": _reduction(dense.flops, self.counts.flops),
             "structure": self.structure.to_dict(),
+            **({"identity_routes": round(self.identity_routes, 6)} if self.identity_routes is not None else {}),
             "runs": self.runs,
             "top1_mean": None if diverged else statistics.fmean(top1),
             "top1_std": None if diverged else (statistics.stdev(top1) if len(top1) > 1 else 0.0),
@@ -401,6 +413,7 @@ class EvaluateOptions:
     seeds: tuple[int, ...] = (0, 1, 2)
     iterations: int = 1  # prune in K equal steps, retraining under the protocol after each
     random_control: bool = True
+    layout: str | None = None  # where to prune; None: the adapter's own layout (its reference code's)
     checkpoint: str | None = None
     dense_seed: int = 0
     data: DataOptions = DataOptions()
@@ -430,7 +443,9 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
     # Fail fast, before any training: the protocol must resolve and the target must fit the model.
     resolve(protocol, data.spec.recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
     check_iterations(adapter, protocol, options.iterations)
-    check_target(new_model(options.model, data.spec, device), options.model, adapter, target, example_inputs(data.spec, device))
+    layout = check_target(
+        new_model(options.model, data.spec, device), options.model, adapter, target, example_inputs(data.spec, device), options.layout
+    )
     records.ensure_dir(options.records_dir)
     dense = train_dense(
         options.model,
@@ -444,7 +459,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
         compile=options.compile,
         checkpoint_every=options.checkpoint_every,
     )
-    eval_dir = Path(options.runs_dir) / "eval" / evaluation_id(options, adapter, target, data, dense, protocol)
+    eval_dir = Path(options.runs_dir) / "eval" / evaluation_id(options, adapter, target, data, dense, protocol, layout)
     dense_latency = measure_latency(dense.model, data.spec.input_shape, device) if distributed.is_main() else None
 
     arms = [Arm(adapter, "method")]
@@ -464,6 +479,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
         total_runs=len(options.seeds) * len(arms),
         compile=options.compile,
         checkpoint_every=options.checkpoint_every,
+        layout=layout.name,
     )
     for seed in options.seeds:
         method_steps = None
@@ -471,7 +487,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
             outcome = retraining.run(ev, arm.adapter, arm.role, seed, method_steps)
             method_steps = method_steps or outcome.steps
             arm.add(outcome, seed, ev.example_inputs(), data.spec.input_shape, options.iterations)
-    record = build_record(options, adapter, target, data, dense, ev.resolved, arms, time.perf_counter() - start, env, dense_latency)
+    record = build_record(options, adapter, target, data, dense, ev.resolved, arms, time.perf_counter() - start, env, dense_latency, layout)
     path = Path(options.records_dir) / record_filename(record)
     if distributed.is_main():
         records.write(record, path)
@@ -479,7 +495,7 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
 
 
 def evaluation_id(
-    options: EvaluateOptions, adapter: Adapter, target: Target, data: DataBundle, dense: Dense, protocol: Protocol
+    options: EvaluateOptions, adapter: Adapter, target: Target, data: DataBundle, dense: Dense, protocol: Protocol, layout: Layout
 ) -> str:
     """What determines every (arm, seed) run of an evaluation; seeds are left out so that adding
     seeds reuses the finished ones. The device type is in: a CPU run is never resumed on a GPU."""
@@ -491,6 +507,7 @@ def evaluation_id(
             "dataset": [data.spec.name, data.split_seed],
             "protocol": [protocol.name, protocol.version],
             "dense": dense.run_id,
+            **_layout_identity(adapter, target, layout),
             "device": data.device.type,
             **({"iterations": options.iterations} if options.iterations > 1 else {}),
             **({"compile": True} if options.compile else {}),
@@ -510,6 +527,7 @@ def build_record(
     seconds: float,
     env: dict,
     dense_latency: Latency | None = None,
+    layout: Layout | None = None,
 ) -> dict:
     identity = {
         "adapter": [adapter.name, adapter.version, to_jsonable(adapter.hparams)],
@@ -519,6 +537,7 @@ def build_record(
         "protocol": protocol.to_dict(),
         "seeds": list(options.seeds),
         "dense": dense.run_id,
+        **(_layout_identity(adapter, target, layout) if layout is not None else {}),
         "random_control": options.random_control,
         **({"iterations": options.iterations} if options.iterations > 1 else {}),
         **({"compile": True} if options.compile else {}),
@@ -542,6 +561,7 @@ def build_record(
             "args": to_jsonable(adapter.hparams),
         },
         "target": {"description": target.describe(), **target.to_dict()},
+        **({"layout": layout.to_dict()} if layout is not None and _layout_identity(adapter, target, layout) else {}),
         "model": options.model,
         "dataset": {
             "name": data.spec.name,
@@ -570,6 +590,12 @@ def build_record(
         "wall_time_seconds": round(seconds, 2),
         "environment": env,
     }
+
+
+def _layout_identity(adapter: Adapter, target: Target, layout: Layout) -> dict:
+    """The layout decides a structured run's network, and an unstructured one's only through
+    compress-rate entries; elsewhere it is left out (those ids stay as they were)."""
+    return {"layout": layout.name} if adapter.kind == "structured" or target.compress_rate is not None else {}
 
 
 def _world_identity() -> dict:

@@ -46,6 +46,11 @@ def _add_adapter_args(p: argparse.ArgumentParser, required: bool = True) -> None
     p.add_argument("--adapter", required=required, help="pruning method (see `bench list adapters`)")
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="adapter hyperparameter (repeatable)")
     p.add_argument("--model", default="resnet20", help="model name (default resnet20; see `bench list models`)")
+    p.add_argument(
+        "--layout", metavar="NAME",
+        help="where to prune: a layout the model offers (CIFAR ResNets: hrankplus, block-internal, full-width, "
+        "stage-coupled; default: the adapter's own, from its reference code)",
+    )
     _add_target_args(p)
 
 
@@ -216,6 +221,7 @@ def cmd_evaluate(args) -> int:
         seeds=args.seeds,
         iterations=args.iterations,
         random_control=not args.no_random_control,
+        layout=args.layout,
         checkpoint=args.checkpoint,
         dense_seed=args.dense_seed,
         data=_data_options(args),
@@ -295,7 +301,8 @@ def cmd_prune(args) -> int:
         api.load_checkpoint(model, args.checkpoint)
     # Only calibration-based adapters read the dataset; the others can inspect CIFAR/ImageNet shapes offline.
     data = api.load_data(_data_options(args), device) if adapter.needs_calibration else None
-    pruned = api.prune_model(model, args.model, adapter, target, spec, seed=args.seed, data=data)
+    pruned = api.prune_model(model, args.model, adapter, target, spec, seed=args.seed, data=data, layout=args.layout)
+    layout = api.layout_of(model, args.model, adapter, args.layout)
     if not args.checkpoint:
         print("warning: no --checkpoint given: pruned a randomly initialized model", file=sys.stderr)
     example = api.example_inputs(spec, device)
@@ -308,6 +315,8 @@ def cmd_prune(args) -> int:
         "dense": dense_counts.to_dict(),
         "pruned": pruned_counts.to_dict(),
         "structure": pruned.structure.to_dict(),
+        "layout": layout.to_dict() if adapter.kind == "structured" else None,
+        "identity_routes": api.identity_routes(pruned.model),
     }
     print(json.dumps(report, indent=2) if args.json else prune_table(report))
     return 0

@@ -19,9 +19,12 @@ def _accuracy(arm: dict) -> str:
 def evaluation_table(record: dict) -> str:
     dense = record["dense"]
     rows = [["dense", f"{dense['test_top1']:.2f}", _millions(dense["params"]), "", _millions(dense["flops"]), ""]]
+    routes = []
     for label, arm in (("method", record["method"]), ("random control", record["random_control"])):
         if arm is None:
             continue
+        if arm.get("identity_routes") is not None:
+            routes.append(f"{label} {100 * arm['identity_routes']:.1f}%")
         rows.append(
             [
                 f"{arm['adapter']} ({label})",
@@ -38,7 +41,12 @@ def evaluation_table(record: dict) -> str:
         f"protocol {protocol['name']} (v{protocol['version']}, {protocol['epochs']} epochs), seeds {record['seeds']}"
     )
     table = tabulate(rows, headers=["", "top-1 % (mean ± std)", "params", "Δparams", "FLOPs", "ΔFLOPs"], tablefmt="github")
-    return f"{title}\n\n{table}\n\nFLOPs: fvcore, one multiply-add = one FLOP."
+    notes = ["FLOPs: fvcore, one multiply-add = one FLOP."]
+    if record.get("layout"):
+        notes.insert(0, f"layout {record['layout']['name']}: {record['layout']['description']}")
+    if routes:
+        notes.insert(1, "identity routes kept: " + ", ".join(routes))
+    return f"{title}\n\n{table}\n\n" + "\n".join(notes)
 
 
 def prune_table(report: dict) -> str:
@@ -53,4 +61,9 @@ def prune_table(report: dict) -> str:
     unit = "channels" if structure["kind"] == "structured" else "weights"
     rows = [[name, f"{u['kept']}/{u['total']}", f"{100 * u['kept'] / u['total']:.1f}%"] for name, u in structure["units"].items()]
     layers = tabulate(rows, headers=["layer", f"kept {unit}", "kept %"], tablefmt="github")
-    return f"{report['adapter']} on {report['model']} ({report['dataset']}), {report['target']}\n\n{head}\n\n{layers}"
+    title = f"{report['adapter']} on {report['model']} ({report['dataset']}), {report['target']}"
+    if report.get("layout"):
+        title += f"\nlayout {report['layout']['name']}: {report['layout']['description']}"
+    if report.get("identity_routes") is not None:
+        title += f"\nidentity routes kept: {100 * report['identity_routes']:.1f}%"
+    return f"{title}\n\n{head}\n\n{layers}"

@@ -56,6 +56,7 @@ class Evaluation:
     resolved: ResolvedProtocol | None = None
     compile: bool = False  # train through torch.compile
     checkpoint_every: float = CHECKPOINT_EVERY  # seconds between periodic checkpoints
+    layout: str | None = None  # where the method prunes (its control takes it from the method's structure)
 
     def example_inputs(self) -> torch.Tensor:
         device = next(self.dense_model.parameters()).device
@@ -142,6 +143,7 @@ def _prune(ev: Evaluation, adapter: Adapter, model, seed: int, reference: Struct
         seed=seed,
         reference=reference,
         step=step,
+        layout=ev.layout,
     )
 
 
@@ -173,6 +175,7 @@ def _run_during_training(ev: Evaluation, adapter: Adapter, seed: int, run_dir: P
         example_inputs=ev.example_inputs(),
         calibration=calibration_batches(adapter, ev.data),
         seed=seed,
+        layout=ev.layout,
     )
     hook = adapter.retrain_hook(zeroing)
     label = f"{adapter.name} seed {seed}"

@@ -31,6 +31,8 @@ FAMILIES = (
 REFUSED = {
     ("timm:regnetx_002", "structured"): "does not support grouped convolutions",
     ("timm:convnext_atto", "slimming"): "BatchNorm",  # no BatchNorm after its convs: nothing to score
+    # squeeze-and-excitation convs have no BatchNorm: slimming cannot score them (never a silent 0)
+    ("timm:mobilenetv3_small_050", "slimming"): "returned no score for layer blocks.0.0.se.conv_reduce",
 }
 
 INPUT_SHAPE = (3, 32, 32)  # the smallest the ImageNet-style models (stride 32) accept

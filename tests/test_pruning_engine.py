@@ -12,9 +12,9 @@ from bench.pruning.engine import prune
 CIFAR = torch.zeros(1, 3, 32, 32)
 
 
-def _prune(model_name, adapter, target, **kw):
+def _prune(model_name, adapter, target, layout=None):
     model = build_model(model_name, num_classes=10, in_channels=3).eval()
-    pruned = prune(model, model_name, get_adapter(adapter)(**kw), target, example_inputs=CIFAR, calibration=[], seed=0)
+    pruned = prune(model, model_name, get_adapter(adapter)(), target, example_inputs=CIFAR, calibration=[], seed=0, layout=layout)
     return model, pruned
 
 
@@ -47,17 +47,17 @@ def test_pfec_named_configurations_reproduce_the_paper(config, params, flops):
 
 
 def test_resnet56_dense_and_pruned_counts():
-    dense, pruned = _prune("resnet56", "l1-norm", Target(ratio=0.5))
+    dense, pruned = _prune("resnet56", "l1-norm", Target(ratio=0.5))  # block-internal: half of every block's inside
     d, p = count(dense, CIFAR), count(pruned.model, CIFAR)
     assert d.params == 853_018
-    assert p.params < 0.5 * d.params and p.flops < 0.5 * d.flops
+    assert 0.45 * d.params < p.params < 0.52 * d.params and 0.45 * d.flops < p.flops < 0.52 * d.flops
 
 
 def test_pruning_block_outputs_through_padding_shortcuts_gives_a_working_model():
     """The known torch-pruning 1.6 pitfall: pruning every block output of a stage across the
     zero-padding shortcut used to break the classifier. Every stage output is pruned here."""
     rates = "[0.]+[0.5]*2+[0.5]*27"
-    dense, pruned = _prune("resnet56", "l1-norm", Target(compress_rate=parse_compress_rate(rates)))
+    dense, pruned = _prune("resnet56", "l1-norm", Target(compress_rate=parse_compress_rate(rates)), layout="hrankplus")
     units = pruned.structure.units
     assert units["layer1.0.conv2"] == (8, 16) and units["layer2.3.conv2"] == (16, 32)
     x = torch.randn(3, 3, 32, 32)
@@ -90,8 +90,12 @@ def test_unstructured_masks_are_global_and_exact():
 
 
 def test_wrong_compress_rate_length_and_config_model_are_clear_errors():
-    with pytest.raises(BenchError, match="has 3 entries but resnet56 takes 30"):
+    with pytest.raises(BenchError, match="has 3 entries but resnet56's hrankplus layout takes 30"):
+        _prune("resnet56", "random", Target(compress_rate=(0.1, 0.2, 0.3)))
+    with pytest.raises(BenchError, match="has 3 entries but resnet56's block-internal layout takes 27"):
         _prune("resnet56", "l1-norm", Target(compress_rate=(0.1, 0.2, 0.3)))
+    with pytest.raises(BenchError, match="no pruning layout 'bogus'.*known: hrankplus, block-internal"):
+        _prune("resnet56", "l1-norm", Target(ratio=0.5), layout="bogus")
     with pytest.raises(BenchError, match="defined for model 'resnet56'"):
         _prune("resnet20", "l1-norm", Target(config="resnet56-B"))
     with pytest.raises(BenchError, match="no configuration"):

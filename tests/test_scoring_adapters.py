@@ -14,7 +14,7 @@ from bench.adapters.lamp import LAMP, lamp_scores
 from bench.adapters.taylor import Taylor
 from bench.errors import BenchError
 from bench.models import build_model
-from bench.pruning import PruningContext, Target, get_adapter
+from bench.pruning import FeatureMap, PruningContext, Target, get_adapter
 from bench.pruning.engine import batchnorms_after, prune
 
 
@@ -25,7 +25,7 @@ def context(model, layers, calibration=(), example=None):
         example_inputs=example,
         layers=layers,
         calibration=list(calibration),
-        feature_maps={n: n for n in layers},
+        feature_maps={n: FeatureMap(n) for n in layers},
         generator=torch.Generator().manual_seed(0),
         seed=0,
         norms={n: bn for n, bn in batchnorms_after(model, example).items() if n in layers},  # as the engine gives

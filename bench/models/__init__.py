@@ -1,8 +1,9 @@
 """Model zoo: CIFAR ResNets, VGG-16, DenseNet-40, plus any torchvision model and `timm:<name>`.
 
-Models may define two optional hints that pruning adapters use (the core never branches on a model
-name): `feature_maps()` (conv name → module whose output is that conv's feature map) and
-`compress_rate_layout()` (the conv names each entry of a per-layer compress-rate list prunes).
+Models may define two optional hints that the pruning engine uses (the core never branches on a
+model name): `feature_maps()` (conv name → module whose output is that conv's feature map) and
+`pruning_layouts()` (which convs a ratio prunes and how residual channels are coupled, as plain data;
+see bench/pruning/layouts.py).
 """
 
 from __future__ import annotations

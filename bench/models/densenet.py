@@ -58,9 +58,48 @@ class CifarDenseNet(nn.Module):
         x = self.relu(self.bn(self.blocks(self.conv1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
-    def compress_rate_layout(self) -> list[list[str]]:
-        """One entry per conv in order: the stem, then every dense-layer and transition conv."""
-        return [[name] for name, m in self.named_modules() if isinstance(m, nn.Conv2d)]
+    def _consumers(self) -> list[tuple[str, str]]:
+        """(conv, the ReLU of the layer that reads it next), in order: each conv's output is first
+        normalized by the next layer's BN + ReLU (the network's final ones for the last layer)."""
+        convs = ["conv1"] + [f"blocks.{i}.conv" for i in range(len(self.blocks))]
+        readers = [f"blocks.{i}.relu" for i in range(len(self.blocks))] + ["relu"]
+        return list(zip(convs, readers))
+
+    def feature_maps(self) -> dict[str, tuple[str, list[int]]]:
+        """Where HRankPlus ranks each conv: at the ReLU of the layer that reads it next (after that
+        layer's BN), on the channels this conv produced: the last ones of that layer's input for a
+        dense layer, all of them for the stem and the transitions (their output is the whole input)."""
+        maps = {}
+        for conv, reader in self._consumers():
+            width = self.get_submodule(reader.rpartition(".")[0] + ".bn" if "." in reader else "bn").num_features
+            k = self.get_submodule(conv).out_channels
+            concatenated = conv != "conv1" and isinstance(self.get_submodule(conv.rpartition(".")[0]), DenseLayer)
+            maps[conv] = (reader, list(range(width - k, width)) if concatenated else list(range(width)))
+        return maps
+
+    def pruning_layouts(self) -> dict[str, dict]:
+        """HRankPlus's DenseNet-40 mapping: one compress-rate entry per conv in order, but entry 0 (the
+        stem) prunes nothing, and a transition's rate applies to its pruned input width (the stem or
+        previous transition plus the block's dense layers), not to its own width."""
+        entries: list[list[str]] = [[]]  # the stem keeps its 2k channels in HRankPlus
+        relative: dict[str, list[str]] = {}
+        inputs = ["conv1"]
+        for i, block in enumerate(self.blocks):
+            name = f"blocks.{i}.conv"
+            entries.append([name])
+            if isinstance(block, Transition):
+                relative[name] = inputs
+                inputs = [name]
+            else:
+                inputs = inputs + [name]
+        return {
+            "hrankplus": {
+                "description": "HRankPlus: every dense-layer conv keeps int(k * (1 - rate)) of its k channels, "
+                "every transition int(pruned input width * (1 - rate)); the stem entry prunes nothing",
+                "entries": entries,
+                "relative": relative,
+            }
+        }
 
 
 def densenet40(num_classes: int = 10, in_channels: int = 3, **_: object) -> CifarDenseNet:

@@ -45,10 +45,15 @@ class CifarVGG(nn.Module):
             maps[name] = f"features.{after}"
         return maps
 
-    def compress_rate_layout(self) -> list[list[str]]:
-        """HRankPlus's VGG-16 indexing: one entry for each of the first 12 convs; the 13th conv feeds
-        the classifier and is never pruned."""
-        return [[name] for name in self._convs()[:12]]
+    def pruning_layouts(self) -> dict[str, dict]:
+        """One layout (no residual stream to couple): HRankPlus's VGG-16 indexing."""
+        return {
+            "hrankplus": {
+                "description": "HRankPlus: one compress-rate entry for each of the first 12 convs; the 13th "
+                "feeds the classifier and stays dense",
+                "entries": [[name] for name in self._convs()[:12]],
+            }
+        }
 
 
 def vgg16(num_classes: int = 10, in_channels: int = 3, **_: object) -> CifarVGG:

@@ -5,6 +5,7 @@ Adapters import from here only: `from bench.pruning import ADAPTERS, Adapter, Pr
 
 from bench.pruning.interface import (
     Adapter,
+    FeatureMap,
     NamedConfig,
     NoHparams,
     PruningContext,
@@ -19,6 +20,7 @@ from bench.pruning.targets import Target, parse_compress_rate
 __all__ = [
     "ADAPTERS",
     "Adapter",
+    "FeatureMap",
     "NamedConfig",
     "NoHparams",
     "PruningContext",

@@ -10,6 +10,11 @@ core never branches on an adapter's name:
   layers for a global `--ratio`, as in magnitude pruning).
 - `needs_calibration`: the context's `calibration` batches are read (feature maps, gradients).
 - `needs_gradients`: scoring runs backward passes (the core keeps autograd enabled).
+- `layout`: where the method's reference code prunes a model (bench/pruning/layouts.py: e.g.
+  "hrankplus", "block-internal", "full-width", "stage-coupled" on the CIFAR ResNets); None takes the
+  model's default. Used where the model offers it; `--layout` chooses another.
+- `rounding`: how a layerwise rate becomes a channel count, as the reference rounds: "kept"
+  (int(n * (1 - rate)) kept) or "removed" (int(n * rate) removed).
 
 Pruners that act while a network trains return a `TrainingHook`: `dense_hook()` runs while the
 dense baseline trains (network slimming's sparsity penalty; it changes the baseline, so its
@@ -52,21 +57,54 @@ class NamedConfig:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class FeatureMap:
+    """Where a conv's channels are seen as the next layer sees them (after its BatchNorm and
+    activation; for a residual block's output, after the addition): the output of `module`, on
+    `channels` of it in the conv's channel order (all of them when None), passed through the
+    activation module `activation` first when one is named (read, not hooked: it may be shared)."""
+
+    module: str
+    channels: tuple[int, ...] | None = None
+    activation: str | None = None
+
+    def register(self, model: nn.Module, sink) -> torch.utils.hooks.RemovableHandle:
+        """Call `sink(feature_map)` with this point's (N, C, H, W) map on every forward of `model`."""
+        activation = model.get_submodule(self.activation) if self.activation else None
+        index = list(self.channels) if self.channels is not None else None
+
+        def hook(_module, _inputs, output):
+            out = output if index is None else output[:, index]
+            sink(activation(out.clone()) if activation is not None else out)
+
+        return model.get_submodule(self.module).register_forward_hook(hook)
+
+
 @dataclass
 class PruningContext:
     """What an adapter may look at. `layers` are the prunable layers by module name: for structured
     adapters every conv whose output channels can be removed, for unstructured ones every layer whose
     weight is masked. `calibration` is a list of (inputs, labels) batches from the training split.
-    `norms` maps a conv to the BatchNorm that normalizes its output, where there is one."""
+    `feature_maps` says where each conv's channels are seen by the layers after it (the points
+    HRankPlus ranks); `norms` maps a conv to the BatchNorm that normalizes its output directly, where
+    there is one; `normalized_by` lists, per conv, every BatchNorm that normalizes its channels (in a
+    pre-activation network each later layer's) with the channel each conv channel has there;
+    `residual` names the convs whose channels are residual-stream channels (removing one removes its
+    identity routes too, so a gate belongs after the addition, at `feature_maps`); `units` maps each
+    pruning unit to its member convs (a tied residual stream has several), which keep or lose a
+    channel together."""
 
     model: nn.Module
     example_inputs: torch.Tensor
     layers: dict[str, nn.Module]
     calibration: list[tuple[torch.Tensor, torch.Tensor]]
-    feature_maps: dict[str, str]
+    feature_maps: dict[str, FeatureMap]
     generator: torch.Generator
     seed: int
     norms: dict[str, nn.Module] = dataclasses.field(default_factory=dict)
+    normalized_by: dict[str, list[tuple[nn.Module, tuple[int, ...]]]] = dataclasses.field(default_factory=dict)
+    residual: frozenset[str] = frozenset()
+    units: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 class SoftPruner(Protocol):
@@ -83,6 +121,8 @@ class Adapter:
     allocation: ClassVar[Literal["layerwise", "global"]] = "layerwise"
     needs_calibration: ClassVar[bool] = False
     needs_gradients: ClassVar[bool] = False
+    layout: ClassVar[str | None] = None
+    rounding: ClassVar[Literal["kept", "removed"]] = "kept"
     Hparams: ClassVar[type] = NoHparams
     configs: ClassVar[Mapping[str, NamedConfig]] = {}
     paper: ClassVar[str] = ""
@@ -98,8 +138,8 @@ class Adapter:
 
     def score(self, ctx: PruningContext) -> Scores:
         """Higher score = more important = kept. Structured: a 1-D tensor over output channels for
-        each layer in `ctx.layers` (layers left out are scored as ties); unstructured: a tensor shaped
-        like the layer's weight."""
+        layers in `ctx.layers` (a unit of several convs takes the mean of those scored; a unit with
+        none scored is an error); unstructured: a tensor shaped like the weight, for every layer."""
         raise NotImplementedError
 
     def dense_hook(self) -> TrainingHook | None:

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch_pruning as tp
 
 from bench.errors import BenchError
-from bench.models.cifar_resnet import ChannelShortcut
+from bench.models.cifar_resnet import ChannelScatter, ChannelShortcut
 
 
 def _keep_map(total: int, removed: Sequence[int]) -> torch.Tensor:
@@ -60,7 +60,26 @@ class ChannelShortcutPruner(tp.pruner.function.BasePruningFunc):
         return layer.in_channels
 
 
-CUSTOM_PRUNERS = {ChannelShortcut: ChannelShortcutPruner()}
+class ChannelScatterPruner(tp.pruner.function.BasePruningFunc):
+    """A full-width scatter's two sides are independent channel sets. It is never pruned through the
+    dependency graph: the engine removes a scattered conv's channels itself (the removed channels'
+    constants have to be measured), so the graph only needs to stop at it."""
+
+    TARGET_MODULES = ChannelScatter
+
+    def prune_out_channels(self, layer: nn.Module, idxs: Sequence[int]) -> nn.Module:
+        raise BenchError("a full-width residual stream is not pruned through its scatter")
+
+    prune_in_channels = prune_out_channels
+
+    def get_out_channels(self, layer: nn.Module) -> int:
+        return layer.fill.numel()
+
+    def get_in_channels(self, layer: nn.Module) -> int:
+        return layer.index.numel()
+
+
+CUSTOM_PRUNERS = {ChannelShortcut: ChannelShortcutPruner(), ChannelScatter: ChannelScatterPruner()}
 
 
 def check_structured_support(model: nn.Module) -> None:

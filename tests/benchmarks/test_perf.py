@@ -18,7 +18,7 @@ from bench.checkpoint import Checkpointer
 from bench.latency import measure
 from bench.models import build_model
 from bench.perf import HALF_FLOPS, pil_loader, quickstart, synthetic_cifar
-from bench.pruning import Target, get_adapter, parse_compress_rate
+from bench.pruning import Target, get_adapter
 from bench.pruning.engine import prune
 from bench.train import EVAL_BATCH_SIZE, TrainSpec, evaluate, train
 
@@ -78,7 +78,7 @@ def test_resnet56_inference_batch256(benchmark, pruned):
     torch.manual_seed(0)
     model = build_model("resnet56", num_classes=10, in_channels=3).eval()
     if pruned:
-        target = Target(compress_rate=parse_compress_rate(HALF_FLOPS))
+        target = Target(ratio=HALF_FLOPS)
         model = prune(model, "resnet56", get_adapter("l1-norm")(), target, example_inputs=torch.zeros(1, 3, 32, 32), calibration=[], seed=0).model
     benchmark.pedantic(lambda: measure(model, (3, 32, 32), torch.device("cpu"), large_batch=256, warmup=1, repeats=4), rounds=2, iterations=1)
 

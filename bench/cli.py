@@ -38,7 +38,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--ratio", type=float, help="fraction of channels (or weights) removed per layer, in (0, 1); default 0.5")
-    g.add_argument("--compress-rate", help="per-layer rates in HRankPlus syntax, e.g. '[0.]+[0.18]*29'")
+    g.add_argument("--compress-rate", help="per-layer rates in HRankPlus syntax, one per entry of the layout, e.g. '[0.]+[0.18]*29' (ResNet-56, hrankplus layout)")
     g.add_argument("--config", help="a named configuration of the adapter, e.g. resnet56-B for l1-norm")
 
 

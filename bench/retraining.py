@@ -185,6 +185,12 @@ def _run_during_training(ev: Evaluation, adapter: Adapter, seed: int, run_dir: P
         raise BenchError(f"{adapter.name}: the network pruned after training does not have the planned structure")
     if not result.diverged:  # the accuracy of the small network, not of the zeroed full-width one
         result.test_top1, result.test_top5 = evaluate_accuracy(final.model, ev.data, "test")
+        small_val, _ = evaluate_accuracy(final.model, ev.data, "val")
+        if abs(small_val - result.best_val_top1) > 1e-6:  # e.g. --hp interval > 1: the best epoch was not zeroed
+            ev.reporter.message(
+                f"{label}: the small network validates at {small_val:.2f}%, the soft network it came from at "
+                f"{result.best_val_top1:.2f}%: the reported network differs from the validated one"
+            )
     return RunOutcome(_finish(run_dir, seed, result), [final.structure], final)
 
 

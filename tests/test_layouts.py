@@ -14,7 +14,8 @@ from bench.errors import BenchError
 from bench.models import build_model
 from bench.models.cifar_resnet import ChannelShortcut
 from bench.pruning import Target, get_adapter
-from bench.pruning.engine import Step, Structure, _zero_filters, identity_routes, plan, prune
+from bench.pruning.engine import Step, Structure, identity_routes, plan, prune
+from bench.pruning.surgery import zero_filters
 from bench.pruning.registry import adapter_names
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -142,7 +143,7 @@ def test_full_width_pruning_computes_what_zeroing_the_filters_computes(adapter_n
     p = plan(dense, model_name, adapter, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0, layout="full-width")
     zeroed = copy.deepcopy(dense)
     with torch.no_grad():
-        _zero_filters(zeroed, p.units.groups, {u: (~k).nonzero().flatten().tolist() for u, k in p.keep.items()})
+        zero_filters(zeroed, p.units.groups, {u: (~k).nonzero().flatten().tolist() for u, k in p.keep.items()})
     pruned = prune(dense, model_name, adapter, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0, layout="full-width")
     x = torch.randn(6, 1, 16, 16, generator=torch.Generator().manual_seed(3))
     assert torch.allclose(pruned.model(x), zeroed(x), atol=1e-4)

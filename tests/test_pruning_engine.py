@@ -100,3 +100,33 @@ def test_wrong_compress_rate_length_and_config_model_are_clear_errors():
         _prune("resnet20", "l1-norm", Target(config="resnet56-B"))
     with pytest.raises(BenchError, match="no configuration"):
         _prune("resnet56", "l1-norm", Target(config="resnet56-Z"))
+
+
+def test_hrankplus_densenet_mapping_gives_hrankplus_widths():
+    """NPTM's DenseNet-40 string (HRank's configuration) through HRankPlus's mapping: the stem entry
+    prunes nothing, growth layers keep int(12 * (1 - r)), transitions int(pruned input * (1 - r)).
+    HRankPlus's own model gives widths 102 / 180 / 267 and 0.3667M parameters for it (counted with
+    HRankPlus's model code; its README's 0.39M / 113.08M row comes from an unpublished string)."""
+    rates = "[0.0]+[0.1]*6+[0.7]*6+[0.0]+[0.1]*6+[0.7]*6+[0.0]+[0.1]*6+[0.7]*5+[0.0]"
+    _, pruned = _prune("densenet40", "random", Target(compress_rate=parse_compress_rate(rates)))
+    model = pruned.model
+    assert model.conv1.out_channels == 24
+    assert [model.blocks[i].conv.out_channels for i in (0, 6, 12, 25)] == [10, 3, 102, 180]
+    assert model.blocks[37].conv.out_channels == 12 and model.fc.in_features == 267
+    assert count(model, CIFAR).params == 366_676
+
+
+def test_feature_maps_are_read_after_the_batchnorm_and_activation_that_consume_a_conv():
+    from bench.pruning.layouts import GENERIC
+    from bench.pruning.units import Units, feature_maps
+
+    tv = build_model("resnet18", num_classes=10, in_channels=3).eval()
+    points = feature_maps(tv, Units(tv, True, CIFAR, GENERIC))
+    assert (points["conv1"].module, points["conv1"].activation) == ("bn1", "relu")
+    assert (points["layer1.0.conv1"].module, points["layer1.0.conv1"].activation) == ("layer1.0.bn1", "relu")
+    dn = build_model("densenet40", num_classes=10, in_channels=3).eval()
+    points = feature_maps(dn, Units(dn, True, CIFAR, GENERIC))
+    # a dense layer's 12 channels are seen at the next layer's ReLU, where they are its last 12 inputs
+    assert points["blocks.1.conv"].module == "blocks.2.relu" and points["blocks.1.conv"].channels == tuple(range(36, 48))
+    assert points["conv1"].module == "blocks.0.relu" and points["conv1"].channels == tuple(range(24))
+    assert points["blocks.11.conv"].module == "blocks.12.relu"  # the transition reads the block's last layer

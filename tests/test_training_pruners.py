@@ -131,6 +131,33 @@ def test_zeroed_filters_can_grow_back(dense):
     assert (conv.weight.flatten(1).abs().sum(1)[zeroed] > 0).all()  # soft: they receive gradients
 
 
+def test_after_the_final_zeroing_the_soft_and_the_small_network_compute_the_same_function(dense):
+    """SFP reports the network it validated: trained soft (train-mode steps move the weights and the
+    BatchNorm statistics, the filters regrow between zeroings), zeroed a last time, then removed."""
+    model = build_model(MODEL, num_classes=10, in_channels=1)
+    model.load_state_dict(dense.state_dict())
+    sfp = get_adapter("sfp")()
+    target = Target(ratio=0.5)
+    zeroing = ZeroingPruner(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    gen = torch.Generator().manual_seed(0)
+    zeroing.zero(model)
+    for _epoch in range(3):
+        model.train()
+        for _ in range(5):
+            optimizer.zero_grad()
+            F.cross_entropy(model(torch.randn(16, 1, 16, 16, generator=gen)), torch.randint(10, (16,), generator=gen)).backward()
+            optimizer.step()
+        zeroing.zero(model)  # the hook's after_epoch: what validation then sees
+    model.eval()
+    small = prune(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0)
+    x = torch.randn(32, 1, 16, 16, generator=gen)
+    with torch.no_grad():
+        soft, hard = model(x), small.model.eval()(x)
+    assert (soft - hard).abs().max() < 1e-4
+    assert count(small.model, X).flops < 0.6 * count(model, X).flops
+
+
 # --- slimming's sparsity penalty ------------------------------------------------------------------
 
 
@@ -218,6 +245,8 @@ def test_sfp_retrains_softly_and_reports_the_small_network(tmp_path, checkpoint)
     method, control = record["method"], record["random_control"]
     assert method["structure"] == control["structure"] and method["flops"] < record["dense"]["flops"]
     assert method["runs"][0]["top1"] is not None
+    assert record["layout"]["name"] == method["structure"]["layout"] == "full-width"
+    assert method["identity_routes"] == control["identity_routes"] == 1.0  # the residual stream keeps its width
 
 
 def test_iterations_are_refused_where_they_do_not_apply(tmp_path, checkpoint):

@@ -1,11 +1,12 @@
 """The pruning core: turn an adapter's scores and a target into a genuinely pruned model.
 
-Structured pruning removes output channels physically through torch-pruning's dependency graph, so
-residual additions, concatenations and BatchNorms stay consistent; the unit of pruning is a
-dependency *group* (channels that must go together), named after its first conv. Unstructured
+Structured pruning removes output channels physically (bench/pruning/surgery.py) from units
+(bench/pruning/units.py): torch-pruning's dependency groups, shaped by the layout the adapter's
+reference prunes in (bench/pruning/layouts.py), each named after its first conv. Unstructured
 pruning keeps a fixed 0/1 mask per weight that is re-applied after every optimizer step.
 
-`Structure` (kept/total per unit) is what a random control is matched against and what records store.
+`Structure` (kept/total per unit, and the layout) is what a random control is matched against and
+what records store.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-import torch_pruning as tp
 
 from bench.errors import BenchError
 from bench.hooks import TrainingHook
-from bench.models.cifar_resnet import ChannelScatter, ChannelShortcut
-from bench.pruning.interface import Adapter, FeatureMap, PruningContext, Scores
-from bench.pruning.layouts import GENERIC, Layout, model_layouts, resolve_layout
-from bench.pruning.shortcut import CUSTOM_PRUNERS, check_structured_support
+from bench.pruning.interface import Adapter, PruningContext, Scores
+from bench.pruning.layouts import Layout, model_layouts, resolve_layout
+from bench.pruning.surgery import identity_routes, remove_channels, zero_filters
 from bench.pruning.targets import Target, check_rate, format_compress_rate
+from bench.pruning.units import Group, Units, batchnorms_after, feature_maps
+
+__all__ = ["PrunedModel", "Step", "Structure", "ZeroingPruner", "batchnorms_after", "check_target", "identity_routes",
+           "layout_for", "plan", "prune"]
 
 
 @dataclass(frozen=True)
@@ -76,103 +78,6 @@ class _MaskHook(TrainingHook):
 
     def after_step(self, model: nn.Module) -> None:
         self.pruned.apply_masks(model)
-
-
-@dataclass
-class _Part:
-    """Channels removed in one go: a torch-pruning group from `root`, or (`scatter` set) a conv whose
-    output is put back into a full-width stream, removed with its BatchNorm only."""
-
-    root: nn.Module
-    members: dict[str, list[tuple[int, int]]]  # conv name → (member index, root index) pairs
-    scatter: tuple[str, str] | None = None  # (its BatchNorm, the scatter slot) of a scattered conv
-    residual: bool = False  # removing these channels removes identity routes (the group crosses an addition)
-    norms: dict[str, tuple[str, dict[int, int]]] = field(default_factory=dict)  # BatchNorm → (root index → its channel)
-
-
-@dataclass
-class _Group:
-    """One pruning unit: parts that keep the same channel indices (a tied residual stream has one
-    part per block output; every other unit has one part)."""
-
-    size: int
-    parts: list[_Part]
-
-    @property
-    def members(self) -> dict[str, list[tuple[int, int]]]:
-        return {conv: pairs for part in self.parts for conv, pairs in part.members.items()}
-
-
-# --- discovering units ---------------------------------------------------------------------------
-
-
-def classifier_of(model: nn.Module) -> nn.Module | None:
-    """The last Linear layer: its outputs are the class logits and are never pruned."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    return linears[-1] if linears else None
-
-
-def build_graph(model: nn.Module, example_inputs: torch.Tensor) -> tp.DependencyGraph:
-    check_structured_support(model)  # refuse what torch-pruning cannot prune correctly (grouped convs)
-    was_training = model.training
-    model.eval()  # a single example through BatchNorm in train mode would fail
-    try:
-        return tp.DependencyGraph().build_dependency(
-            model, example_inputs=example_inputs, customized_pruners=CUSTOM_PRUNERS
-        )
-    finally:
-        model.train(was_training)
-
-
-def structured_groups(model: nn.Module, dg: tp.DependencyGraph) -> dict[str, _Group]:
-    """Prunable channel groups keyed by their first conv's module name (module order)."""
-    names = {m: n for n, m in model.named_modules()}
-    order = {n: i for i, n in enumerate(names.values())}
-    head = classifier_of(model)
-    groups: dict[str, _Group] = {}
-    for group in dg.get_all_groups(ignored_layers=[head] if head is not None else [], root_module_types=[nn.Conv2d]):
-        members: dict[str, list[tuple[int, int]]] = {}
-        norms: dict[str, tuple[str, dict[int, int]]] = {}
-        residual = False
-        for item in group:
-            module = item.dep.target.module
-            if isinstance(module, nn.Conv2d) and item.dep.handler == tp.prune_conv_out_channels:
-                members[names[module]] = [(int(i), int(r)) for i, r in zip(item.idxs, item.root_idxs)]
-            elif isinstance(module, nn.modules.batchnorm._BatchNorm) and module in names:
-                norms[names[module]] = (names[module], {int(r): int(i) for i, r in zip(item.idxs, item.root_idxs)})
-            residual = residual or isinstance(module, ChannelShortcut) or str(getattr(module, "_grad_fn", "")).startswith("Add")
-        if not members:
-            continue
-        root = group[0].dep.target.module
-        name = min(members, key=order.__getitem__)
-        groups[name] = _Group(len(group[0].idxs), [_Part(root, members, residual=residual, norms=norms)])
-    return dict(sorted(groups.items(), key=lambda kv: order[kv[0]]))
-
-
-def apply_layout(model: nn.Module, groups: dict[str, _Group], layout: Layout) -> dict[str, _Group]:
-    """Turn torch-pruning's groups into the layout's units: scattered convs become units of their
-    own (the full-width stream they feed is not pruned), tied sets become one unit."""
-    names = {n: i for i, (n, _) in enumerate(model.named_modules())}
-    groups = dict(groups)
-    for conv, (bn, slot) in layout.scattered.items():
-        if conv not in groups:
-            raise BenchError(f"layout {layout.name!r}: {conv} does not start a channel group of this model")
-        size = groups[conv].size
-        groups[conv] = _Group(size, [_Part(model.get_submodule(conv), {conv: [(i, i) for i in range(size)]}, (bn, slot))])
-    for tie in layout.tied:
-        missing = [c for c in tie if c not in groups]
-        if missing:
-            raise BenchError(f"layout {layout.name!r}: {missing[0]} does not start a channel group of this model")
-        sizes = {groups[c].size for c in tie}
-        if len(sizes) != 1:
-            raise BenchError(f"layout {layout.name!r}: the tied channel sets of {tie[0]} have different widths {sorted(sizes)}")
-        groups[tie[0]] = _Group(sizes.pop(), [part for c in tie for part in groups.pop(c).parts])
-    return dict(sorted(groups.items(), key=lambda kv: names[kv[0]]))
-
-
-def unstructured_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """Every conv weight is maskable (the convention of Liu et al. 2019 and the paper's MWP runs)."""
-    return {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
 
 
 # --- from target to per-unit keep counts ----------------------------------------------------------
@@ -283,75 +188,6 @@ class Step:
     masks: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-class _Units:
-    """The prunable units of a model: the layout's channel groups, or maskable conv weights."""
-
-    def __init__(self, model: nn.Module, structured: bool, example_inputs: torch.Tensor, layout: Layout):
-        self.layout, self.model = layout, model
-        self.dg = build_graph(model, example_inputs) if structured else None
-        self.groups = apply_layout(model, structured_groups(model, self.dg), layout) if structured else {}
-        if structured:
-            self.layers = {n: model.get_submodule(n) for g in self.groups.values() for n in g.members}
-            self.members = {u: list(g.members) for u, g in self.groups.items()}
-            self.sizes = {u: g.size for u, g in self.groups.items()}
-        else:
-            self.layers = unstructured_layers(model)
-            self.members = {n: [n] for n in self.layers}
-            self.sizes = {n: m.weight.numel() for n, m in self.layers.items()}
-
-    def norms(self) -> dict[str, nn.Module]:
-        """conv → the BatchNorm that normalizes exactly its output channels: the one the dependency
-        graph shows right after it, or (BatchNorm layers that trace as functional ops, e.g. timm's
-        BatchNormAct2d) the BatchNorm of its channel group with the conv's width and its channel order."""
-        if self.dg is None:
-            return {}
-        if getattr(self, "_norms", None) is not None:
-            return self._norms
-        out = {}
-        for name, conv in self.layers.items():
-            node = self.dg.module2node.get(conv)
-            bns = [n.module for n in (node.outputs if node else []) if isinstance(n.module, nn.modules.batchnorm._BatchNorm)]
-            if len(bns) == 1:
-                out[name] = bns[0]
-                continue
-            part = next(p for g in self.groups.values() for p in g.parts if name in p.members)
-            pairs = sorted(part.members[name])
-            for bn_name, (_, root_to_bn) in part.norms.items():
-                bn = self.model.get_submodule(bn_name)
-                if bn.num_features == len(pairs) and [root_to_bn.get(r) for _, r in pairs] == list(range(len(pairs))):
-                    if bn_name.rpartition(".")[0] == name.rpartition(".")[0]:  # the same block: this conv's own norm
-                        out[name] = bn
-                        break
-        self._norms = out
-        return out
-
-
-    def normalized_by(self) -> dict[str, list[tuple[nn.Module, tuple[int, ...]]]]:
-        """conv → every BatchNorm of its channel group that normalizes all of its channels, with the
-        BatchNorm channel of each conv channel (one for a post-activation conv, each later layer's
-        for a conv whose output is concatenated into later layers' inputs)."""
-        if self.dg is None:
-            return {}
-        out: dict[str, list[tuple[nn.Module, tuple[int, ...]]]] = {}
-        for group in self.groups.values():
-            for part in group.parts:
-                for conv, pairs in part.members.items():
-                    found = []
-                    for bn_name, (_, root_to_bn) in part.norms.items():
-                        if all(r in root_to_bn for _, r in pairs):
-                            found.append((self.model.get_submodule(bn_name), tuple(root_to_bn[r] for _, r in sorted(pairs))))
-                    if not found and conv in self.norms():  # a scattered conv's part holds only the conv itself
-                        bn = self.norms()[conv]
-                        found.append((bn, tuple(range(bn.num_features))))
-                    out[conv] = found
-        return out
-
-
-def batchnorms_after(model: nn.Module, example_inputs: torch.Tensor) -> dict[str, nn.Module]:
-    """conv → the BatchNorm on its output, for every prunable conv (what `PruningContext.norms` holds)."""
-    return _Units(model, True, example_inputs, GENERIC).norms()
-
-
 def layout_for(model: nn.Module, model_name: str, adapter: Adapter, requested: str | None = None) -> Layout:
     """The layout `adapter` prunes `model` with: `requested`, else the adapter's own, else the model's default."""
     return resolve_layout(model, model_name, adapter.layout, requested)
@@ -359,7 +195,7 @@ def layout_for(model: nn.Module, model_name: str, adapter: Adapter, requested: s
 
 @dataclass
 class _Plan:
-    units: _Units
+    units: Units
     keep: dict[str, torch.Tensor]  # unit → bool mask over its channels or weights
     structure: Structure
 
@@ -370,7 +206,7 @@ def check_target(
     """Raise the error `prune` would raise for this target and layout, without scoring anything (fail
     fast); return the layout."""
     resolved = layout_for(model, model_name, adapter, layout)
-    units = _Units(model, adapter.kind == "structured", example_inputs, resolved)
+    units = Units(model, adapter.kind == "structured", example_inputs, resolved)
     conv_rates(model_name, resolved, units.members, target, adapter)
     return resolved
 
@@ -386,7 +222,7 @@ def plan(
     seed: int,
     reference: Structure | None = None,
     step: Step | None = None,
-    units: _Units | None = None,
+    units: Units | None = None,
     layout: str | None = None,
 ) -> _Plan:
     """Score `model` with the adapter and decide what each unit keeps; `model` is not changed. A
@@ -397,7 +233,7 @@ def plan(
             if layout is not None and layout != reference.layout:
                 raise BenchError(f"layout {layout!r} differs from the reference structure's {reference.layout!r}")
             layout = reference.layout
-        units = _Units(model, structured, example_inputs, layout_for(model, model_name, adapter, layout))
+        units = Units(model, structured, example_inputs, layout_for(model, model_name, adapter, layout))
     ctx = PruningContext(
         model=model,
         example_inputs=example_inputs,
@@ -438,7 +274,7 @@ def plan(
     return _Plan(units, keep, structure)
 
 
-def _total(unit: str, units: _Units, step: Step | None) -> int:
+def _total(unit: str, units: Units, step: Step | None) -> int:
     """A unit's size in the dense model, against which every step's rate is counted."""
     return step.original.units[unit][1] if step is not None and step.original is not None else units.sizes[unit]
 
@@ -447,7 +283,7 @@ def _target_counts(
     model_name: str,
     adapter: Adapter,
     target: Target,
-    units: _Units,
+    units: Units,
     unit_scores: dict[str, torch.Tensor],
     step: Step | None,
 ) -> dict[str, int]:
@@ -511,7 +347,7 @@ class ZeroingPruner:
                 f"validates and the one it reports must compute the same function); {model_name}'s {resolved.name!r} "
                 f"is not one" + (f" (use --layout {offered[0]})" if offered else " and the model offers none")
             )
-        self.units = _Units(model, adapter.kind == "structured", example_inputs, resolved)  # the model keeps its shape
+        self.units = Units(model, adapter.kind == "structured", example_inputs, resolved)  # the model keeps its shape
 
     @torch.no_grad()
     def zero(self, model: nn.Module) -> None:
@@ -523,63 +359,10 @@ class ZeroingPruner:
                 weight = self.units.layers[unit].weight
                 weight.mul_(keep.to(weight.device, weight.dtype))
             return
-        _zero_filters(model, self.units.groups, {u: (~k).nonzero().flatten().tolist() for u, k in p.keep.items()})
+        zero_filters(model, self.units.groups, {u: (~k).nonzero().flatten().tolist() for u, k in p.keep.items()})
 
 
-def _zero_filters(model: nn.Module, groups: dict[str, _Group], removed: dict[str, list[int]]) -> None:
-    """Zero the filters (and biases) of the removed channels in every member conv of each unit."""
-    for unit, group in groups.items():
-        removed_roots = set(removed[unit])
-        for conv, pairs in group.members.items():
-            idxs = [member for member, root in pairs if root in removed_roots]
-            if idxs:
-                module = model.get_submodule(conv)
-                module.weight[idxs] = 0
-                if module.bias is not None:
-                    module.bias[idxs] = 0
-
-
-ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Hardswish, nn.Mish, nn.PReLU)
-
-
-def feature_maps(model: nn.Module, units: _Units) -> dict[str, FeatureMap]:
-    """Where each conv's channels are seen next (HRankPlus's points): the model's hint where it gives
-    one; else after the BatchNorm that reads the conv's output (the conv's own, or in a
-    pre-activation network the next layer's, on this conv's channels) and the activation after that
-    BatchNorm; else the conv's output itself."""
-    hint = getattr(model, "feature_maps", None)
-    given = hint() if callable(hint) else {}
-    names = {m: n for n, m in model.named_modules()}
-    order = {n: i for i, n in enumerate(names.values())}
-    out: dict[str, FeatureMap] = {}
-    for group in units.groups.values():
-        for part in group.parts:
-            for conv, pairs in part.members.items():
-                if conv in given:
-                    point = given[conv]
-                    out[conv] = FeatureMap(point) if isinstance(point, str) else FeatureMap(point[0], tuple(point[1]))
-                    continue
-                out[conv] = _graph_feature_map(model, units, part, conv, pairs, names, order)
-    return out
-
-
-def _graph_feature_map(model, units: _Units, part: _Part, conv: str, pairs, names, order) -> FeatureMap:
-    later = [bn for bn in part.norms if order[bn] > order[conv]]
-    direct = units.norms().get(conv)
-    bn = names[direct] if direct is not None else (min(later, key=order.__getitem__) if later else None)
-    if bn is None or bn not in part.norms:
-        return FeatureMap(conv)
-    root_to_bn = part.norms[bn][1]
-    if any(r not in root_to_bn for _, r in pairs):
-        return FeatureMap(conv)
-    channels = tuple(root_to_bn[r] for _, r in sorted(pairs))
-    node = units.dg.module2node.get(model.get_submodule(bn))
-    acts = [n.module for n in (node.outputs if node else []) if isinstance(n.module, ACTIVATIONS)]
-    identity = channels == tuple(range(model.get_submodule(bn).num_features))
-    return FeatureMap(bn, None if identity else channels, names[acts[0]] if acts else None)
-
-
-def _group_scores(scores: Scores, groups: dict[str, _Group], who: str) -> dict[str, torch.Tensor]:
+def _group_scores(scores: Scores, groups: dict[str, Group], who: str) -> dict[str, torch.Tensor]:
     """Mean of the member convs' channel scores, mapped into the group's root channel order. A unit
     none of whose convs has a score is an error: scoring it as a tie would remove channels by index."""
     out = {}
@@ -620,119 +403,3 @@ def _matched_counts(reference: Structure, unit_sizes: dict[str, int], kind: str)
     return {u: k for u, (k, _) in reference.units.items()}
 
 
-def remove_channels(model: nn.Module, units: _Units, keep: dict[str, torch.Tensor], example_inputs: torch.Tensor) -> None:
-    """Remove every unit's dropped channels from `model` in place. Graph parts go through torch-pruning;
-    scattered convs lose their filters and BatchNorm channels and put the rest back at full width,
-    with the removed channels' constants (measured on the zeroed network) so that, in a full-width
-    layout, the result computes what zeroing the filters computes. Shortcuts then add by position."""
-    removed = {u: (~keep[u]).nonzero().flatten().tolist() for u in units.groups}
-    offsets = _removed_input_constants(model, units, removed, example_inputs) if units.layout.full_width else {}
-    for unit, group in units.groups.items():
-        if not removed[unit]:
-            continue
-        for part in group.parts:
-            if part.scatter is not None:
-                continue
-            pruning_group = units.dg.get_pruning_group(part.root, tp.prune_conv_out_channels, idxs=removed[unit])
-            if not units.dg.check_pruning_group(pruning_group):
-                raise BenchError(f"cannot remove {len(removed[unit])} channels from {unit}: it would leave a layer empty")
-            pruning_group.prune()
-    for consumer, offset in offsets.items():
-        _add_offset(model, units.layout.offsets[consumer], offset)
-    for unit, group in units.groups.items():
-        for part in group.parts:
-            if part.scatter is not None and removed[unit]:
-                conv = next(iter(part.members))
-                _scatter_conv(model, conv, *part.scatter, units.layout.offsets.get(conv), removed[unit])
-    for module in model.modules():
-        if isinstance(module, ChannelShortcut):
-            module.make_positional()
-
-
-@torch.no_grad()
-def _removed_input_constants(
-    model: nn.Module, units: _Units, removed: dict[str, list[int]], example_inputs: torch.Tensor
-) -> dict[str, torch.Tensor]:
-    """consumer conv → what the removed input channels add to its output. With their filters zeroed
-    (in eval mode) those channels carry input-independent constants (the BatchNorm's shift through
-    the activation); through a zero-padded conv that is a fixed map, measured here on a zeroed copy."""
-    zeroed = copy.deepcopy(model).eval()
-    _zero_filters(zeroed, units.groups, removed)
-    names = {m: n for n, m in model.named_modules()}
-    wanted: dict[str, list[int]] = {}
-    for unit, group in units.groups.items():
-        for part in group.parts:
-            if part.scatter is not None or not removed[unit]:
-                continue
-            pruning_group = units.dg.get_pruning_group(part.root, tp.prune_conv_out_channels, idxs=removed[unit])
-            for item in pruning_group:
-                if item.dep.handler == tp.prune_conv_in_channels:
-                    wanted.setdefault(names[item.dep.target.module], []).extend(int(i) for i in item.idxs)
-    missing = sorted(set(wanted) - set(units.layout.offsets))
-    if missing:
-        raise BenchError(f"layout {units.layout.name!r} has no offset slot for {missing[0]}, which loses input channels")
-    inputs: dict[str, torch.Tensor] = {}
-    handles = [
-        zeroed.get_submodule(name).register_forward_pre_hook(lambda _m, args, name=name: inputs.__setitem__(name, args[0]))
-        for name in wanted
-    ]
-    try:
-        zeroed(example_inputs[:1])
-    finally:
-        for h in handles:
-            h.remove()
-    out = {}
-    for name, idxs in wanted.items():
-        conv = zeroed.get_submodule(name)
-        x = torch.zeros_like(inputs[name])
-        x[:, idxs] = inputs[name][:, idxs]
-        out[name] = F.conv2d(x, conv.weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)[0]
-    return out
-
-
-def _add_offset(model: nn.Module, path: str, offset: torch.Tensor) -> None:
-    parent, _, attr = path.rpartition(".")
-    owner = model.get_submodule(parent) if parent else model
-    current = getattr(owner, attr)
-    setattr(owner, attr, offset.detach().clone() if current is None else current + offset)
-
-
-@torch.no_grad()
-def _scatter_conv(model: nn.Module, conv_name: str, bn_name: str, slot: str, offset: str | None, removed: list[int]) -> None:
-    """Remove `removed` output channels of a conv and its BatchNorm, and put the kept ones back into
-    the full-width stream through the ChannelScatter in `slot`; each removed channel is filled with
-    the constant its BatchNorm outputs for a zero input (eval mode), as SFP's small model adds."""
-    conv, bn = model.get_submodule(conv_name), model.get_submodule(bn_name)
-    if not isinstance(bn, nn.modules.batchnorm._BatchNorm) or bn.running_mean is None:
-        raise BenchError(f"full-width pruning of {conv_name} needs a BatchNorm with running statistics at {bn_name}")
-    zero = torch.zeros(1, bn.num_features, 1, 1, device=bn.running_mean.device, dtype=bn.running_mean.dtype)
-    constant = F.batch_norm(zero, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps).flatten()
-    kept = [i for i in range(bn.num_features) if i not in set(removed)]
-    parent, _, attr = slot.rpartition(".")
-    owner = model.get_submodule(parent) if parent else model
-    current = getattr(owner, attr)
-    if isinstance(current, ChannelScatter):  # an earlier step scattered this conv already
-        index, fill = current.index, current.fill.clone()
-        fill[index[removed]] = constant[removed].to(fill)
-        index = index[kept]
-    else:
-        index = torch.tensor(kept, device=zero.device)
-        fill = torch.zeros(bn.num_features, device=zero.device)
-        fill[removed] = constant[removed].float()
-    tp.prune_conv_out_channels(conv, removed)
-    tp.prune_batchnorm_out_channels(bn, removed)
-    if offset is not None:
-        o_parent, _, o_attr = offset.rpartition(".")
-        o_owner = model.get_submodule(o_parent) if o_parent else model
-        if getattr(o_owner, o_attr) is not None:
-            setattr(o_owner, o_attr, getattr(o_owner, o_attr)[kept])
-    setattr(owner, attr, ChannelScatter(index, fill))
-
-
-def identity_routes(model: nn.Module) -> float | None:
-    """The fraction of the dense network's identity routes (shortcut channel paths) the pruned
-    network still has; None for a model without parameter-free shortcuts."""
-    shortcuts = [m for m in model.modules() if isinstance(m, ChannelShortcut)]
-    if not shortcuts:
-        return None
-    return sum(m.src.numel() for m in shortcuts) / sum(m.dense_routes for m in shortcuts)

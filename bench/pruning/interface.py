@@ -34,6 +34,7 @@ from typing import ClassVar, Literal, Mapping, Protocol
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from bench.errors import BenchError
 from bench.hooks import TrainingHook
@@ -57,12 +58,26 @@ class NamedConfig:
     description: str = ""
 
 
+# The activations a feature map may be read through, by name (torch-pruning traces activation
+# modules as anonymous ops, so the point names the function rather than a module).
+ACTIVATIONS = {
+    "relu": F.relu,
+    "relu6": F.relu6,
+    "hardswish": F.hardswish,
+    "silu": F.silu,
+    "gelu": F.gelu,
+    "leaky_relu": F.leaky_relu,
+    "elu": F.elu,
+    "mish": F.mish,
+}
+
+
 @dataclass(frozen=True)
 class FeatureMap:
     """Where a conv's channels are seen as the next layer sees them (after its BatchNorm and
     activation; for a residual block's output, after the addition): the output of `module`, on
     `channels` of it in the conv's channel order (all of them when None), passed through the
-    activation module `activation` first when one is named (read, not hooked: it may be shared)."""
+    activation `activation` (a name in ACTIVATIONS) first when one is named."""
 
     module: str
     channels: tuple[int, ...] | None = None
@@ -70,12 +85,12 @@ class FeatureMap:
 
     def register(self, model: nn.Module, sink) -> torch.utils.hooks.RemovableHandle:
         """Call `sink(feature_map)` with this point's (N, C, H, W) map on every forward of `model`."""
-        activation = model.get_submodule(self.activation) if self.activation else None
+        activation = ACTIVATIONS[self.activation] if self.activation else None
         index = list(self.channels) if self.channels is not None else None
 
         def hook(_module, _inputs, output):
             out = output if index is None else output[:, index]
-            sink(activation(out.clone()) if activation is not None else out)
+            sink(activation(out) if activation is not None else out)
 
         return model.get_submodule(self.module).register_forward_hook(hook)
 

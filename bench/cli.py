@@ -358,7 +358,8 @@ def cmd_list(args) -> int:
             cls = get_adapter(name)
             hp = ", ".join(f"{k}={v}" for k, v in cls.describe_hparams().items()) or "-"
             configs = f"  configs: {', '.join(cls.configs)}" if cls.configs else ""
-            print(f"{name:18s} {cls.kind:12s} {cls.paper}  hparams: {hp}{configs}")
+            layout = f"  layout: {cls.layout}" if cls.layout else ""
+            print(f"{name:18s} {cls.kind:12s} {cls.paper}  hparams: {hp}{layout}{configs}")
     elif args.kind == "protocols":
         from bench.protocols import list_protocols
 

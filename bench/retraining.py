@@ -122,6 +122,8 @@ def run(ev: Evaluation, adapter: Adapter, role: str, seed: int, reference_steps:
 # every retraining seed starts from the same pruned network (for globally allocated methods such as
 # taylor, per-seed batches would give every seed different layer widths, and the record one structure).
 CALIBRATION_SEED = 0
+# Training batches on which a soft pruner may re-estimate BatchNorm statistics (of the protocol's batch size).
+RECALIBRATION_BATCHES = 10
 
 
 def calibration_batches(adapter: Adapter, data: DataBundle) -> list:
@@ -176,6 +178,7 @@ def _run_during_training(ev: Evaluation, adapter: Adapter, seed: int, run_dir: P
         calibration=calibration_batches(adapter, ev.data),
         seed=seed,
         layout=ev.layout,
+        recalibration=ev.data.calibration_batches(RECALIBRATION_BATCHES, resolved.batch_size, seed=CALIBRATION_SEED),
     )
     hook = adapter.retrain_hook(zeroing)
     label = f"{adapter.name} seed {seed}"

@@ -21,3 +21,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Benchmarks run only when a marker expression asks for them (`-m perf`): a `-m` of one's own,
+    such as the fast lane's `-m "not slow"`, replaces the `-m 'not perf'` of pyproject's addopts."""
+    if "perf" in (config.option.markexpr or ""):
+        return
+    benchmarks = [item for item in items if "perf" in item.keywords]
+    if benchmarks:
+        config.hook.pytest_deselected(items=benchmarks)
+        items[:] = [item for item in items if "perf" not in item.keywords]

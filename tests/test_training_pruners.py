@@ -138,9 +138,10 @@ def test_after_the_final_zeroing_the_soft_and_the_small_network_compute_the_same
     model.load_state_dict(dense.state_dict())
     sfp = get_adapter("sfp")()
     target = Target(ratio=0.5)
-    zeroing = ZeroingPruner(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     gen = torch.Generator().manual_seed(0)
+    recalibration = [(torch.randn(16, 1, 16, 16, generator=gen), torch.zeros(16, dtype=torch.long)) for _ in range(2)]
+    zeroing = ZeroingPruner(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0, recalibration=recalibration)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     zeroing.zero(model)
     for _epoch in range(3):
         model.train()
@@ -149,6 +150,10 @@ def test_after_the_final_zeroing_the_soft_and_the_small_network_compute_the_same
             F.cross_entropy(model(torch.randn(16, 1, 16, 16, generator=gen)), torch.randint(10, (16,), generator=gen)).backward()
             optimizer.step()
         zeroing.zero(model)  # the hook's after_epoch: what validation then sees
+        zeroing.recalibrate(model)
+    zeroed = model.conv1.weight.flatten(1).abs().sum(1) == 0  # the stem's zeroed channels are 0 for every input
+    assert zeroed.any() and torch.equal(model.bn1.running_var[zeroed], torch.zeros(int(zeroed.sum())))
+    assert model.bn1.momentum == 0.1 and model.training
     model.eval()
     small = prune(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0)
     x = torch.randn(32, 1, 16, 16, generator=gen)

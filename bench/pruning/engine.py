@@ -335,10 +335,11 @@ class ZeroingPruner:
     BatchNorm parameters are left alone. Structured soft pruning needs a full-width layout, where
     removing the zeroed channels at the end computes exactly what the zeroed network computes."""
 
-    def __init__(self, model, model_name, adapter, target, *, example_inputs, calibration, seed, layout=None):
+    def __init__(self, model, model_name, adapter, target, *, example_inputs, calibration, seed, layout=None, recalibration=()):
         self.args = dict(model_name=model_name, adapter=adapter, target=target)
         self.kw = dict(example_inputs=example_inputs, calibration=calibration, seed=seed)
         self.model = model
+        self.recalibration = list(recalibration)  # training batches the BatchNorm statistics are re-estimated on
         resolved = layout_for(model, model_name, adapter, layout)
         if adapter.kind == "structured" and not resolved.full_width:
             offered = [n for n, lay in model_layouts(model).items() if lay.full_width]
@@ -360,6 +361,27 @@ class ZeroingPruner:
                 weight.mul_(keep.to(weight.device, weight.dtype))
             return
         zero_filters(model, self.units.groups, {u: (~k).nonzero().flatten().tolist() for u, k in p.keep.items()})
+
+    @torch.no_grad()
+    def recalibrate(self, model: nn.Module) -> None:
+        """A cumulative average over the recalibration batches, in train mode, replaces every
+        BatchNorm's running statistics (training itself never reads them: it normalizes by batch)."""
+        if not self.recalibration:
+            raise ValueError("ZeroingPruner.recalibrate: no recalibration batches were given")
+        norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        momenta = [m.momentum for m in norms]
+        was_training = model.training
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+        model.train()
+        try:
+            for inputs, _ in self.recalibration:
+                model(inputs)
+        finally:
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+            model.train(was_training)
 
 
 def _group_scores(scores: Scores, groups: dict[str, Group], who: str) -> dict[str, torch.Tensor]:

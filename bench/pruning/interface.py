@@ -128,6 +128,10 @@ class SoftPruner(Protocol):
     def zero(self, model: nn.Module) -> None:
         """Zero, in place, the filters (or weights) this adapter's current scores would remove."""
 
+    def recalibrate(self, model: nn.Module) -> None:
+        """Re-estimate the BatchNorm statistics of `model` on fixed training batches (no gradients),
+        so that in eval mode the zeroed network runs with the statistics of what it now computes."""
+
 
 class Adapter:
     name: ClassVar[str] = ""

@@ -30,7 +30,7 @@ class Part:
     members: dict[str, list[tuple[int, int]]]  # conv name → (member index, root index) pairs
     scatter: tuple[str, str] | None = None  # (its BatchNorm, the scatter slot) of a scattered conv
     residual: bool = False  # removing these channels removes identity routes (the group crosses an addition)
-    norms: dict[str, tuple[str, dict[int, int]]] = field(default_factory=dict)  # BatchNorm → (root index → its channel)
+    norms: dict[str, dict[int, int]] = field(default_factory=dict)  # BatchNorm name → {root index: its channel}
 
 
 @dataclass
@@ -75,14 +75,14 @@ def structured_groups(model: nn.Module, dg: tp.DependencyGraph) -> dict[str, Gro
     groups: dict[str, Group] = {}
     for group in dg.get_all_groups(ignored_layers=[head] if head is not None else [], root_module_types=[nn.Conv2d]):
         members: dict[str, list[tuple[int, int]]] = {}
-        norms: dict[str, tuple[str, dict[int, int]]] = {}
+        norms: dict[str, dict[int, int]] = {}
         residual = False
         for item in group:
             module = item.dep.target.module
             if isinstance(module, nn.Conv2d) and item.dep.handler == tp.prune_conv_out_channels:
                 members[names[module]] = [(int(i), int(r)) for i, r in zip(item.idxs, item.root_idxs)]
             elif isinstance(module, nn.modules.batchnorm._BatchNorm) and module in names:
-                norms[names[module]] = (names[module], {int(r): int(i) for i, r in zip(item.idxs, item.root_idxs)})
+                norms[names[module]] = {int(r): int(i) for i, r in zip(item.idxs, item.root_idxs)}
             residual = residual or isinstance(module, ChannelShortcut) or str(getattr(module, "_grad_fn", "")).startswith("Add")
         if not members:
             continue
@@ -151,7 +151,7 @@ class Units:
                 continue
             part = next(p for g in self.groups.values() for p in g.parts if name in p.members)
             pairs = sorted(part.members[name])
-            for bn_name, (_, root_to_bn) in part.norms.items():
+            for bn_name, root_to_bn in part.norms.items():
                 bn = self.model.get_submodule(bn_name)
                 if bn.num_features == len(pairs) and [root_to_bn.get(r) for _, r in pairs] == list(range(len(pairs))):
                     if bn_name.rpartition(".")[0] == name.rpartition(".")[0]:  # the same block: this conv's own norm
@@ -159,7 +159,6 @@ class Units:
                         break
         self._norms = out
         return out
-
 
     def normalized_by(self) -> dict[str, list[tuple[nn.Module, tuple[int, ...]]]]:
         """conv → every BatchNorm of its channel group that normalizes all of its channels, with the
@@ -172,7 +171,7 @@ class Units:
             for part in group.parts:
                 for conv, pairs in part.members.items():
                     found = []
-                    for bn_name, (_, root_to_bn) in part.norms.items():
+                    for bn_name, root_to_bn in part.norms.items():
                         if all(r in root_to_bn for _, r in pairs):
                             found.append((self.model.get_submodule(bn_name), tuple(root_to_bn[r] for _, r in sorted(pairs))))
                     if not found and conv in self.norms():  # a scattered conv's part holds only the conv itself
@@ -231,7 +230,7 @@ def _graph_feature_map(model, units: Units, part: Part, conv: str, pairs, names,
     bn = names[direct] if direct is not None else (min(later, key=order.__getitem__) if later else None)
     if bn is None or bn not in part.norms:
         return FeatureMap(conv)
-    root_to_bn = part.norms[bn][1]
+    root_to_bn = part.norms[bn]
     if any(r not in root_to_bn for _, r in pairs):
         return FeatureMap(conv)
     channels = tuple(root_to_bn[r] for _, r in sorted(pairs))

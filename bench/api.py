@@ -26,7 +26,7 @@ from filelock import FileLock, Timeout
 
 import bench
 from bench import distributed, records, retraining
-from bench.checkpoint import CHECKPOINT_EVERY, Checkpointer
+from bench.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
 from bench.config import config_hash, file_digest, to_jsonable
 from bench.counting import FLOP_CONVENTION, Counts, count
 from bench.data import DataBundle, DatasetSpec, load_dataset
@@ -43,7 +43,7 @@ from bench.pruning.layouts import Layout
 from bench.retraining import Evaluation, RunOutcome, calibration_batches, check_iterations
 from bench.train import TrainSpec, compile_problem, evaluate as evaluate_accuracy, train
 
-DENSE_TRAINING_VERSION = 1  # bump when the dense training code changes results: old caches are not reused
+DENSE_TRAINING_VERSION = 2  # bump when the dense training code changes results (tests/test_config.py pins them): old caches are not reused
 DEFAULT_RUNS_DIR = "runs"
 DEFAULT_RECORDS_DIR = "results"
 
@@ -68,6 +68,11 @@ class Dense:
     counts: Counts
     path: Path | None = None
     regularizer: dict | None = None  # a dense hook's identity (e.g. slimming's sparsity penalty)
+
+    @property
+    def weights_sha256(self) -> str:
+        """What the baseline *is*: two records started from the same weights only if this agrees."""
+        return weights_digest(self.model.state_dict())
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -155,6 +160,8 @@ def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict
     if compile:  # torch.compile changes the numbers (fused kernels round differently): its own cache entry
         config["compile"] = True
     config.update(_world_identity())  # per-rank BatchNorm statistics change the numbers too
+    if data.device.type == "cpu":  # CPU kernels split reductions by thread count, so the weights differ with it
+        config["threads"] = torch.get_num_threads()
     return config
 
 
@@ -574,6 +581,7 @@ def build_record(
         "seeds": list(options.seeds),
         "dense": {
             "run_id": dense.run_id,
+            "weights_sha256": dense.weights_sha256,
             "source": dense.source,
             "seed": dense.seed,
             "recipe": to_jsonable(data.spec.recipe),

@@ -77,3 +77,14 @@ def _read(path: Path) -> dict[str, Any] | None:
         return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception:  # any unreadable file is treated like a corrupt one: fall back
         return None
+
+
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict's tensors (name, dtype, shape and bytes, in name order): the identity
+    of a set of weights, whatever file or device they came from."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        h.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}:".encode())
+        h.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

@@ -21,11 +21,70 @@ def test_recipe_lr_schedule():
     assert [recipe.step_lr(e) for e in (0, 79, 80, 119, 120, 159)] == [0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1, 0.1 * 0.1 * 0.1, 0.1 * 0.1 * 0.1]
 
 
-def test_dense_baseline_hash_is_pinned():
-    """The id of the default dense baseline, as cited by every record in submissions/. If this changes,
-    every cached baseline is retrained and old records no longer match: do it on purpose only, by
-    bumping DENSE_TRAINING_VERSION."""
-    assert config_hash(dense_config("resnet20", load_dataset("digits"), 0)) == "7f15dce2ea4b"
+def test_dense_baseline_hash_is_pinned(monkeypatch):
+    """The id of the default dense baseline (2 CPU threads, as on the reference machine). If this
+    changes, every cached baseline is retrained and old records no longer match: do it on purpose
+    only, by bumping DENSE_TRAINING_VERSION."""
+    import torch
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    data = load_dataset("digits")
+    assert config_hash(dense_config("resnet20", data, 0)) == PINNED
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)  # CPU results depend on the thread count
+    assert config_hash(dense_config("resnet20", data, 0)) != PINNED
+
+
+PINNED = "b272587795c8"
+
+# What one epoch of the dense training path computes, per DENSE_TRAINING_VERSION: (first-epoch train
+# loss, sum of |weights| after it), on digits ResNet-20 with 1 thread. Rounded: a change of the code
+# that changes the numbers moves them far more than floating-point differences between CPUs.
+DENSE_NUMBERS = {2: (2.0864, 15136.10)}  # 1: the records of eec39eb..1c57c59, whose dense weights differed
+
+
+def test_dense_training_numbers_are_pinned_to_its_version():
+    """The dense cache is keyed by DENSE_TRAINING_VERSION, so the version must move whenever the dense
+    training (data pipeline, augmentation, init, loop, recipe) computes other numbers. If this fails
+    after a change: bump DENSE_TRAINING_VERSION (cached baselines are then retrained and records made
+    with the old ones no longer match) and pin the new numbers under the new version."""
+    import dataclasses
+
+    import torch
+
+    from bench.api import DENSE_TRAINING_VERSION, DataOptions, load_data, new_model, recipe_spec
+    from bench.train import train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        data = load_data(DataOptions(), torch.device("cpu"))
+        torch.manual_seed(0)
+        model = new_model("resnet20", data.spec, torch.device("cpu"))
+        result = train(model, data, dataclasses.replace(recipe_spec(data), epochs=1), seed=0)
+    finally:
+        torch.set_num_threads(threads)
+    loss = result.curve[0].train_loss
+    weight_sum = float(sum(p.detach().double().abs().sum() for p in model.parameters()))
+    assert DENSE_TRAINING_VERSION in DENSE_NUMBERS, "pin the new version's numbers in DENSE_NUMBERS"
+    pinned_loss, pinned_sum = DENSE_NUMBERS[DENSE_TRAINING_VERSION]
+    assert (round(loss, 4), round(weight_sum, 2)) == pytest.approx((pinned_loss, pinned_sum), abs=2e-3), (
+        f"dense training now gives loss {loss:.4f}, |w| sum {weight_sum:.2f}: bump DENSE_TRAINING_VERSION and pin these"
+    )
+
+
+def test_weights_digest_is_the_weights_identity():
+    import torch
+
+    from bench.checkpoint import weights_digest
+
+    torch.manual_seed(0)
+    a = {"w": torch.randn(3, 4), "b": torch.zeros(2, dtype=torch.long)}
+    same = {"b": a["b"].clone(), "w": a["w"].clone()}  # order and storage do not matter
+    assert weights_digest(a) == weights_digest(same) and len(weights_digest(a)) == 64
+    changed = {**same, "w": same["w"].clone()}
+    changed["w"][1, 2] = torch.nextafter(changed["w"][1, 2], torch.tensor(1e9))  # one ulp
+    assert weights_digest(changed) != weights_digest(a)
+    assert weights_digest({"w2": a["w"], "b": a["b"]}) != weights_digest(a)  # names are part of it
 
 
 def test_records_name_the_commit_when_run_from_a_checkout(monkeypatch):

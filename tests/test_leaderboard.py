@@ -108,6 +108,17 @@ def test_different_dense_recipes_are_never_ranked_together(subs, example_record)
     assert [len(g.ranked) for g in groups_of(subs)] == [1, 1]
 
 
+def test_entries_pruned_from_different_dense_weights_are_never_ranked_together(subs, example_record):
+    same = [make(example_record, adapter=name) for name in ("a", "b")]
+    other = make(example_record, adapter="c")
+    for record, digest in zip(same + [other], ["1" * 64, "1" * 64, "2" * 64]):
+        record["dense"]["weights_sha256"] = digest
+        record["run_id"] = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:12]
+    for i, record in enumerate(same + [other]):
+        put(subs, f"{i}.json", record)
+    assert sorted(len(g.ranked) for g in groups_of(subs)) == [1, 2]
+
+
 def test_scratch_b_groups_across_epochs_and_shows_them(subs, example_record):
     for name, epochs, ratio in (("a", 60, 2.0), ("b", 90, 3.0)):
         put(subs, f"{name}.json", make(example_record, adapter=name, protocol="scratch-b", epochs=epochs,

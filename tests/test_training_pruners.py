@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from bench import records
 from bench.api import DataOptions, EvaluateOptions, dense_config, evaluate, load_data
+from bench.checkpoint import weights_digest
 from bench.config import config_hash
 from bench.counting import count
 from bench.errors import BenchError
@@ -251,6 +252,7 @@ def test_sfp_retrains_softly_and_reports_the_small_network(tmp_path, checkpoint)
     assert method["structure"] == control["structure"] and method["flops"] < record["dense"]["flops"]
     assert method["runs"][0]["top1"] is not None
     assert record["layout"]["name"] == method["structure"]["layout"] == "full-width"
+    assert record["dense"]["weights_sha256"] == weights_digest(torch.load(checkpoint, weights_only=True))
     assert method["identity_routes"] == control["identity_routes"] == 1.0  # the residual stream keeps its width
 
 

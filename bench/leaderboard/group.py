@@ -45,12 +45,15 @@ def protocol_key(protocol: dict) -> dict[str, Any]:
 
 def group_key(record: dict) -> dict[str, Any]:
     dataset = record["dataset"]
-    return {
+    key = {
         "dataset": {k: dataset[k] for k in ("name", "split_seed", "input_shape")},
         "model": record["model"],
         "recipe": record["dense"]["recipe"],
         "protocol": protocol_key(record["protocol"]),
     }
+    if "weights_sha256" in record["dense"]:  # entries pruned from different dense weights are never ranked together
+        key["dense_weights"] = record["dense"]["weights_sha256"]
+    return key
 
 
 def key_hash(key: Any, length: int = 10) -> str:

@@ -38,7 +38,7 @@ from bench.progress import Reporter, SilentReporter
 from bench.hooks import TrainingHook
 from bench.protocols import Protocol, ResolvedProtocol, load_protocol, resolve
 from bench.pruning import Adapter, Target, get_adapter
-from bench.pruning.engine import PrunedModel, Structure, check_target, identity_routes, layout_for, prune
+from bench.pruning.engine import PrunedModel, Structure, check_soft_layout, check_target, identity_routes, layout_for, prune
 from bench.pruning.layouts import Layout
 from bench.retraining import Evaluation, RunOutcome, calibration_batches, check_iterations
 from bench.train import TrainSpec, compile_problem, evaluate as evaluate_accuracy, train
@@ -453,6 +453,8 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
     layout = check_target(
         new_model(options.model, data.spec, device), options.model, adapter, target, example_inputs(data.spec, device), options.layout
     )
+    if retraining.prunes_during_training(adapter):
+        check_soft_layout(new_model(options.model, data.spec, device), options.model, adapter, layout)
     records.ensure_dir(options.records_dir)
     dense = train_dense(
         options.model,

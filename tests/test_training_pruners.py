@@ -256,6 +256,12 @@ def test_sfp_retrains_softly_and_reports_the_small_network(tmp_path, checkpoint)
     assert method["identity_routes"] == control["identity_routes"] == 1.0  # the residual stream keeps its width
 
 
+def test_soft_pruning_in_a_layout_that_is_not_full_width_is_refused_before_any_training(tmp_path, checkpoint):
+    with pytest.raises(BenchError, match="needs a full-width layout.*use --layout full-width"):
+        evaluate(options(tmp_path, checkpoint, adapter="sfp", layout="hrankplus"))
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("result.json"))
+
+
 def test_iterations_are_refused_where_they_do_not_apply(tmp_path, checkpoint):
     with pytest.raises(BenchError, match="prunes during retraining"):
         evaluate(options(tmp_path, checkpoint, adapter="sfp", iterations=2))

@@ -25,7 +25,7 @@ from bench.pruning.surgery import identity_routes, remove_channels, zero_filters
 from bench.pruning.targets import Target, check_rate, format_compress_rate
 from bench.pruning.units import Group, Units, batchnorms_after, feature_maps
 
-__all__ = ["PrunedModel", "Step", "Structure", "ZeroingPruner", "batchnorms_after", "check_target", "identity_routes",
+__all__ = ["PrunedModel", "Step", "Structure", "ZeroingPruner", "batchnorms_after", "check_soft_layout", "check_target", "identity_routes",
            "layout_for", "plan", "prune"]
 
 
@@ -341,13 +341,7 @@ class ZeroingPruner:
         self.model = model
         self.recalibration = list(recalibration)  # training batches the BatchNorm statistics are re-estimated on
         resolved = layout_for(model, model_name, adapter, layout)
-        if adapter.kind == "structured" and not resolved.full_width:
-            offered = [n for n, lay in model_layouts(model).items() if lay.full_width]
-            raise BenchError(
-                f"{adapter.name} prunes softly during retraining, which needs a full-width layout (the network it "
-                f"validates and the one it reports must compute the same function); {model_name}'s {resolved.name!r} "
-                f"is not one" + (f" (use --layout {offered[0]})" if offered else " and the model offers none")
-            )
+        check_soft_layout(model, model_name, adapter, resolved)
         self.units = Units(model, adapter.kind == "structured", example_inputs, resolved)  # the model keeps its shape
 
     @torch.no_grad()
@@ -382,6 +376,18 @@ class ZeroingPruner:
             for m, momentum in zip(norms, momenta):
                 m.momentum = momentum
             model.train(was_training)
+
+
+def check_soft_layout(model: nn.Module, model_name: str, adapter: Adapter, layout: Layout) -> None:
+    """Structured soft pruning needs a full-width layout: only there does removing the zeroed channels
+    at the end give the network that was trained and validated."""
+    if adapter.kind == "structured" and not layout.full_width:
+        offered = [n for n, lay in model_layouts(model).items() if lay.full_width]
+        raise BenchError(
+            f"{adapter.name} prunes softly during retraining, which needs a full-width layout (the network it "
+            f"validates and the one it reports must compute the same function); {model_name}'s {layout.name!r} "
+            f"is not one" + (f" (use --layout {offered[0]})" if offered else " and the model offers none")
+        )
 
 
 def _group_scores(scores: Scores, groups: dict[str, Group], who: str) -> dict[str, torch.Tensor]:

@@ -1,0 +1,75 @@
+"""The lines no import may cross (docs/architecture.md), checked on the source: every `import` and
+`from ... import` of every module, including those inside functions."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def modules(*globs: str) -> list[Path]:
+    return sorted(p for g in globs for p in ROOT.glob(g))
+
+
+def offending(paths: list[Path], forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    bad = {}
+    for path in paths:
+        hits = sorted(
+            name for name in imports(path)
+            if name.startswith(forbidden) and not name.startswith(allowed)
+        )
+        if hits:
+            bad[str(path.relative_to(ROOT))] = hits
+    return bad
+
+
+def test_the_checks_see_imports_inside_functions(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from bench.cli import main\n    import torch.nn\n")
+    assert imports(module) >= {"bench.cli", "bench.cli.main", "torch.nn"}
+
+
+def test_adapters_import_only_the_pruning_interface():
+    assert offending(modules("adapters/*.py"), ("bench.",), ("bench.pruning", "bench.errors")) == {}
+    internals = ("bench.pruning.engine", "bench.pruning.units", "bench.pruning.surgery", "bench.pruning.layouts")
+    assert offending(modules("adapters/*.py"), internals) == {}
+
+
+def test_models_never_import_pruning_or_training_code():
+    assert offending(modules("bench/models/*.py"), ("bench.pruning", "bench.train", "bench.api", "bench.retraining")) == {}
+
+
+def test_the_core_never_imports_an_adapter():
+    core = modules("bench/train.py", "bench/protocols.py", "bench/counting.py", "bench/records.py",
+                   "bench/retraining.py", "bench/pruning/*.py")
+    assert offending(core, ("bench.adapters", "adapters")) == {}
+
+
+def test_layouts_are_plain_data():
+    """Models describe their layouts as data and layouts.py reads them: no model or graph code in it."""
+    assert offending(modules("bench/pruning/layouts.py"), ("torch", "bench."), ("torch.nn", "bench.errors")) == {}
+
+
+def test_the_leaderboard_never_imports_torch_or_training_code():
+    forbidden = ("torch", "bench.api", "bench.train", "bench.retraining", "bench.pruning", "bench.models", "bench.data")
+    assert offending(modules("bench/leaderboard/*.py"), forbidden) == {}
+
+
+@pytest.mark.parametrize("path", modules("bench/**/*.py", "adapters/*.py"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_nothing_imports_the_cli(path):
+    if path == ROOT / "bench" / "__main__.py":  # `python -m bench` is the CLI's entry point
+        return
+    assert not any(name == "bench.cli" or name.startswith("bench.cli.") for name in imports(path))

@@ -18,7 +18,10 @@ import torch
 from bench import records
 from bench.cli import main
 from bench.models import build_model
+from bench.errors import BenchError
+from bench.sweep.driver import make_jobs
 from bench.sweep.grid import load_grid, parse_grid
+from bench.sweep.job import evaluate_options
 
 SWEEP_8 = """
 models = "resnet20"
@@ -100,6 +103,34 @@ def test_expansion_order_targets_hp_axes_and_layout(workdir):
     assert first.seeds == (0, 1) and first.arms == 2 and first.train_epochs == 2 * 2 * 2
     assert first.record == f"digits/resnet20/hrankplus_ratio0.5_ft-2_{first.hash}.json"  # the submissions layout
     assert len({r.hash for r in grid.runs}) == len(grid.runs)
+
+
+def test_layouts_are_an_axis_validated_against_the_model_and_hashed_only_when_given(workdir):
+    grid = parse_grid(
+        """
+        protocols = "ft-2"
+        checkpoint = "dense.pt"
+        [[adapters]]
+        name = "l1-norm"
+        layouts = ["block-internal", "hrankplus"]
+        [[adapters]]
+        name = "l1-norm"
+        ratios = [0.4]
+        """,
+        source=workdir / "inline.toml",
+    )
+    assert [r.label for r in grid.runs] == [
+        "l1-norm ratio0.5 layout=block-internal resnet20/digits ft-2",
+        "l1-norm ratio0.5 layout=hrankplus resnet20/digits ft-2",
+        "l1-norm ratio0.4 resnet20/digits ft-2",
+    ]
+    assert grid.runs[0].config["layout"] == "block-internal" and "layout" not in grid.runs[2].config
+    assert len({r.hash for r in grid.runs}) == 3
+    jobs = make_jobs(grid, list(grid.runs), workdir / "out", workdir / "runs", threads=1)
+    assert [j.options["layout"] for j in jobs] == ["block-internal", "hrankplus", None]
+    assert evaluate_options(jobs[1]).layout == "hrankplus"
+    with pytest.raises(BenchError, match="no pruning layout 'bogus'"):
+        parse_grid('protocols = "ft-2"\n[[adapters]]\nname = "l1-norm"\nlayouts = ["bogus"]\n', source=workdir / "g.toml")
 
 
 def test_hash_covers_what_determines_the_record_and_nothing_else(workdir, tmp_path):

@@ -87,6 +87,7 @@ def make_jobs(grid: Grid, runs: list[Run], out: Path, runs_dir: Path, threads: i
             "model": run.model,
             "target": run.target.to_dict(),
             "hp": list(run.hp),
+            "layout": run.layout,
             "seeds": list(run.seeds),
             "random_control": run.arms == 2,
             "checkpoint": str(checkpoint) if checkpoint else None,

@@ -35,7 +35,7 @@ GRID_KEYS = (
     "models", "datasets", "protocols", "seeds", "random_control", "checkpoint", "data_root",
     "dense_seed", "split_seed", "device", "adapters",
 )
-ADAPTER_KEYS = ("name", "ratios", "compress_rates", "configs", "hp", "models", "datasets", "protocols")
+ADAPTER_KEYS = ("name", "ratios", "compress_rates", "configs", "hp", "layouts", "models", "datasets", "protocols")
 DEFAULT_RATIO = 0.5
 
 
@@ -57,6 +57,7 @@ class Run:
     epochs_exact: bool  # False for FLOPs-budgeted protocols (scratch-b): known only after pruning
     batch_size: int
     config: dict = field(repr=False, compare=False)  # what the hash covers
+    layout: str | None = None  # a pruning layout asked for by the grid; None: the adapter's own
 
     @property
     def target_tag(self) -> str:
@@ -75,7 +76,8 @@ class Run:
     @property
     def label(self) -> str:
         hp = f" {' '.join(self.hp)}" if self.hp else ""
-        return f"{self.adapter} {self.target_tag}{hp} {self.model}/{self.dataset} {self.protocol_name}"
+        layout = f" layout={self.layout}" if self.layout else ""
+        return f"{self.adapter} {self.target_tag}{hp}{layout} {self.model}/{self.dataset} {self.protocol_name}"
 
     @property
     def train_epochs(self) -> int:
@@ -294,21 +296,22 @@ class _Expander:
             raise self.fail(where, str(exc)) from None
         return targets or [Target(ratio=DEFAULT_RATIO)]
 
-    def _check_target(self, adapter, target: Target, model: str, dataset: str, where: str) -> None:
-        """Per-layer targets must fit the model; a ratio fits every model (its range is checked by Target)."""
+    def _check_target(self, adapter, target: Target, model: str, dataset: str, where: str, layout: str | None = None) -> None:
+        """Per-layer targets and layouts must fit the model; a ratio in the adapter's own layout fits
+        every model (its range is checked by Target)."""
         import torch
 
         from bench import api
         from bench.data import DATASETS
         from bench.pruning.engine import check_target
 
-        key = (adapter.name, target, model, dataset)
-        if target.ratio is not None or key in self._checked:
+        key = (adapter.name, target, model, dataset, layout)
+        if (target.ratio is not None and layout is None) or key in self._checked:
             return
         self._checked.add(key)
         spec = DATASETS.get(dataset)
         try:
-            check_target(self._model(model, dataset, where), model, adapter, target, api.example_inputs(spec, torch.device("cpu")))
+            check_target(self._model(model, dataset, where), model, adapter, target, api.example_inputs(spec, torch.device("cpu")), layout)
         except BenchError as exc:
             raise self.fail(where, f"{target.describe()} on {model}: {exc}") from None
 
@@ -360,6 +363,7 @@ class _Expander:
             e_protocols = self._list(entry.get("protocols", protocols), "protocols", where, (str,), "a protocol name")
             targets = self._targets(entry, where)
             hps = self._hp_grid(cls, entry.get("hp"), where)
+            layouts = self._list(entry["layouts"], "layouts", where, (str,), "a layout name") if "layouts" in entry else [None]
             resolved = {p: self._protocol(p, e_datasets, where) for p in e_protocols}
             for model, dataset in itertools.product(e_models, e_datasets):
                 self._model(model, dataset, where)
@@ -369,9 +373,11 @@ class _Expander:
                     checkpoints[model] = weights
                     digests.setdefault(weights, file_digest(weights))
             arms = 2 if random_control and cls.name != "random" else 1
-            for target, (hp_text, hparams), model, dataset, p in itertools.product(targets, hps, e_models, e_datasets, e_protocols):
+            for target, (hp_text, hparams), layout, model, dataset, p in itertools.product(
+                targets, hps, layouts, e_models, e_datasets, e_protocols
+            ):
                 adapter = cls(hparams)
-                self._check_target(adapter, target, model, dataset, where)
+                self._check_target(adapter, target, model, dataset, where, layout)
                 ref, protocol, by_dataset = resolved[p]
                 dense = (
                     {"checkpoint_sha256": digests[checkpoints[model]]}
@@ -387,6 +393,7 @@ class _Expander:
                     "seeds": list(seeds),
                     "random_control": arms == 2,
                     "dense": dense,
+                    **({"layout": layout} if layout is not None else {}),  # the adapter's own layout: hashes as before
                 }
                 digest = config_hash(config)
                 if digest in runs:
@@ -396,7 +403,7 @@ class _Expander:
                 runs[digest] = Run(
                     hash=digest, adapter=cls.name, target=target, hp=hp_text, model=model, dataset=dataset,
                     protocol=ref, protocol_name=protocol.name, seeds=seeds, arms=arms, epochs=r.epochs,
-                    epochs_exact=protocol.budget != "flops", batch_size=r.batch_size, config=config,
+                    epochs_exact=protocol.budget != "flops", batch_size=r.batch_size, config=config, layout=layout,
                 )
         return Grid(
             path=self.source,

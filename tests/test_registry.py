@@ -1,5 +1,7 @@
 """The generic registry: normalized names, loud duplicates, did-you-mean."""
 
+from pathlib import Path
+
 import pytest
 
 from bench.errors import BenchError, UnknownNameError
@@ -58,9 +60,15 @@ def test_third_party_adapters_register_through_the_entry_point_group(tmp_path, m
 
 
 def test_the_distribution_does_not_ship_a_top_level_adapters_package():
-    """`adapters` is also an unrelated PyPI package: ours is installed as `bench.adapters` only."""
-    from importlib.metadata import files
+    """`adapters` is also an unrelated PyPI package: ours is installed as `bench.adapters` only. (An
+    editable install leaves a prunebench.egg-info in the checkout, which lists the source tree; only
+    installed metadata says what ships.)"""
+    from importlib.metadata import distributions
 
-    shipped = {str(f).split("/")[0] for f in files("prunebench") or []}
-    assert "adapters" not in shipped
+    checkout = Path(__file__).resolve().parent.parent
+    installed = [d for d in distributions(name="prunebench") if Path(d.locate_file("")).resolve() != checkout]
+    assert installed, "prunebench is not installed"
+    for dist in installed:
+        shipped = {str(f).split("/")[0] for f in dist.files or []}
+        assert "adapters" not in shipped
     import bench.adapters.hrankplus  # noqa: F401  (and the built-ins import from their real home)

@@ -1,13 +1,16 @@
 """Submission records: validate against `submissions/schema.json`, write atomically, read back.
 
-Validation is the JSON Schema (jsonschema) plus the few cross-field rules a schema cannot express
-(a pruned model is never larger than its dense model). Errors name the file and the failing field.
+Validation is the JSON Schema (jsonschema) plus the cross-field rules a schema cannot express: a
+pruned model is never larger than its dense model, and every derived field agrees with the raw ones
+it is computed from (an arm's means, standard deviation and divergence from its per-seed runs, its
+reductions from its and the dense model's counts). Errors name the file and the failing field.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -63,7 +66,41 @@ def problems(record: Any) -> list[str]:
                 found.append(f"{arm_name}/{key}: {arm[key]} is larger than the dense model's {dense[key]}")
         if [r["seed"] for r in arm["runs"]] != record["seeds"]:
             found.append(f"{arm_name}/runs: seeds do not match the record's seeds {record['seeds']}")
+        found += [f"{arm_name}/{field}: {message}" for field, message in _derived_disagreements(arm, dense)]
     return found
+
+
+def _derived_disagreements(arm: dict, dense: dict) -> list[tuple[str, str]]:
+    """(field, why) for every derived field of an arm that its raw fields do not reproduce."""
+    out = []
+    runs = arm["runs"]
+    diverged = any(r["diverged"] for r in runs)
+    if arm["diverged"] != diverged:
+        out.append(("diverged", f"is {arm['diverged']} but the runs say {diverged}"))
+    top1 = [r["top1"] for r in runs]
+    top5 = [r["top5"] for r in runs]
+    if diverged or None in top1 or None in top5:
+        expected = {"top1_mean": None, "top1_std": None, "top5_mean": None} if diverged else {}
+    else:
+        expected = {
+            "top1_mean": statistics.fmean(top1),
+            "top1_std": statistics.stdev(top1) if len(top1) > 1 else 0.0,
+            "top5_mean": statistics.fmean(top5),
+        }
+    for field, value in expected.items():
+        if not _agrees(arm[field], value, 1e-6):
+            out.append((field, f"{arm[field]!r} disagrees with its runs ({value!r})"))
+    for field, count in (("params_reduction_pct", "params"), ("flops_reduction_pct", "flops")):
+        value = 100.0 * (1 - arm[count] / dense[count]) if dense[count] else 0.0
+        if not _agrees(arm[field], value, 1e-3):  # stored rounded to 4 decimals
+            out.append((field, f"{arm[field]!r} disagrees with {count} {arm[count]} of {dense[count]} ({value:.4f})"))
+    return out
+
+
+def _agrees(stored: Any, computed: float | None, tolerance: float) -> bool:
+    if stored is None or computed is None:
+        return stored is None and computed is None
+    return abs(stored - computed) <= tolerance
 
 
 def validate(record: Any, source: str = "record") -> None:

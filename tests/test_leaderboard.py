@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,7 @@ def make(example: dict, *, adapter: str = "hrankplus", top1: float = 95.0, std: 
     r["protocol"].update(name=protocol, epochs=epochs, **protocol_fields)
     r["target"].update(ratio=ratio, description=f"ratio={ratio:g}")
     m = r["method"]
-    m.update(top1_mean=top1, top1_std=std)
+    with_runs(m, top1, std)
     if diverged:
         m.update(diverged=True, top1_mean=None, top1_std=None, top5_mean=None)
         for run in m["runs"]:
@@ -39,9 +40,23 @@ def make(example: dict, *, adapter: str = "hrankplus", top1: float = 95.0, std: 
     if control is None:
         r["random_control"] = None
     else:
-        r["random_control"]["top1_mean"] = control
+        with_runs(r["random_control"], control, r["random_control"]["top1_std"])
     r["run_id"] = hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()[:12]
     return r
+
+
+def with_runs(arm: dict, mean: float, std: float | None) -> None:
+    """Set an arm's top-1 mean and std, and per-seed results that give exactly them (records must
+    agree with their own runs). With several runs the values are mean + std * z, z centred with unit
+    standard deviation."""
+    runs = arm["runs"]
+    z = [i - (len(runs) - 1) / 2 for i in range(len(runs))]
+    scale = (std or 0.0) / statistics.stdev(z) if len(runs) > 1 else 0.0
+    for run, zi in zip(runs, z):
+        run["top1"] = mean + scale * zi
+    values = [run["top1"] for run in runs]
+    arm["top1_mean"] = statistics.fmean(values)
+    arm["top1_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def put(folder: Path, name: str, record: dict | str) -> Path:
@@ -344,8 +359,11 @@ def test_output_inside_submissions_is_not_read_back(subs, example_record, capsys
 
 def _bad_cases(example: dict) -> dict[str, tuple[str, str]]:
     """name → (file text, expected reason)"""
-    schema = make(example, top1=101.0)
-    nan = json.dumps(make(example, adapter="n")).replace('"top1_std": 0.5', '"top1_std": NaN')
+    schema = make(example)
+    schema["method"]["top1_mean"] = 101.0
+    nan_record = make(example, adapter="n")
+    nan_record["method"]["top1_std"] = "__NAN__"
+    nan = json.dumps(nan_record).replace('"__NAN__"', "NaN")
     script = make(example, adapter="s")
     script["adapter"]["args"]["batch_size"] = "<script>alert(1)</script>"
     return {

@@ -33,6 +33,38 @@ def test_bad_fields_are_named(example_record, path, value, field):
         records.validate(bad, "x.json")
 
 
+def _set(record, path, value):
+    node = record
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value(node[path[-1]]) if callable(value) else value
+
+
+# Each a valid-looking edit of one field that its own raw fields contradict (a hand-edited record).
+MUTATIONS = [
+    (("method", "top1_mean"), lambda v: v + 0.1, "method/top1_mean"),
+    (("method", "runs", 0, "top1"), lambda v: v - 0.5, "method/top1_mean"),
+    (("method", "top1_std"), lambda v: v * 2, "method/top1_std"),
+    (("method", "top5_mean"), lambda v: v - 1.0, "method/top5_mean"),
+    (("random_control", "top1_mean"), lambda v: v + 1.0, "random_control/top1_mean"),
+    (("method", "params_reduction_pct"), lambda v: v + 5.0, "method/params_reduction_pct"),
+    (("method", "flops"), lambda v: v // 2, "method/flops_reduction_pct"),
+    (("dense", "params"), lambda v: v + 10_000, "method/params_reduction_pct"),
+    (("method", "runs", 1, "diverged"), True, "method/diverged"),
+]
+
+
+@pytest.mark.parametrize("path, change, field", MUTATIONS, ids=[m[2] + ":" + "/".join(map(str, m[0])) for m in MUTATIONS])
+def test_derived_fields_that_disagree_with_their_raw_fields_are_rejected_by_name(example_record, path, change, field):
+    records.validate(example_record)  # the real record agrees with itself
+    bad = copy.deepcopy(example_record)
+    _set(bad, path, change)
+    found = records.problems(bad)
+    assert any(p.startswith(field + ":") for p in found), found
+    with pytest.raises(BenchError, match=field):
+        records.validate(bad, "x.json")
+
+
 def test_nan_in_a_file_is_rejected(tmp_path, example_record):
     path = tmp_path / "r.json"
     record = copy.deepcopy(example_record)

@@ -16,6 +16,7 @@ from bench.models.cifar_resnet import ChannelShortcut
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import Step, Structure, identity_routes, plan, prune
 from bench.pruning.surgery import zero_filters
+from trained_like import trained_like
 from bench.pruning.registry import adapter_names
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -33,22 +34,6 @@ EXPECTED_LAYOUT = {
     "taylor": "stage-coupled",
     "random": "hrankplus",  # the model's default
 }
-
-
-def trained_like(name: str, seed: int = 0) -> torch.nn.Module:
-    """A model with distinct, trained-looking BatchNorm parameters and statistics (a fresh one has
-    all scales 1 and mean 0, which hides BatchNorm constants and ties every slimming score)."""
-    torch.manual_seed(seed)
-    model = build_model(name, num_classes=10, in_channels=1).eval()
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.2)
-                m.bias.copy_(torch.rand(m.bias.shape, generator=gen) - 0.5)
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.5)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -8,28 +8,14 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial.distance import cdist
 
-from bench.models import build_model
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import plan
+from trained_like import trained_like
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 X = torch.zeros(1, 1, 16, 16)
 BLOCKS = [f"layer{s}.{b}" for s in (1, 2, 3) for b in range(3)]  # ResNet-20
-
-
-def trained_like(name="resnet20", in_channels=1, seed=0):
-    torch.manual_seed(seed)
-    model = build_model(name, num_classes=10, in_channels=in_channels).eval()
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.2)
-                m.bias.copy_(torch.rand(m.bias.shape, generator=gen) - 0.5)
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.3)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-    return model
 
 
 def calibration(n_batches=2, batch=16, shape=(1, 16, 16), seed=1):

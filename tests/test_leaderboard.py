@@ -52,6 +52,8 @@ def with_runs(arm: dict, mean: float, std: float | None) -> None:
     runs = arm["runs"]
     z = [i - (len(runs) - 1) / 2 for i in range(len(runs))]
     scale = (std or 0.0) / statistics.stdev(z) if len(runs) > 1 else 0.0
+    if len(runs) > 1:
+        scale = min(scale, max(100.0 - mean, 0.0) / max(z))  # accuracies stay within 100%
     for run, zi in zip(runs, z):
         run["top1"] = mean + scale * zi
     values = [run["top1"] for run in runs]

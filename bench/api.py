@@ -38,7 +38,7 @@ from bench.progress import Reporter, SilentReporter
 from bench.hooks import TrainingHook
 from bench.protocols import Protocol, ResolvedProtocol, load_protocol, resolve
 from bench.pruning import Adapter, Target, get_adapter
-from bench.pruning.engine import PrunedModel, Structure, check_soft_layout, check_target, identity_routes, layout_for, prune
+from bench.pruning.engine import PrunedModel, Structure, check_soft_layout, check_target, identity_routes, prune
 from bench.pruning.layouts import Layout
 from bench.retraining import Evaluation, RunOutcome, calibration_batches, check_iterations
 from bench.train import TrainSpec, compile_problem, evaluate as evaluate_accuracy, train
@@ -341,11 +341,6 @@ def prune_model(
     )
 
 
-def layout_of(model: nn.Module, model_name: str, adapter: Adapter, requested: str | None = None) -> Layout:
-    """The layout `adapter` prunes `model` with (`requested`, else the adapter's own, else the model's default)."""
-    return layout_for(model, model_name, adapter, requested)
-
-
 def random_control_adapter(method: Adapter) -> Adapter:
     random_cls = get_adapter("random")
     return random_cls(random_cls.Hparams(kind=method.kind))
@@ -450,11 +445,10 @@ def evaluate(options: EvaluateOptions, reporter: Reporter | None = None, stop: S
     # Fail fast, before any training: the protocol must resolve and the target must fit the model.
     resolve(protocol, data.spec.recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
     check_iterations(adapter, protocol, options.iterations)
-    layout = check_target(
-        new_model(options.model, data.spec, device), options.model, adapter, target, example_inputs(data.spec, device), options.layout
-    )
+    fresh = new_model(options.model, data.spec, device)
+    layout = check_target(fresh, options.model, adapter, target, example_inputs(data.spec, device), options.layout)
     if retraining.prunes_during_training(adapter):
-        check_soft_layout(new_model(options.model, data.spec, device), options.model, adapter, layout)
+        check_soft_layout(fresh, options.model, adapter, layout)
     records.ensure_dir(options.records_dir)
     dense = train_dense(
         options.model,

@@ -290,6 +290,7 @@ def cmd_prune(args) -> int:
     from bench import api
     from bench.counting import count
     from bench.data import DATASETS
+    from bench.pruning.engine import identity_routes, layout_for
     from bench.report import prune_table
 
     device = api.resolve_device(args.device)
@@ -302,7 +303,7 @@ def cmd_prune(args) -> int:
     # Only calibration-based adapters read the dataset; the others can inspect CIFAR/ImageNet shapes offline.
     data = api.load_data(_data_options(args), device) if adapter.needs_calibration else None
     pruned = api.prune_model(model, args.model, adapter, target, spec, seed=args.seed, data=data, layout=args.layout)
-    layout = api.layout_of(model, args.model, adapter, args.layout)
+    layout = layout_for(model, args.model, adapter, args.layout)
     if not args.checkpoint:
         print("warning: no --checkpoint given: pruned a randomly initialized model", file=sys.stderr)
     example = api.example_inputs(spec, device)
@@ -316,7 +317,7 @@ def cmd_prune(args) -> int:
         "pruned": pruned_counts.to_dict(),
         "structure": pruned.structure.to_dict(),
         "layout": layout.to_dict() if adapter.kind == "structured" else None,
-        "identity_routes": api.identity_routes(pruned.model),
+        "identity_routes": identity_routes(pruned.model),
     }
     print(json.dumps(report, indent=2) if args.json else prune_table(report))
     return 0

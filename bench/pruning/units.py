@@ -123,6 +123,7 @@ class Units:
 
     def __init__(self, model: nn.Module, structured: bool, example_inputs: torch.Tensor, layout: Layout):
         self.layout, self.model = layout, model
+        self._norms: dict[str, nn.Module] | None = None  # computed on first use
         self.dg = build_graph(model, example_inputs) if structured else None
         self.groups = apply_layout(model, structured_groups(model, self.dg), layout) if structured else {}
         if structured:
@@ -140,7 +141,7 @@ class Units:
         BatchNormAct2d) the BatchNorm of its channel group with the conv's width and its channel order."""
         if self.dg is None:
             return {}
-        if getattr(self, "_norms", None) is not None:
+        if self._norms is not None:
             return self._norms
         out = {}
         for name, conv in self.layers.items():

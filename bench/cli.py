@@ -9,6 +9,7 @@ import sys
 import warnings
 from typing import Sequence
 
+from bench import defaults
 from bench.errors import BenchError
 from bench.interrupt import Interrupted, StopFlag, stop_on_signals
 
@@ -28,10 +29,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default="digits", help="digits (default, offline), cifar10, cifar100, imagenet")
+    g.add_argument("--dataset", default=defaults.DATASET, help="digits (default, offline), cifar10, cifar100, imagenet")
     g.add_argument("--data-root", help="folder holding the datasets (default: $BENCH_DATA or ./data)")
     g.add_argument("--download", action="store_true", help="download CIFAR if it is missing (opt-in)")
-    g.add_argument("--split-seed", type=int, default=0, help="seed of the fixed 90/10 train/val split (default 0)")
+    g.add_argument("--split-seed", type=int, default=defaults.SPLIT_SEED, help="seed of the fixed 90/10 train/val split (default 0)")
     g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
 
 
@@ -45,7 +46,7 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
 def _add_adapter_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--adapter", required=required, help="pruning method (see `bench list adapters`)")
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="adapter hyperparameter (repeatable)")
-    p.add_argument("--model", default="resnet20", help="model name (default resnet20; see `bench list models`)")
+    p.add_argument("--model", default=defaults.MODEL, help="model name (default resnet20; see `bench list models`)")
     p.add_argument(
         "--layout", metavar="NAME",
         help="where to prune: a layout the model offers (CIFAR ResNets: hrankplus, block-internal, full-width, "
@@ -94,17 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="prune, retrain under a protocol, evaluate and record (with a random control)")
     _add_adapter_args(p)
-    p.add_argument("--protocol", default="clr-90", help="retraining protocol (default clr-90; see `bench list protocols`)")
-    p.add_argument("--seeds", type=_seeds, default=(0, 1, 2), help="seed count or list (default 3 → 0,1,2)")
+    p.add_argument("--protocol", default=defaults.PROTOCOL, help="retraining protocol (default clr-90; see `bench list protocols`)")
+    p.add_argument("--seeds", type=_seeds, default=defaults.SEEDS, help="seed count or list (default 3 → 0,1,2)")
     p.add_argument(
-        "--iterations", type=int, default=1, metavar="K",
+        "--iterations", type=int, default=defaults.ITERATIONS, metavar="K",
         help="prune to the target in K equal steps, retraining under the protocol after each (default 1: one-shot)",
     )
     p.add_argument("--no-random-control", action="store_true", help="skip the random-pruning control")
     p.add_argument("--checkpoint", help="start from your own dense weights (a state dict) instead of training")
-    p.add_argument("--dense-seed", type=int, default=0, help="seed of the dense baseline training (default 0)")
-    p.add_argument("--runs-dir", default="runs", help="cache of dense baselines (default ./runs)")
-    p.add_argument("--out", default="results", help="folder for the record (default ./results)")
+    p.add_argument("--dense-seed", type=int, default=defaults.DENSE_SEED, help="seed of the dense baseline training (default 0)")
+    p.add_argument("--runs-dir", default=defaults.RUNS_DIR, help="cache of dense baselines and retraining runs, shared by every evaluation (default ./runs)")
+    p.add_argument(
+        "--out", default=defaults.RECORDS_DIR,
+        help="records folder, in the submissions layout <dataset>/<model>/<name>.json (default ./results); "
+        "an evaluation whose record is already there is not run again",
+    )
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: every core this process may use); part of the run's identity on CPU")
     _add_data_args(p)
     _add_training_args(p)
 
@@ -113,9 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="folder for the file (default: adapters/ in a prunebench checkout, else .)")
 
     p = sub.add_parser("train", help="train (or reuse) the cached dense baseline only")
-    p.add_argument("--model", default="resnet20")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--model", default=defaults.MODEL)
+    p.add_argument("--seed", type=int, default=defaults.DENSE_SEED)
+    p.add_argument("--runs-dir", default=defaults.RUNS_DIR)
     _add_data_args(p)
     _add_training_args(p)
 
@@ -153,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("grid", help="the sweep file (see examples/sweeps/)")
     p.add_argument("--dry-run", action="store_true", help="print the runs, their count and an estimated cost; run nothing")
     p.add_argument("--out", help="records, in the submissions layout (default ./results/<grid file name>)")
-    p.add_argument("--runs-dir", default="runs", help="checkpoints and dense baselines, shared by the runs (default ./runs)")
+    p.add_argument("--runs-dir", default=defaults.RUNS_DIR, help="checkpoints and dense baselines, shared by the runs (default ./runs)")
     p.add_argument("--executor", choices=["local", "ray", "slurm"], default="local", help="where runs execute (default local)")
     p.add_argument("--jobs", type=int, help="runs at once (default: one per GPU, else half the cores, within memory)")
     p.add_argument("--cpus-per-task", type=int, help="CPU threads per run (default: cores // jobs here; 4 on a cluster)")
@@ -193,13 +199,13 @@ def _target(args):
         return Target(compress_rate=parse_compress_rate(args.compress_rate))
     if args.config is not None:
         return Target(config=args.config)
-    return Target(ratio=0.5 if args.ratio is None else args.ratio)
+    return Target(ratio=defaults.RATIO if args.ratio is None else args.ratio)
 
 
-def _data_options(args):
-    from bench.api import DataOptions
+def _load_data(args, device):
+    from bench import api
 
-    return DataOptions(dataset=args.dataset, data_root=args.data_root, download=args.download, split_seed=args.split_seed)
+    return api.load_data(args.dataset, device, split_seed=args.split_seed, data_root=args.data_root, download=args.download)
 
 
 def _hparams(args):
@@ -212,27 +218,32 @@ def cmd_evaluate(args) -> int:
     from bench import api, distributed
     from bench.report import evaluation_table
 
-    options = api.EvaluateOptions(
-        adapter=args.adapter,
-        protocol=args.protocol,
-        model=args.model,
-        target=_target(args),
-        hparams=_hparams(args),
-        seeds=args.seeds,
-        iterations=args.iterations,
-        random_control=not args.no_random_control,
-        layout=args.layout,
-        checkpoint=args.checkpoint,
-        dense_seed=args.dense_seed,
-        data=_data_options(args),
-        device=args.device,
-        runs_dir=args.runs_dir,
-        records_dir=args.out,
-        compile=args.compile,
-        checkpoint_every=args.checkpoint_every,
+    execution = api.Execution(
+        runs_dir=args.runs_dir, records_dir=args.out, data_root=args.data_root, download=args.download,
+        device=args.device, checkpoint_every=args.checkpoint_every,
     )
     with stop_on_signals(StopFlag()) as stop, _reporter() as reporter, _process_group():
-        record, path = api.evaluate(options, reporter, stop)
+        device = api.training_device(args.device)
+        api.set_threads(args.threads)
+        spec = api.specify(
+            device,
+            reporter,
+            adapter=args.adapter,
+            hparams=_hparams(args),
+            target=_target(args),
+            layout=args.layout,
+            model=args.model,
+            dataset=args.dataset,
+            split_seed=args.split_seed,
+            protocol=args.protocol,
+            seeds=args.seeds,
+            random_control=not args.no_random_control,
+            iterations=args.iterations,
+            dense_seed=args.dense_seed,
+            checkpoint=args.checkpoint,
+            compile=args.compile,
+        )
+        record, path = api.evaluate(spec, execution, reporter, stop)
     if distributed.is_main():
         print(evaluation_table(record))
         print(f"\nrecord written to {path}")
@@ -272,7 +283,7 @@ def cmd_train(args) -> int:
     with stop_on_signals(StopFlag()) as stop, _reporter() as reporter, _process_group():
         device = api.training_device(args.device)
         api.set_threads()
-        data = api.load_data(_data_options(args), device)
+        data = _load_data(args, device)
         dense = api.train_dense(
             args.model, data, seed=args.seed, runs_dir=args.runs_dir, reporter=reporter, stop=stop,
             compile=args.compile, checkpoint_every=args.checkpoint_every,
@@ -301,7 +312,7 @@ def cmd_prune(args) -> int:
     if args.checkpoint:
         api.load_checkpoint(model, args.checkpoint)
     # Only calibration-based adapters read the dataset; the others can inspect CIFAR/ImageNet shapes offline.
-    data = api.load_data(_data_options(args), device) if adapter.needs_calibration else None
+    data = _load_data(args, device) if adapter.needs_calibration else None
     pruned = api.prune_model(model, args.model, adapter, target, spec, seed=args.seed, data=data, layout=args.layout)
     layout = layout_for(model, args.model, adapter, args.layout)
     if not args.checkpoint:

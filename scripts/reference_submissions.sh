@@ -5,7 +5,7 @@
 # adapter on 2 CPU cores (slimming first trains its own sparsity-regularized dense baseline).
 # Usage: scripts/reference_submissions.sh [OUT_DIR]; ADAPTERS="taylor lamp" limits the adapters.
 set -euo pipefail
-out=${1:-submissions/digits/resnet20}
+out=${1:-submissions}  # records land in OUT/<dataset>/<model>/
 adapters=${ADAPTERS:-"l1-norm hrankplus global-magnitude taylor fpgm lamp sfp slimming random"}
 for adapter in $adapters; do
   for protocol in ft-40 clr-40; do

@@ -49,12 +49,12 @@ def test_adapters_import_only_the_pruning_interface():
 
 
 def test_models_never_import_pruning_or_training_code():
-    assert offending(modules("bench/models/*.py"), ("bench.pruning", "bench.train", "bench.api", "bench.retraining")) == {}
+    assert offending(modules("bench/models/*.py"), ("bench.pruning", "bench.train", "bench.api", "bench.evaluation")) == {}
 
 
 def test_the_core_never_imports_an_adapter():
     core = modules("bench/train.py", "bench/protocols.py", "bench/counting.py", "bench/records.py",
-                   "bench/retraining.py", "bench/pruning/*.py")
+                   "bench/evaluation/*.py", "bench/pruning/*.py")
     assert offending(core, ("bench.adapters", "adapters")) == {}
 
 
@@ -64,7 +64,7 @@ def test_layouts_are_plain_data():
 
 
 def test_the_leaderboard_never_imports_torch_or_training_code():
-    forbidden = ("torch", "bench.api", "bench.train", "bench.retraining", "bench.pruning", "bench.models", "bench.data")
+    forbidden = ("torch", "bench.api", "bench.train", "bench.evaluation", "bench.environment", "bench.pruning", "bench.models", "bench.data")
     assert offending(modules("bench/leaderboard/*.py"), forbidden) == {}
 
 
@@ -73,3 +73,14 @@ def test_nothing_imports_the_cli(path):
     if path == ROOT / "bench" / "__main__.py":  # `python -m bench` is the CLI's entry point
         return
     assert not any(name == "bench.cli" or name.startswith("bench.cli.") for name in imports(path))
+
+
+def test_the_defaults_module_imports_nothing():
+    """The CLI reads its defaults from it before importing torch (`bench --help` stays fast)."""
+    assert imports(ROOT / "bench" / "defaults.py") == set()
+
+
+def test_the_run_identity_has_one_builder():
+    """Only bench/evaluation/spec.py hashes a run's specification: nobody else builds record names."""
+    builders = [p for p in modules("bench/**/*.py") if "def record_path" in p.read_text() or "def record_filename" in p.read_text()]
+    assert [str(p.relative_to(ROOT)) for p in builders] == ["bench/evaluation/spec.py"]

@@ -51,7 +51,7 @@ def test_train_then_evaluate_reuses_the_cached_baseline_and_writes_a_valid_recor
     assert "reusing cached dense" in err
     assert (cache / "model.pt").stat().st_mtime_ns == weights_mtime
     assert "hrankplus (method)" in stdout and "random (random control)" in stdout and "±" in stdout
-    (path,) = out.iterdir()
+    (path,) = out.rglob("*.json")
     record = records.read(path)
     assert record["seeds"] == [0, 1] and record["protocol"]["name"] == "clr-2"
     assert record["dense"]["source"] == "trained" and record["dense"]["test_top1"] > 80
@@ -71,7 +71,7 @@ def test_evaluate_from_a_checkpoint_is_deterministic(tmp_path, capsys, random_re
             "--runs-dir", str(tmp_path / f"runs-{name}"),  # separate caches: nothing is reused
         )
         assert code == 0, err
-        (path,) = (tmp_path / name).iterdir()
+        (path,) = (tmp_path / name).rglob("*.json")
         paths.append(records.read(path))
     a, b = paths
     assert a["dense"]["source"] == "checkpoint"
@@ -95,7 +95,7 @@ def test_evaluate_cifar10_pfec_b_starts_when_the_data_is_present(tmp_path, capsy
         "--checkpoint", str(ckpt), "--out", str(tmp_path / "out"),
     )
     assert code == 0, err
-    (path,) = (tmp_path / "out").iterdir()
+    (path,) = (tmp_path / "out").rglob("*.json")
     record = records.read(path)
     assert record["target"]["config"] == "resnet56-B"
     assert record["method"]["flops_reduction_pct"] == pytest.approx(27.47, abs=0.1)  # PFEC reports 27.6%

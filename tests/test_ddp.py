@@ -149,7 +149,7 @@ def test_torchrun_evaluate_writes_one_record_from_rank_zero(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("record written to") == 1  # only rank 0 prints
-    (path,) = (tmp_path / "out").glob("*.json")
+    (path,) = (tmp_path / "out").rglob("*.json")
     record = json.loads(path.read_text())
     assert record["environment"]["world_size"] == WORLD
     assert 0 <= record["method"]["top1_mean"] <= 100 and "latency" in record["method"]
@@ -158,4 +158,4 @@ def test_torchrun_evaluate_writes_one_record_from_rank_zero(tmp_path):
     # The single-process run of the same command is a different run (its own id and record).
     single = subprocess.run([sys.executable, "-m", "bench", *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stderr[-2000:]
-    assert len(list((tmp_path / "out").glob("*.json"))) == 2
+    assert len(list((tmp_path / "out").rglob("*.json"))) == 2

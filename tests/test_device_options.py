@@ -14,6 +14,7 @@ import torch.nn as nn
 
 import bench.train as train_module
 from bench import api, perf
+from bench.api import RunSpec
 from bench.checkpoint import CHECKPOINT_EVERY, CURRENT, Checkpointer
 from bench.cli import main
 from bench.errors import BenchError
@@ -254,7 +255,7 @@ def test_unusable_compile_is_dropped_with_one_warning_and_leaves_the_identity_al
             self.lines.append(text)
 
     reporter = Messages()
-    monkeypatch.setattr("bench.api.compile_problem", lambda device: "no C++ compiler found")
+    monkeypatch.setattr("bench.environment.compile_problem", lambda device: "no C++ compiler found")
     assert api.compile_usable(True, CPU, reporter) is False and len(reporter.lines) == 1
     assert api.compile_usable(False, CPU, reporter) is False and len(reporter.lines) == 1
     plain = api.dense_config("resnet20", data, 0)
@@ -265,16 +266,18 @@ def test_unusable_compile_is_dropped_with_one_warning_and_leaves_the_identity_al
 def test_cli_passes_compile_and_checkpoint_interval(monkeypatch, tmp_path, capsys):
     seen = {}
 
-    def fake_evaluate(options, reporter=None, stop=None):
-        seen["options"] = options
+    def fake_evaluate(spec, execution, reporter=None, stop=None):
+        seen["spec"], seen["execution"] = spec, execution
         raise BenchError("stop here")
 
     monkeypatch.setattr(api, "evaluate", fake_evaluate)
+    monkeypatch.setattr("bench.environment.compile_problem", lambda device: None)  # compile usable here
     monkeypatch.chdir(tmp_path)
     assert main(["evaluate", "--adapter", "l1-norm", "--compile", "--checkpoint-every", "5"]) == 2
-    assert seen["options"].compile is True and seen["options"].checkpoint_every == 5.0
-    assert main(["evaluate", "--adapter", "l1-norm"]) == 2
-    assert seen["options"].compile is False and seen["options"].checkpoint_every == CHECKPOINT_EVERY
+    assert seen["spec"].compile is True and seen["execution"].checkpoint_every == 5.0
+    assert main(["evaluate", "--adapter", "l1-norm", "--threads", "1"]) == 2
+    assert seen["spec"].compile is False and seen["execution"].checkpoint_every == CHECKPOINT_EVERY
+    assert seen["spec"].threads == 1 and seen["spec"].hash != RunSpec(adapter="l1-norm", threads=2).hash
     assert main(["evaluate", "--adapter", "l1-norm", "--checkpoint-every", "-1"]) == 2
     assert "number of seconds" in capsys.readouterr().err
 

@@ -40,7 +40,7 @@ def without_timings(obj):
 
 
 def only_record(folder: Path) -> dict:
-    (path,) = folder.glob("*.json")
+    (path,) = folder.rglob("*.json")
     return json.loads(path.read_text())
 
 
@@ -96,7 +96,7 @@ def test_sigterm_saves_and_says_how_to_resume(workdir, reference):
     assert proc.returncode == 130, err
     last = err.strip().splitlines()[-1]
     assert "stopped by SIGTERM" in last and "rerun the same command" in last
-    assert not (workdir / "out-terminated").exists() or not list((workdir / "out-terminated").glob("*.json"))
+    assert not (workdir / "out-terminated").exists() or not list((workdir / "out-terminated").rglob("*.json"))
     run_to_end(args, workdir)
     assert without_timings(only_record(workdir / "out-terminated")) == without_timings(reference)
 

@@ -96,8 +96,8 @@ def test_nan_loss_stops_the_run_and_marks_it_diverged(digits):
 
 
 def test_diverged_runs_are_never_summarized_as_results():
-    from bench.api import Arm
-    from bench.retraining import run_record as _run_record
+    from bench.evaluation.arms import Arm
+    from bench.evaluation.runs import run_record as _run_record
     from bench.counting import Counts
     from bench.pruning import get_adapter
     from bench.pruning.engine import Structure

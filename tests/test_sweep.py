@@ -21,7 +21,7 @@ from bench.models import build_model
 from bench.errors import BenchError
 from bench.sweep.driver import make_jobs
 from bench.sweep.grid import load_grid, parse_grid
-from bench.sweep.job import evaluate_options
+from bench.api import RunSpec
 
 SWEEP_8 = """
 models = "resnet20"
@@ -124,11 +124,11 @@ def test_layouts_are_an_axis_validated_against_the_model_and_hashed_only_when_gi
         "l1-norm ratio0.5 layout=hrankplus resnet20/digits ft-2",
         "l1-norm ratio0.4 resnet20/digits ft-2",
     ]
-    assert grid.runs[0].config["layout"] == "block-internal" and "layout" not in grid.runs[2].config
+    assert grid.runs[0].config["layout"] == "block-internal" and grid.runs[2].config["layout"] is None
     assert len({r.hash for r in grid.runs}) == 3
-    jobs = make_jobs(grid, list(grid.runs), workdir / "out", workdir / "runs", threads=1)
-    assert [j.options["layout"] for j in jobs] == ["block-internal", "hrankplus", None]
-    assert evaluate_options(jobs[1]).layout == "hrankplus"
+    jobs = make_jobs(grid, list(grid.runs), workdir / "out", workdir / "runs")
+    assert [j.spec["layout"] for j in jobs] == ["block-internal", "hrankplus", None]
+    assert RunSpec.from_dict(jobs[1].spec) == grid.runs[1].spec  # the worker gets the very run the grid planned
     with pytest.raises(BenchError, match="no pruning layout 'bogus'"):
         parse_grid('protocols = "ft-2"\n[[adapters]]\nname = "l1-norm"\nlayouts = ["bogus"]\n', source=workdir / "g.toml")
 
@@ -142,7 +142,7 @@ def test_hash_covers_what_determines_the_record_and_nothing_else(workdir, tmp_pa
     name = "hrankplus"
     {hp}
     """
-    hashes = lambda text, where=workdir: [r.hash for r in parse_grid(text, source=where / "g.toml").runs]
+    hashes = lambda text, where=workdir, threads=1: [r.hash for r in parse_grid(text, source=where / "g.toml").with_threads(threads).runs]
     reference = hashes(base.format(ckpt="dense.pt", hp=""))
     # The same run spelled differently: defaults written out, seeds as a count, the checkpoint moved.
     assert hashes(base.format(ckpt="dense.pt", hp="hp = { calibration_batches = 5 }")) == reference
@@ -154,6 +154,9 @@ def test_hash_covers_what_determines_the_record_and_nothing_else(workdir, tmp_pa
     assert hashes(base.format(ckpt="dense.pt", hp="").replace("seeds = [1, 0]", "seeds = 3")) != reference
     assert hashes(base.format(ckpt="dense.pt", hp="").replace('"ft-2"', '"ft-3"')) != reference
     assert hashes("random_control = false\n" + base.format(ckpt="dense.pt", hp="")) != reference
+    assert hashes(base.format(ckpt="dense.pt", hp=""), threads=2) != reference  # CPU threads change the numbers
+    fixed = "threads = 1\n" + base.format(ckpt="dense.pt", hp="")
+    assert hashes(fixed, threads=2) == hashes(fixed, threads=3) == reference  # a grid's own thread count stays
     torch.manual_seed(1)
     torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), tmp_path / "other.pt")
     assert hashes(base.format(ckpt="other.pt", hp=""), tmp_path) != reference
@@ -203,9 +206,9 @@ def test_missing_optional_executor_is_a_one_line_error(workdir, tmp_path, monkey
 
 def test_dry_run_prints_the_plan_and_runs_nothing(workdir, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["sweep", str(workdir / "sweep8.toml"), "--dry-run", "--jobs", "2", "--out", str(out)]) == 0
+    assert main(["sweep", str(workdir / "sweep8.toml"), "--dry-run", "--jobs", "2", "--cpus-per-task", "1", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    grid = load_grid(workdir / "sweep8.toml")
+    grid = load_grid(workdir / "sweep8.toml").with_threads(1)  # hashes cover the threads per run
     rows = {line.split()[1]: line.split() for line in text.splitlines() if line[:1].isdigit()}
     assert [rows[r.hash][2:4] for r in grid.runs] == [[r.adapter, r.target_tag] for r in grid.runs]
     assert all(rows[r.hash][-1] == "do" for r in grid.runs)  # status "to do"
@@ -278,7 +281,9 @@ def check_complete(workdir: Path, out: Path, grid_file: str, before: dict[str, s
     """Every run has exactly one valid record where the grid says (the last `failed` runs none);
     records that existed before the restart are untouched; `bench leaderboard` takes the folder as
     is, rejecting nothing."""
-    grid = load_grid(workdir / grid_file)
+    plan = json.loads((out / ".sweep" / "plan.json").read_text())  # hashes computed by the sweep process
+    threads = plan["runs"][0]["config"]["environment"]["threads"]  # the sweep's share of the cores
+    grid = load_grid(workdir / grid_file).with_threads(threads)
     files = record_files(out)
     expected = grid.runs[: len(grid.runs) - failed]
     assert sorted(p.relative_to(out).as_posix() for p in files) == sorted(r.record for r in expected)
@@ -286,8 +291,7 @@ def check_complete(workdir: Path, out: Path, grid_file: str, before: dict[str, s
     assert len({r["run_id"] for r in loaded.values()}) == len(loaded)
     for name, text in before.items():
         assert (out / name).read_text() == text, f"{name} was redone"
-    assert not list((out / ".sweep" / "staging").rglob("*.json"))
-    plan = json.loads((out / ".sweep" / "plan.json").read_text())  # hashes computed by the sweep process
+    assert not list(out.rglob("*.tmp"))  # records are written atomically
     assert [r["hash"] for r in plan["runs"]] == [r.hash for r in grid.runs]
     assert main(["leaderboard", "--submissions", str(out), "--out", str(out.parent / f"site-{out.name}")]) == 0
     return loaded

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from bench import records
-from bench.api import DataOptions, EvaluateOptions, dense_config, evaluate, load_data
+from bench.api import Execution, dense_config, evaluate, load_data, specify
 from bench.checkpoint import weights_digest
 from bench.config import config_hash
 from bench.counting import count
@@ -182,14 +182,14 @@ def test_the_penalty_adds_the_l1_subgradient_of_the_batchnorm_scales(dense):
 
 
 def test_penalized_dense_training_is_cached_apart_from_the_shared_baseline():
-    data = load_data(DataOptions(), torch.device("cpu"))
+    data = load_data("digits", torch.device("cpu"))
     hook = get_adapter("slimming")().dense_hook()
     plain, penalized = dense_config(MODEL, data, 0), dense_config(MODEL, data, 0, hook.identity())
     assert "regularizer" not in plain and config_hash(plain) != config_hash(penalized)
 
 
 def test_the_penalty_shrinks_batchnorm_scales_in_training():
-    data = load_data(DataOptions(), torch.device("cpu"))
+    data = load_data("digits", torch.device("cpu"))
     spec = TrainSpec(epochs=1, batch_size=128, lr_at=lambda step: 0.05, momentum=0.9, nesterov=False, weight_decay=0.0)
     l1 = {}
     slimming = get_adapter("slimming")
@@ -214,14 +214,15 @@ def checkpoint(tmp_path_factory):
 
 
 def options(tmp_path, checkpoint, **kw):
-    base = dict(protocol="ft-1", seeds=(0,), checkpoint=checkpoint, runs_dir=str(tmp_path / "runs"), records_dir=str(tmp_path / "out"))
-    return EvaluateOptions(**{**base, **kw})
+    """(spec, execution) for `evaluate(*options(...))`: one seed of ft-1 from fixed dense weights."""
+    spec = specify(torch.device("cpu"), **{**dict(protocol="ft-1", seeds=(0,), checkpoint=checkpoint), **kw})
+    return spec, Execution(runs_dir=str(tmp_path / "runs"), records_dir=str(tmp_path / "out"), device="cpu")
 
 
 @pytest.mark.slow
 def test_iterative_evaluation_records_every_step_and_resumes(tmp_path, checkpoint):
     opts = options(tmp_path, checkpoint, adapter="l1-norm", iterations=2, target=Target(ratio=0.5))
-    record, path = evaluate(opts)
+    record, path = evaluate(*opts)
     assert records.read(path) == record
     assert record["protocol"]["iterations"] == 2
     method, control = record["method"], record["random_control"]
@@ -231,8 +232,11 @@ def test_iterative_evaluation_records_every_step_and_resumes(tmp_path, checkpoin
     assert method["runs"][0]["top1"] == steps[-1]["top1"]
 
     reporter = Messages()
-    again, _ = evaluate(opts, reporter=reporter)
-    assert sum("reusing the finished run" in m for m in reporter.seen) == 4  # 2 arms x 2 steps: nothing retrained
+    assert evaluate(*opts, reporter=reporter)[0] == record  # the record is there: nothing runs
+    assert len(reporter.seen) == 1 and "already in" in reporter.seen[0]
+    path.unlink()
+    again, _ = evaluate(*opts, reporter=reporter)
+    assert sum("reusing its own finished run" in m for m in reporter.seen) == 4  # 2 arms x 2 steps: nothing retrained
     assert again["method"]["runs"] == method["runs"] and again["run_id"] == record["run_id"]
 
 
@@ -246,7 +250,7 @@ class Messages(SilentReporter):
 
 @pytest.mark.slow
 def test_sfp_retrains_softly_and_reports_the_small_network(tmp_path, checkpoint):
-    record, path = evaluate(options(tmp_path, checkpoint, adapter="sfp", target=Target(ratio=0.3)))
+    record, path = evaluate(*options(tmp_path, checkpoint, adapter="sfp", target=Target(ratio=0.3)))
     records.read(path)
     method, control = record["method"], record["random_control"]
     assert method["structure"] == control["structure"] and method["flops"] < record["dense"]["flops"]
@@ -258,22 +262,22 @@ def test_sfp_retrains_softly_and_reports_the_small_network(tmp_path, checkpoint)
 
 def test_soft_pruning_in_a_layout_that_is_not_full_width_is_refused_before_any_training(tmp_path, checkpoint):
     with pytest.raises(BenchError, match="needs a full-width layout.*use --layout full-width"):
-        evaluate(options(tmp_path, checkpoint, adapter="sfp", layout="hrankplus"))
+        evaluate(*options(tmp_path, checkpoint, adapter="sfp", layout="hrankplus"))
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("result.json"))
 
 
 def test_iterations_are_refused_where_they_do_not_apply(tmp_path, checkpoint):
     with pytest.raises(BenchError, match="prunes during retraining"):
-        evaluate(options(tmp_path, checkpoint, adapter="sfp", iterations=2))
+        evaluate(*options(tmp_path, checkpoint, adapter="sfp", iterations=2))
     with pytest.raises(BenchError, match="starts from scratch"):
-        evaluate(options(tmp_path, checkpoint, adapter="l1-norm", protocol="scratch-e", iterations=2))
+        evaluate(*options(tmp_path, checkpoint, adapter="l1-norm", protocol="scratch-e", iterations=2))
     with pytest.raises(BenchError, match="must be >= 1"):
-        evaluate(options(tmp_path, checkpoint, adapter="l1-norm", iterations=0))
+        evaluate(*options(tmp_path, checkpoint, adapter="l1-norm", iterations=0))
 
 
 @pytest.mark.slow
 def test_a_globally_allocated_calibrated_adapter_prunes_every_seed_alike(tmp_path, checkpoint):
     """taylor ranks channels over all layers on calibration batches: the widths must not depend on the seed."""
     hparams = get_adapter("taylor").Hparams(calibration_batches=2, batch_size=32)
-    record, _ = evaluate(options(tmp_path, checkpoint, adapter="taylor", hparams=hparams, seeds=(0, 1), random_control=False))
+    record, _ = evaluate(*options(tmp_path, checkpoint, adapter="taylor", hparams=hparams, seeds=(0, 1), random_control=False))
     assert [r["seed"] for r in record["method"]["runs"]] == [0, 1]

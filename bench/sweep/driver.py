@@ -5,7 +5,10 @@ Output layout (what `bench leaderboard --submissions OUT` reads):
     OUT/<dataset>/<model>/<adapter>_<target>_<protocol>_<run hash>.json   one record per run
     OUT/.sweep/plan.json            every run of the grid: hash, label, record path, configuration
     OUT/.sweep/logs/<hash>.log      each run's log (failures name it)
-    OUT/.sweep/{jobs,locks,progress,staging,submitit}/   worker state (hidden: the leaderboard skips it)
+    OUT/.sweep/{jobs,locks,progress,submitit}/   worker state (hidden: the leaderboard skips it)
+
+`bench evaluate --out OUT` writes its record at the same path as the sweep run with the same
+specification (same hash), so each finds the other's record and does not run it again.
 
 A run is done when its record is present and valid, and nothing else marks it: a crash, a kill or a
 Ctrl-C at any moment leaves either no record or a complete one, so rerunning the same command
@@ -47,8 +50,9 @@ class Resources:
         gpus = _gpu_count() if device != "cpu" else 0
         if jobs is None:
             # One run per GPU; on CPU, two threads per run (small models gain little from more threads,
-            # a big one still gets a few) within about 2 GiB of available memory per run.
-            jobs = gpus or max(1, min(cores // 2, int(_available_gib() // 2) or 1))
+            # a big one still gets a few) or the threads asked for, within about 2 GiB of available
+            # memory per run.
+            jobs = gpus or max(1, min(cores // (threads or 2), int(_available_gib() // 2) or 1))
         if jobs < 1:
             raise BenchError(f"--jobs must be at least 1, got {jobs}")
         if threads is not None and threads < 1:
@@ -76,35 +80,18 @@ def default_out(grid_path: str | Path) -> Path:
     return Path("results") / Path(grid_path).stem
 
 
-def make_jobs(grid: Grid, runs: list[Run], out: Path, runs_dir: Path, threads: int | None) -> list[Job]:
+def make_jobs(grid: Grid, runs: list[Run], out: Path, runs_dir: Path) -> list[Job]:
     state = str((out / STATE).resolve())
-    jobs = []
-    for run in runs:
-        checkpoint = grid.checkpoint_for(run.model)
-        options = {
-            "adapter": run.adapter,
-            "protocol": run.protocol,
-            "model": run.model,
-            "target": run.target.to_dict(),
-            "hp": list(run.hp),
-            "layout": run.layout,
-            "seeds": list(run.seeds),
-            "random_control": run.arms == 2,
-            "checkpoint": str(checkpoint) if checkpoint else None,
-            "dense_seed": grid.dense_seed,
-            "data": {
-                "dataset": run.dataset,
-                "data_root": str(grid.data_root) if grid.data_root else None,
-                "download": False,
-                "split_seed": grid.split_seed,
-            },
-            "device": grid.device,
-            "runs_dir": str(runs_dir.resolve()),
-            "records_dir": str(Path(state) / "staging" / run.hash),
-        }
-        record = str((out / run.record).resolve())
-        jobs.append(Job(run.hash, run.label, options, record, state, threads, run.train_epochs))
-    return jobs
+    execution = {
+        "runs_dir": str(runs_dir.resolve()),
+        "records_dir": str(out.resolve()),
+        "data_root": str(grid.data_root) if grid.data_root else None,
+        "device": grid.device,
+    }
+    return [
+        Job(run.hash, run.label, run.spec.to_dict(), execution, str((out / run.record).resolve()), state, run.train_epochs)
+        for run in runs
+    ]
 
 
 def write_manifest(grid: Grid, out: Path) -> None:
@@ -124,14 +111,19 @@ def run_sweep(args) -> int:
     grid = load_grid(args.grid)
     out = Path(args.out) if args.out else default_out(args.grid)
     runs_dir = Path(args.runs_dir)
-    done = {r.hash for r in grid.runs if finished(out / r.record) is not None}
-    todo = [r for r in grid.runs if r.hash not in done]
     on_this_machine = (
         args.executor == "local"
         or (args.executor == "ray" and not args.address)
         or (args.executor == "slurm" and args.cluster == "local")
     )
-    sizing = Resources.detect(grid.device, args.jobs, args.cpus_per_task) if on_this_machine else None
+    if grid.threads is not None and args.cpus_per_task not in (None, grid.threads):
+        raise BenchError(f"{args.grid} fixes threads = {grid.threads} (part of every run's identity); drop --cpus-per-task {args.cpus_per_task}")
+    cpus = args.cpus_per_task or grid.threads
+    sizing = Resources.detect(grid.device, args.jobs, cpus) if on_this_machine else None
+    # Each run's thread count is part of its identity: bind it before looking for finished records.
+    grid = grid.with_threads(sizing.threads if sizing else cpus or 4)
+    done = {r.hash for r in grid.runs if finished(out / r.record) is not None}
+    todo = [r for r in grid.runs if r.hash not in done]
 
     if args.dry_run:
         from bench.sweep.plan import describe
@@ -142,9 +134,7 @@ def run_sweep(args) -> int:
     executor = _executor(args, grid, out, sizing)  # checks the optional package before anything runs
     records.ensure_dir(out)
     write_manifest(grid, out)
-    # SLURM confines a job to its CPUs (torch sizes itself to them); Ray does not, so cap its tasks.
-    threads = sizing.threads if sizing else (args.cpus_per_task or 4) if args.executor == "ray" else None
-    jobs = make_jobs(grid, todo, out, runs_dir, threads)
+    jobs = make_jobs(grid, todo, out, runs_dir)
     for job in jobs:  # a progress file left by an earlier, interrupted sweep would show it running
         job.progress.unlink(missing_ok=True)
     if done:

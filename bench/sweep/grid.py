@@ -4,12 +4,11 @@ Everything is checked before anything runs (names, keys, types, hyperparameters,
 their models, checkpoints against their models), because a typo found after three hours of a
 sweep is a typo found too late. Each problem is one line naming the file and the entry.
 
-A run's hash (`config_hash`) covers everything that determines its record: adapter (name, version,
-every hyperparameter with defaults filled in), target, model, dataset and split seed, protocol
-(name, version), the seeds, the random control, and the dense model (its checkpoint's SHA-256, or
-the dense seed and training version). Where the data lives, the device and the executor are not in
-it: they change where a result is computed, not what it is. The hash names the run's record file,
-which is what makes a sweep idempotent.
+Each run is a `RunSpec` (bench/evaluation/spec.py), the same value `bench evaluate` builds from its
+flags: its hash names the run's record file (which is what makes a sweep idempotent, and what lets a
+sweep and `bench evaluate` find each other's records) and covers everything that determines the
+numbers, the CPU thread count included. The thread count is the grid's `threads` key if it sets one,
+else the sweep's (cores // jobs); where the data lives and which executor runs it are not in it.
 """
 
 from __future__ import annotations
@@ -18,12 +17,14 @@ import difflib
 import itertools
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.config import config_hash, file_digest
+from bench import defaults
+from bench.config import file_digest
 from bench.errors import BenchError
+from bench.evaluation.spec import RunSpec
 from bench.pruning.targets import Target, parse_compress_rate
 
 if sys.version_info >= (3, 11):
@@ -33,45 +34,37 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 GRID_KEYS = (
     "models", "datasets", "protocols", "seeds", "random_control", "checkpoint", "data_root",
-    "dense_seed", "split_seed", "device", "adapters",
+    "dense_seed", "split_seed", "device", "threads", "adapters",
 )
 ADAPTER_KEYS = ("name", "ratios", "compress_rates", "configs", "hp", "layouts", "models", "datasets", "protocols")
-DEFAULT_RATIO = 0.5
 
 
 @dataclass(frozen=True)
 class Run:
     """One `bench evaluate`: all the grid's seeds plus the random control, giving one record."""
 
-    hash: str
-    adapter: str
-    target: Target
+    spec: RunSpec
     hp: tuple[str, ...]  # KEY=VALUE, exactly as `bench evaluate --hp` takes them
-    model: str
-    dataset: str
-    protocol: str  # a name, or the absolute path of a protocol file
-    protocol_name: str
-    seeds: tuple[int, ...]
-    arms: int  # 2 with the random control, else 1
     epochs: int  # retraining epochs of one (arm, seed)
     epochs_exact: bool  # False for FLOPs-budgeted protocols (scratch-b): known only after pruning
     batch_size: int
-    config: dict = field(repr=False, compare=False)  # what the hash covers
-    layout: str | None = None  # a pruning layout asked for by the grid; None: the adapter's own
+
+    hash = property(lambda self: self.spec.hash)
+    record = property(lambda self: self.spec.record_path)  # inside the output folder: the submissions layout
+    adapter = property(lambda self: self.spec.adapter)
+    target = property(lambda self: self.spec.target)
+    target_tag = property(lambda self: self.spec.target_tag)
+    model = property(lambda self: self.spec.model)
+    dataset = property(lambda self: self.spec.dataset)
+    seeds = property(lambda self: self.spec.seeds)
+    layout = property(lambda self: self.spec.layout)
+    protocol_name = property(lambda self: self.spec.resolved_protocol.name)
+    arms = property(lambda self: 2 if self.spec.random_control else 1)
 
     @property
-    def target_tag(self) -> str:
-        if self.target.ratio is not None:
-            return f"ratio{self.target.ratio:g}"
-        if self.target.config is not None:
-            return f"config-{self.target.config}"
-        return "cr-" + config_hash(list(self.target.compress_rate), 6)
-
-    @property
-    def record(self) -> str:
-        """The record's path inside the output folder: the submissions layout, named by the hash."""
-        name = "_".join(_slug(p)[:60] for p in (self.adapter, self.target_tag, self.protocol_name, self.hash))
-        return f"{_slug(self.dataset)}/{_slug(self.model)}/{name}.json"
+    def config(self) -> dict:
+        """What the hash covers."""
+        return self.spec.identity()
 
     @property
     def label(self) -> str:
@@ -96,9 +89,25 @@ class Grid:
     device: str
     random_control: bool
     duplicates: int  # grid points that expanded to an already listed run
+    threads: int | None = None  # the grid's own `threads`; None: the sweep sizes them
 
     def checkpoint_for(self, model: str) -> Path | None:
         return self.checkpoints.get(model)
+
+    def with_threads(self, threads: int) -> Grid:
+        """The same runs with `threads` CPU threads each (which changes their identity); a grid that
+        fixes its own thread count keeps it."""
+        if self.threads is not None or self.device_type != "cpu":
+            return self
+        runs = {}
+        for r in self.runs:
+            bound = replace(r, spec=replace(r.spec, threads=threads))
+            runs.setdefault(bound.hash, bound)
+        return replace(self, runs=tuple(runs.values()))
+
+    @property
+    def device_type(self) -> str:
+        return self.runs[0].spec.device if self.runs else "cpu"
 
 
 def load_grid(path: str | Path) -> Grid:
@@ -134,6 +143,9 @@ class _Expander:
     """Validation and expansion share one pass, so every error can name the entry it came from."""
 
     def __init__(self, source: Path, data: dict[str, Any]):
+        from bench.environment import default_threads
+
+        self.default_threads = default_threads()  # until the sweep sizes its runs (Grid.with_threads)
         self.source = source
         self.base = source.resolve().parent  # relative paths in the file are relative to the file
         self.data = data
@@ -171,7 +183,7 @@ class _Expander:
         return (self.base / Path(text).expanduser()).resolve()
 
     def _seeds(self) -> tuple[int, ...]:
-        value = self.data.get("seeds", 3)
+        value = self.data.get("seeds", len(defaults.SEEDS))
         if isinstance(value, int) and not isinstance(value, bool):
             if value < 1:
                 raise self.fail("", f"seeds: need at least one seed, got {value}")
@@ -224,15 +236,21 @@ class _Expander:
                 raise self.fail(where, str(exc)) from None
         return self._models[key]
 
-    def _device(self, name: str) -> None:
-        """Syntax only: the sweep may run where there are GPUs even if this machine has none."""
+    def _device(self, name: str) -> str:
+        """The device type the runs are specified for: `auto` is this machine's (set `device` for a
+        cluster whose nodes differ from it). Syntax only otherwise: a sweep may run where there are
+        GPUs even if this machine has none."""
         import torch
 
-        if name != "auto":
-            try:
-                torch.device(name)
-            except RuntimeError:
-                raise self.fail("", f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+        if name == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise self.fail("", f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+        if device.type not in ("cpu", "cuda"):
+            raise self.fail("", f"unsupported device {name!r} (use auto, cpu, cuda or cuda:N)")
+        return device.type
 
     def _model_name(self, name: str) -> str:
         from bench.models import MODELS
@@ -294,7 +312,7 @@ class _Expander:
                 targets.append(Target(config=c))
         except BenchError as exc:
             raise self.fail(where, str(exc)) from None
-        return targets or [Target(ratio=DEFAULT_RATIO)]
+        return targets or [Target(ratio=defaults.RATIO)]
 
     def _check_target(self, adapter, target: Target, model: str, dataset: str, where: str, layout: str | None = None) -> None:
         """Per-layer targets and layouts must fit the model; a ratio in the adapter's own layout fits
@@ -322,15 +340,19 @@ class _Expander:
         from bench.pruning import get_adapter
 
         self._keys(self.data, GRID_KEYS, "")
-        models = [self._model_name(m) for m in self._list(self.data.get("models", ["resnet20"]), "models", "", (str,), "a model name")]
-        datasets = [self._dataset(d, "datasets") for d in self._list(self.data.get("datasets", ["digits"]), "datasets", "", (str,), "a dataset name")]
-        protocols = self._list(self.data.get("protocols", ["clr-90"]), "protocols", "", (str,), "a protocol name")
+        models = [self._model_name(m) for m in self._list(self.data.get("models", [defaults.MODEL]), "models", "", (str,), "a model name")]
+        datasets = [self._dataset(d, "datasets") for d in self._list(self.data.get("datasets", [defaults.DATASET]), "datasets", "", (str,), "a dataset name")]
+        protocols = self._list(self.data.get("protocols", [defaults.PROTOCOL]), "protocols", "", (str,), "a protocol name")
         seeds = self._seeds()
-        random_control = self._scalar("random_control", (bool,), True, "true or false")
-        dense_seed = self._scalar("dense_seed", (int,), 0, "an integer")
-        split_seed = self._scalar("split_seed", (int,), 0, "an integer")
+        random_control = self._scalar("random_control", (bool,), defaults.RANDOM_CONTROL, "true or false")
+        dense_seed = self._scalar("dense_seed", (int,), defaults.DENSE_SEED, "an integer")
+        split_seed = self._scalar("split_seed", (int,), defaults.SPLIT_SEED, "an integer")
         device = self._scalar("device", (str,), "auto", "a device name (auto, cpu, cuda, cuda:N)")
-        self._device(device)
+        device_type = self._device(device)
+        threads = self._scalar("threads", (int, type(None)), None, "a thread count")
+        if threads is not None and threads < 1:
+            raise self.fail("", f"threads must be at least 1, got {threads}")
+        spec_threads = (threads or self.default_threads) if device_type == "cpu" else None
         data_root = self.data.get("data_root")
         if data_root is not None and not isinstance(data_root, str):
             raise self.fail("", f"data_root must be a folder path, got {data_root!r}")
@@ -372,39 +394,28 @@ class _Expander:
                     self._check_checkpoint(model, dataset, weights, where)
                     checkpoints[model] = weights
                     digests.setdefault(weights, file_digest(weights))
-            arms = 2 if random_control and cls.name != "random" else 1
             for target, (hp_text, hparams), layout, model, dataset, p in itertools.product(
                 targets, hps, layouts, e_models, e_datasets, e_protocols
             ):
                 adapter = cls(hparams)
                 self._check_target(adapter, target, model, dataset, where, layout)
                 ref, protocol, by_dataset = resolved[p]
-                dense = (
-                    {"checkpoint_sha256": digests[checkpoints[model]]}
-                    if model in checkpoints
-                    else {"seed": dense_seed, "training_version": api.DENSE_TRAINING_VERSION}
-                )
-                config = {
-                    "adapter": {"name": cls.name, "version": cls.version, "hparams": hparams},
-                    "target": target.to_dict(),
-                    "model": model,
-                    "dataset": {"name": dataset, "split_seed": split_seed},
-                    "protocol": {"name": protocol.name, "version": protocol.version},
-                    "seeds": list(seeds),
-                    "random_control": arms == 2,
-                    "dense": dense,
-                    **({"layout": layout} if layout is not None else {}),  # the adapter's own layout: hashes as before
-                }
-                digest = config_hash(config)
-                if digest in runs:
+                checkpoint = checkpoints.get(model)
+                try:
+                    spec = RunSpec(
+                        adapter=cls.name, hparams=hparams, target=target, layout=layout, model=model, dataset=dataset,
+                        split_seed=split_seed, protocol=ref, seeds=seeds, random_control=random_control,
+                        dense_seed=dense_seed, checkpoint=str(checkpoint) if checkpoint else None,
+                        checkpoint_sha256=digests[checkpoint] if checkpoint else None,
+                        device=device_type, threads=spec_threads,
+                    )
+                except BenchError as exc:
+                    raise self.fail(where, str(exc)) from None
+                if spec.hash in runs:
                     duplicates += 1
                     continue
                 r = by_dataset[dataset]
-                runs[digest] = Run(
-                    hash=digest, adapter=cls.name, target=target, hp=hp_text, model=model, dataset=dataset,
-                    protocol=ref, protocol_name=protocol.name, seeds=seeds, arms=arms, epochs=r.epochs,
-                    epochs_exact=protocol.budget != "flops", batch_size=r.batch_size, config=config, layout=layout,
-                )
+                runs[spec.hash] = Run(spec=spec, hp=hp_text, epochs=r.epochs, epochs_exact=protocol.budget != "flops", batch_size=r.batch_size)
         return Grid(
             path=self.source,
             runs=tuple(runs.values()),
@@ -415,6 +426,7 @@ class _Expander:
             device=device,
             random_control=random_control,
             duplicates=duplicates,
+            threads=threads,
         )
 
     def _check_checkpoint(self, model: str, dataset: str, path: Path, where: str) -> None:
@@ -434,7 +446,3 @@ def _hp_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else repr(value)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.-]", "-", text)

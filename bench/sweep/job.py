@@ -4,11 +4,12 @@ It is what makes a sweep idempotent and resumable wherever it runs:
 
 - a per-run file lock, so two sweeps (or a restarted sweep and an orphaned worker) never train the
   same run at once; the second waits, then finds the record and skips;
-- a finished run (its record at the deterministic path, valid) is skipped;
-- otherwise `api.evaluate` runs, which resumes every (arm, seed) from its checkpoints under runs/;
-  it writes its record into a hidden staging folder (its own file name), and the record is then
-  written atomically to the run's own path, so an interrupted sweep never leaves a partial or a
-  duplicate record (the leaderboard skips hidden folders).
+- the worker receives the run's `RunSpec` as JSON, the value `bench evaluate` builds from its flags;
+- a finished run (its record at the spec's path, valid) is skipped, whoever wrote it (an earlier
+  sweep, or `bench evaluate --out` into the same folder);
+- otherwise `api.evaluate` runs, which resumes every (arm, seed) from its checkpoints under runs/
+  (and reuses runs other evaluations trained) and writes the record atomically at that path, so an
+  interrupted sweep never leaves a partial or a duplicate record.
 
 `python -m bench.sweep.job JOB.json` runs it in a fresh process (the local executor's workers);
 Ray tasks and submitit jobs call `run_job` directly with `capture=True`, so every run logs to its
@@ -44,10 +45,10 @@ class Job:
 
     hash: str
     label: str
-    options: dict  # EvaluateOptions fields; target as Target.to_dict(), hparams as KEY=VALUE strings
+    spec: dict  # RunSpec.to_dict(): what the run is
+    execution: dict  # bench.api.Execution fields: where it runs (records_dir is the sweep's output folder)
     record: str  # final record path (absolute)
-    state: str  # the sweep's hidden state folder (absolute): logs/, locks/, progress/, staging/
-    threads: int | None = None  # torch threads for this run; None = every core it may use
+    state: str  # the sweep's hidden state folder (absolute): logs/, locks/, progress/
     epochs: int = 0  # planned retraining epochs (seeds × arms × protocol epochs)
 
     @property
@@ -61,10 +62,6 @@ class Job:
     @property
     def lock(self) -> Path:
         return Path(self.state) / "locks" / f"{self.hash}.lock"
-
-    @property
-    def staging(self) -> Path:
-        return Path(self.state) / "staging" / self.hash
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -128,25 +125,6 @@ def _captured(path: Path, capture: bool) -> Iterator[None]:
         yield
 
 
-def evaluate_options(job: Job):
-    from bench import api
-    from bench.pruning import Target, get_adapter, parse_hparams
-
-    o = dict(job.options)
-    target = o.pop("target")
-    target = Target(
-        ratio=target["ratio"],
-        compress_rate=tuple(target["compress_rate"]) if target["compress_rate"] is not None else None,
-        config=target["config"],
-    )
-    hparams = parse_hparams(get_adapter(o["adapter"]), list(o.pop("hp")))
-    data = api.DataOptions(**o.pop("data"))
-    # Several runs side by side: each gets its share of the cores, not all of them (oversubscription).
-    return api.EvaluateOptions(
-        target=target, hparams=hparams, data=data, seeds=tuple(o.pop("seeds")), threads=job.threads, **o
-    )
-
-
 def run_job(job: Job, stop: StopFlag | None = None, capture: bool = False) -> dict:
     """Run one sweep run to its record; returns {"status": "done" | "skipped", "record": path, ...}.
 
@@ -154,7 +132,7 @@ def run_job(job: Job, stop: StopFlag | None = None, capture: bool = False) -> di
     other exception (a crash); the traceback is in the run's log either way."""
     from filelock import FileLock
 
-    for folder in ("logs", "locks", "progress", "staging"):
+    for folder in ("logs", "locks", "progress"):
         (Path(job.state) / folder).mkdir(parents=True, exist_ok=True)
     with _captured(job.log, capture):
         reporter = LogReporter(job)
@@ -170,45 +148,33 @@ def run_job(job: Job, stop: StopFlag | None = None, capture: bool = False) -> di
             reporter.message(f"{job.label}: starting on {socket.gethostname()} (pid {os.getpid()}, run {job.hash})")
             reporter.write_progress()
             start = time.perf_counter()
-            record = _staged(job.staging)
-            if record is None:
-                try:
-                    from bench import api
+            try:
+                from bench import api
 
-                    record, _ = api.evaluate(evaluate_options(job), reporter, stop)
-                except Interrupted as exc:
-                    reporter.message(f"{job.label}: {exc}; progress saved, the next sweep resumes it")
-                    reporter.write_progress("interrupted")
-                    raise
-                except BenchError as exc:
-                    reporter.message(f"bench: error: {exc}")
-                    reporter.write_progress("failed")
-                    raise
-                except KeyboardInterrupt:  # a cancelled Ray task
-                    reporter.message(f"{job.label}: cancelled; the next sweep resumes it from its last epoch checkpoint")
-                    reporter.write_progress("interrupted")
-                    raise
-                except BaseException:
-                    reporter.message(traceback.format_exc().rstrip())
-                    reporter.write_progress("failed")
-                    raise
-            records.write(record, job.record)
-            for staged in job.staging.glob("*.json"):
-                staged.unlink(missing_ok=True)
+                record, path = api.evaluate(api.RunSpec.from_dict(job.spec), api.Execution(**job.execution), reporter, stop)
+            except Interrupted as exc:
+                reporter.message(f"{job.label}: {exc}; progress saved, the next sweep resumes it")
+                reporter.write_progress("interrupted")
+                raise
+            except BenchError as exc:
+                reporter.message(f"bench: error: {exc}")
+                reporter.write_progress("failed")
+                raise
+            except KeyboardInterrupt:  # a cancelled Ray task
+                reporter.message(f"{job.label}: cancelled; the next sweep resumes it from its last epoch checkpoint")
+                reporter.write_progress("interrupted")
+                raise
+            except BaseException:
+                reporter.message(traceback.format_exc().rstrip())
+                reporter.write_progress("failed")
+                raise
+            if path.resolve() != Path(job.record).resolve():  # the spec names the record: a mismatch is a bug, not a user error
+                raise RuntimeError(f"{job.label}: the record went to {path}, not to {job.record}")
             reporter.message(f"{job.label}: record written to {job.record}")
             reporter.write_progress("done")
             return {"status": "done", "record": job.record, "seconds": time.perf_counter() - start, "content": record}
         finally:
             lock.release()
-
-
-def _staged(folder: Path) -> dict | None:
-    """A valid record that an earlier attempt staged but did not get to move (killed in between)."""
-    for path in sorted(folder.glob("*.json")):
-        record = finished(path)
-        if record is not None:
-            return record
-    return None
 
 
 def _die_with_parent(parent: int) -> None:

@@ -9,15 +9,23 @@ Three shapes, chosen by what the adapter declares and the user asks for:
 
 A random control is pruned to the method's per-unit counts of the same seed at every step.
 
-Runs resume: each (step of a) run checkpoints (after its first epoch, then at most every
-`Evaluation.checkpoint_every` seconds, at its end and when stopped), and a finished one leaves `result.json`
-(and, for iterative steps, its trained weights) so that it is never trained again.
+A run is identified by what determines its numbers, not by the record that asked for it: the network
+it starts from (architecture, weights and masks), the resolved protocol, the data and seed, the
+environment that changes numbers (device type, threads, compile, world size) and, for a run that
+prunes while it trains, the adapter and target. Its folder is runs/run/<that hash>/, so the random
+controls of different methods that come out identical (same dense weights, structure, protocol and
+seed) are trained once and shared, and the records that reuse a run say so (`reused`).
+
+A per-run file lock makes a second process that needs a run another process is training wait for it,
+say so, and reuse it; nobody writes into a run folder it does not hold. Runs resume: each (step of a)
+run checkpoints (after its first epoch, then at most every `Evaluation.checkpoint_every` seconds, at
+its end and when stopped), and a finished one leaves `result.json` (and, for iterative steps, its
+trained weights) so that it is never trained again.
 """
 
 from __future__ import annotations
 
 import copy
-import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -26,11 +34,15 @@ from pathlib import Path
 import torch
 
 from bench import distributed, records
-from bench.checkpoint import CHECKPOINT_EVERY, Checkpointer
+from bench.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
+from bench.config import config_hash, to_jsonable
 from bench.counting import Counts, count
 from bench.data import DataBundle
 from bench.errors import BenchError
+from bench.evaluation.loading import load_weights, save_weights
+from bench.evaluation.spec import RETRAINING_VERSION
 from bench.interrupt import StopFlag
+from bench.locks import exclusive
 from bench.progress import Reporter
 from bench.protocols import Protocol, ResolvedProtocol, resolve
 from bench.pruning import Adapter, Target
@@ -49,7 +61,9 @@ class Evaluation:
     dense_counts: Counts
     protocol: Protocol
     iterations: int
-    eval_dir: Path
+    runs_dir: Path  # run folders live in runs_dir/run/<run key>/
+    spec_hash: str  # the evaluation asking (a run trained for another one is marked reused)
+    environment: dict  # what of the machine changes numbers (RunSpec.environment_identity)
     reporter: Reporter
     stop: StopFlag | None
     total_runs: int
@@ -65,7 +79,7 @@ class Evaluation:
 
 @dataclass
 class RunOutcome:
-    record: dict  # the run's entry in the record's `runs`
+    record: dict  # the run's entry in the record's `runs` (with its run key, and whether it was reused)
     steps: list[Structure] = field(default_factory=list)  # the structure after every step
     final: PrunedModel | None = None  # the pruned architecture (trained weights unless reused)
 
@@ -85,11 +99,10 @@ def prunes_during_training(adapter: Adapter) -> bool:
     return type(adapter).retrain_hook is not Adapter.retrain_hook
 
 
-def run(ev: Evaluation, adapter: Adapter, role: str, seed: int, reference_steps: list[Structure] | None) -> RunOutcome:
+def run(ev: Evaluation, adapter: Adapter, seed: int, reference_steps: list[Structure] | None) -> RunOutcome:
     """Retrain one arm for one seed; `reference_steps` (the method's structures) make it a control."""
-    run_dir = ev.eval_dir / f"{role}-seed{seed}"
     if prunes_during_training(adapter) and reference_steps is None:
-        return _run_during_training(ev, adapter, seed, run_dir)
+        return _run_during_training(ev, adapter, seed)
     current, original, masks = ev.dense_model, None, {}
     structures: list[Structure] = []
     step_records: list[dict] = []
@@ -107,8 +120,8 @@ def run(ev: Evaluation, adapter: Adapter, role: str, seed: int, reference_steps:
             reinitialize(pruned.model, seed)
             pruned.apply_masks()
         label = f"{adapter.name} seed {seed}" + (f" step {i}/{ev.iterations}" if ev.iterations > 1 else "")
-        step_dir = run_dir / f"step{i}" if ev.iterations > 1 else run_dir
-        result = _train_or_reuse(ev, pruned, resolved, seed, step_dir, label, keep_weights=ev.iterations > 1)
+        key = run_key(ev, pruned.model, pruned.masks, resolved, seed)
+        result = _train_or_reuse(ev, pruned, resolved, seed, key, label, keep_weights=ev.iterations > 1)
         if ev.iterations == 1:
             return RunOutcome(result, structures, pruned)
         step_records.append({"step": i, "structure": pruned.structure.to_dict(), **counts.to_dict(), **result})
@@ -158,63 +171,103 @@ def _resolve(ev: Evaluation, counts: Counts) -> ResolvedProtocol:
     return resolved
 
 
-def _run_during_training(ev: Evaluation, adapter: Adapter, seed: int, run_dir: Path) -> RunOutcome:
+def run_key(ev: Evaluation, model: torch.nn.Module, masks: dict, resolved: ResolvedProtocol, seed: int, **extra) -> str:
+    """What determines a retraining run's numbers (see the module docstring); names its folder."""
+    return config_hash(
+        {
+            "kind": "retrain",
+            "version": RETRAINING_VERSION,
+            "model": ev.model_name,
+            "architecture": config_hash(repr(model)),  # the module tree: widths, scatter slots, shortcuts
+            "weights": weights_digest(model.state_dict()),
+            "masks": weights_digest(masks),
+            "protocol": resolved.to_dict(),
+            "data": [ev.data.spec.name, ev.data.split_seed],
+            "seed": seed,
+            "environment": ev.environment,
+            **extra,
+        }
+    )
+
+
+def _run_dir(ev: Evaluation, key: str) -> Path:
+    return ev.runs_dir / "run" / key
+
+
+def _run_during_training(ev: Evaluation, adapter: Adapter, seed: int) -> RunOutcome:
     """Full-width retraining with the adapter's hook; the channels go after the last epoch."""
     planned = _prune(ev, adapter, ev.dense_model, seed, None, None)  # the structure the hook prunes towards
     resolved = _resolve(ev, count(planned.model, ev.example_inputs(), planned.masks))
-    finished = distributed.from_main(lambda: _load_json(run_dir / "result.json"))
-    if finished is not None:
-        ev.reporter.message(f"{adapter.name} seed {seed}: reusing the finished run in {run_dir}")
-        return RunOutcome(finished, [planned.structure], planned)
-    model = copy.deepcopy(ev.dense_model)
-    if resolved.reinitialize:
-        reinitialize(model, seed)
-    zeroing = ZeroingPruner(
-        model,
-        ev.model_name,
-        adapter,
-        ev.target,
-        example_inputs=ev.example_inputs(),
-        calibration=calibration_batches(adapter, ev.data),
-        seed=seed,
-        layout=ev.layout,
-        recalibration=ev.data.calibration_batches(RECALIBRATION_BATCHES, resolved.batch_size, seed=CALIBRATION_SEED),
+    key = run_key(
+        ev, ev.dense_model, {}, resolved, seed,
+        adapter=[adapter.name, adapter.version, to_jsonable(adapter.hparams)], target=ev.target.to_dict(), layout=ev.layout,
     )
-    hook = adapter.retrain_hook(zeroing)
     label = f"{adapter.name} seed {seed}"
-    result = _train(ev, model, resolved, seed, run_dir, label, [hook])
-    final = _prune(ev, adapter, model, seed, None, None)
-    if final.structure != planned.structure:
-        raise BenchError(f"{adapter.name}: the network pruned after training does not have the planned structure")
-    if not result.diverged:  # the accuracy of the small network, not of the zeroed full-width one
-        result.test_top1, result.test_top5 = evaluate_accuracy(final.model, ev.data, "test")
-        small_val, _ = evaluate_accuracy(final.model, ev.data, "val")
-        if abs(small_val - result.best_val_top1) > 1e-6:  # e.g. --hp interval > 1: the best epoch was not zeroed
-            ev.reporter.message(
-                f"{label}: the small network validates at {small_val:.2f}%, the soft network it came from at "
-                f"{result.best_val_top1:.2f}%: the reported network differs from the validated one"
-            )
-    return RunOutcome(_finish(run_dir, seed, result), [final.structure], final)
+    run_dir = _run_dir(ev, key)
+    with _holding(ev, run_dir, label):
+        finished = _finished(ev, run_dir, key, label)
+        if finished is not None:  # counts and latency need the small network's shape only
+            return RunOutcome(finished, [planned.structure], planned)
+        model = copy.deepcopy(ev.dense_model)
+        if resolved.reinitialize:
+            reinitialize(model, seed)
+        zeroing = ZeroingPruner(
+            model,
+            ev.model_name,
+            adapter,
+            ev.target,
+            example_inputs=ev.example_inputs(),
+            calibration=calibration_batches(adapter, ev.data),
+            seed=seed,
+            layout=ev.layout,
+            recalibration=ev.data.calibration_batches(RECALIBRATION_BATCHES, resolved.batch_size, seed=CALIBRATION_SEED),
+        )
+        hook = adapter.retrain_hook(zeroing)
+        result = _train(ev, model, resolved, seed, run_dir, label, [hook])
+        final = _prune(ev, adapter, model, seed, None, None)
+        if final.structure != planned.structure:
+            raise BenchError(f"{adapter.name}: the network pruned after training does not have the planned structure")
+        if not result.diverged:  # the accuracy of the small network, not of the zeroed full-width one
+            result.test_top1, result.test_top5 = evaluate_accuracy(final.model, ev.data, "test")
+            small_val, _ = evaluate_accuracy(final.model, ev.data, "val")
+            if abs(small_val - result.best_val_top1) > 1e-6:  # e.g. --hp interval > 1: the best epoch was not zeroed
+                ev.reporter.message(
+                    f"{label}: the small network validates at {small_val:.2f}%, the soft network it came from at "
+                    f"{result.best_val_top1:.2f}%: the reported network differs from the validated one"
+                )
+        return RunOutcome(_finish(ev, run_dir, key, seed, result), [final.structure], final)
 
 
 def _train_or_reuse(
-    ev: Evaluation, pruned: PrunedModel, resolved: ResolvedProtocol, seed: int, run_dir: Path, label: str, keep_weights: bool
+    ev: Evaluation, pruned: PrunedModel, resolved: ResolvedProtocol, seed: int, key: str, label: str, keep_weights: bool
 ) -> dict:
+    run_dir = _run_dir(ev, key)
     weights = run_dir / "model.pt"
-    finished = distributed.from_main(lambda: _load_json(run_dir / "result.json") if not keep_weights or weights.exists() else None)
-    if finished is not None:
-        ev.reporter.message(f"{label}: reusing the finished run in {run_dir}")
-        if keep_weights:  # the next step prunes the weights this step trained (rank 0 reads them)
-            device = ev.example_inputs().device
-            distributed.from_main(lambda: pruned.model.load_state_dict(torch.load(weights, map_location=device, weights_only=True)))
-            distributed.broadcast_state(pruned.model)
-        return finished
-    result = _train(ev, pruned.model, resolved, seed, run_dir, label, pruned.hooks())
-    if keep_weights and distributed.is_main():
-        buffer = io.BytesIO()
-        torch.save(pruned.model.state_dict(), buffer)
-        records.write_atomic(weights, buffer.getvalue())
-    return _finish(run_dir, seed, result)
+    with _holding(ev, run_dir, label):
+        finished = _finished(ev, run_dir, key, label)
+        # The next step of an iterative run prunes the weights this step trained: reuse needs them too.
+        if finished is not None and (not keep_weights or load_weights(pruned.model, weights)):
+            return finished
+        result = _train(ev, pruned.model, resolved, seed, run_dir, label, pruned.hooks())
+        if keep_weights:
+            save_weights(pruned.model, weights)
+        return _finish(ev, run_dir, key, seed, result)
+
+
+def _holding(ev: Evaluation, run_dir: Path, label: str):
+    return exclusive(run_dir / "lock", ev.reporter, f"{label}: another process is training this run ({run_dir}); waiting for it")
+
+
+def _finished(ev: Evaluation, run_dir: Path, key: str, label: str) -> dict | None:
+    """A finished run's entry, marked as reused when another evaluation trained it."""
+    stored = distributed.from_main(lambda: _load_json(run_dir / "result.json"))
+    if stored is None:
+        return None
+    trained_for = stored.pop("trained_for", None)
+    reused = trained_for != ev.spec_hash
+    what = "another evaluation's" if reused else "its own"
+    ev.reporter.message(f"{label}: reusing {what} finished run {key} ({run_dir})")
+    return {**stored, "run_key": key, "reused": reused}
 
 
 def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir: Path, label: str, hooks) -> TrainResult:
@@ -237,13 +290,14 @@ def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir
     return result
 
 
-def _finish(run_dir: Path, seed: int, result: TrainResult) -> dict:
+def _finish(ev: Evaluation, run_dir: Path, key: str, seed: int, result: TrainResult) -> dict:
     """Write the finished run's entry (the marker that it is never trained again) and drop its checkpoint."""
     entry = run_record(seed, result)
     if distributed.is_main():
-        records.write_atomic(run_dir / "result.json", json.dumps(entry, sort_keys=True) + "\n")
+        stored = {**entry, "trained_for": ev.spec_hash}
+        records.write_atomic(run_dir / "result.json", json.dumps(stored, sort_keys=True) + "\n")
         Checkpointer(run_dir).clear()
-    return entry
+    return {**entry, "run_key": key, "reused": False}
 
 
 def run_record(seed: int, result: TrainResult) -> dict:
@@ -261,11 +315,12 @@ def run_record(seed: int, result: TrainResult) -> dict:
 
 
 def _iterative_record(seed: int, steps: list[dict]) -> dict:
-    """The run's result is its last step's; every step (structure, counts, curve) is kept."""
+    """The run's result is its last step's; every step (structure, counts, curve, run key) is kept."""
     last = steps[-1]
     entry = {k: last[k] for k in ("top1", "top5", "best_epoch", "best_val_top1", "diverged", "curve")}
     entry["seed"] = seed
     entry["seconds"] = round(sum(s["seconds"] for s in steps), 3)
+    entry["reused"] = all(s["reused"] for s in steps)
     entry["steps"] = [{k: v for k, v in s.items() if k != "seed"} for s in steps]
     return entry
 

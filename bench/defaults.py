@@ -1,0 +1,14 @@
+"""The defaults of a run, in one place: RunSpec's fields, the CLI's flags and the sweep's grid keys
+all read them from here (a module without imports, so that `bench --help` stays fast)."""
+
+MODEL = "resnet20"
+DATASET = "digits"
+SPLIT_SEED = 0
+PROTOCOL = "clr-90"
+SEEDS = (0, 1, 2)
+RATIO = 0.5
+ITERATIONS = 1
+DENSE_SEED = 0
+RANDOM_CONTROL = True
+RUNS_DIR = "runs"
+RECORDS_DIR = "results"

@@ -1,0 +1,167 @@
+"""The dense baseline: trained with the dataset's original recipe and cached by the hash of what
+determines it, or the user's checkpoint. Every record carries the SHA-256 of the weights it started from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from bench import defaults, distributed, records
+from bench.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
+from bench.config import config_hash, file_digest, to_jsonable
+from bench.counting import Counts, count
+from bench.data import DataBundle
+from bench.environment import compile_usable, cpu_kernels, world_identity
+from bench.errors import BenchError
+from bench.evaluation.loading import example_inputs, load_checkpoint, new_model, save_weights
+from bench.evaluation.spec import DENSE_TRAINING_VERSION, slug
+from bench.hooks import TrainingHook
+from bench.interrupt import StopFlag
+from bench.locks import exclusive
+from bench.progress import Reporter, SilentReporter
+from bench.train import TrainSpec, evaluate as evaluate_accuracy, train
+
+DEFAULT_RUNS_DIR = defaults.RUNS_DIR
+
+
+@dataclass
+class Dense:
+    model: nn.Module
+    run_id: str
+    source: str  # "trained" | "checkpoint"
+    seed: int
+    val_top1: float
+    test_top1: float
+    test_top5: float
+    counts: Counts
+    path: Path | None = None
+    regularizer: dict | None = None  # a dense hook's identity (e.g. slimming's sparsity penalty)
+
+    @property
+    def weights_sha256(self) -> str:
+        """What the baseline *is*: two records started from the same weights only if this agrees."""
+        return weights_digest(self.model.state_dict())
+
+
+def recipe_spec(data: DataBundle) -> TrainSpec:
+    recipe = data.spec.recipe
+    spe = data.steps_per_epoch(recipe.batch_size)
+    return TrainSpec(
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        lr_at=lambda step: recipe.step_lr(step // spe),
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
+
+
+def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict | None = None, compile: bool = False) -> dict:
+    config = {
+        "kind": "dense",
+        "version": DENSE_TRAINING_VERSION,
+        "model": model_name,
+        "dataset": data.spec.name,
+        "split_seed": data.split_seed,
+        "recipe": to_jsonable(data.spec.recipe),
+        "seed": seed,
+    }
+    if regularizer:  # only then: the shared baseline's hash (and cache) stays what it always was
+        config["regularizer"] = regularizer
+    if compile:  # torch.compile changes the numbers (fused kernels round differently): its own cache entry
+        config["compile"] = True
+    config.update(world_identity())  # per-rank BatchNorm statistics change the numbers too
+    if data.device.type == "cpu":  # CPU kernels split reductions by thread count and round by ISA: the weights differ with both
+        config["threads"] = torch.get_num_threads()
+        config["cpu_kernels"] = cpu_kernels()
+    return config
+
+
+def train_dense(
+    model_name: str,
+    data: DataBundle,
+    *,
+    seed: int = 0,
+    runs_dir: str | Path = DEFAULT_RUNS_DIR,
+    checkpoint: str | Path | None = None,
+    hook: TrainingHook | None = None,
+    reporter: Reporter | None = None,
+    stop: StopFlag | None = None,
+    compile: bool = False,
+    checkpoint_every: float = CHECKPOINT_EVERY,
+) -> Dense:
+    """The dense model, trained with the dataset's original recipe and cached, or the user's weights.
+
+    The cache is shared safely: a file lock makes a second process that needs the same baseline wait
+    and reuse it, and an interrupted training resumes from its last checkpoint (saved at most every
+    `checkpoint_every` seconds, and when stopped). `compile` trains through torch.compile."""
+    reporter = reporter or SilentReporter()
+    device = data.device
+    torch.manual_seed(seed)  # the init a training run starts from; counting and cache loads draw no randomness
+    model = new_model(model_name, data.spec, device)
+    counts = count(model, example_inputs(data.spec, device))
+    if checkpoint is not None:
+        distributed.from_main(lambda: load_checkpoint(model, checkpoint))  # rank 0 reads, every rank gets the weights
+        model.to(device)
+        distributed.broadcast_state(model)
+        val_top1, _ = evaluate_accuracy(model, data, "val")
+        test_top1, test_top5 = evaluate_accuracy(model, data, "test")
+        sha = distributed.from_main(lambda: file_digest(Path(checkpoint)))
+        digest = config_hash({"kind": "checkpoint", "sha": sha, "model": model_name})
+        if hook is not None:
+            reporter.message("--checkpoint given: the adapter's dense-training regularizer is not applied to your weights")
+        return Dense(model, digest, "checkpoint", seed, val_top1, test_top1, test_top5, counts)
+
+    regularizer = hook.identity() if hook is not None else None
+    compile = compile_usable(compile, device, reporter)
+    config = dense_config(model_name, data, seed, regularizer, compile)
+    run_id = config_hash(config)
+    run_dir = records.ensure_dir(Path(runs_dir) / "dense" / f"{data.spec.name}-{slug(model_name)}-{run_id}")
+    with exclusive(run_dir / "lock", reporter, f"another process is training this dense baseline ({run_dir}); waiting"):
+        cached = distributed.from_main(lambda: _load_dense(model, run_dir, device))
+        if cached is not None:
+            distributed.broadcast_state(model)  # rank 0 loaded the weights
+            reporter.message(f"reusing cached dense {model_name} on {data.spec.name} ({run_dir})")
+            return Dense(model, run_id, "trained", seed, *cached, counts, run_dir, regularizer)
+        spec = recipe_spec(data)
+        checkpointer = Checkpointer(run_dir, warn=reporter.message, every=checkpoint_every)
+        with reporter.task(f"dense {model_name}", spec.epochs) as on_epoch:
+            hooks = [hook] if hook is not None else []
+            result = train(
+                model, data, spec, seed=seed, hooks=hooks, on_epoch=on_epoch, checkpointer=checkpointer, stop=stop,
+                compile=compile, warn=reporter.message,
+            )
+        if result.diverged:
+            raise BenchError(f"dense training of {model_name} diverged (NaN/inf loss); nothing was cached")
+        summary = {
+            "config": config,
+            "val_top1": result.best_val_top1,
+            "test_top1": result.test_top1,
+            "test_top5": result.test_top5,
+            "best_epoch": result.best_epoch,
+            "curve": [e.to_dict() for e in result.curve],
+        }
+        if distributed.is_main():
+            save_weights(model, run_dir / "model.pt")
+            records.write_atomic(run_dir / "result.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+            checkpointer.clear()
+    return Dense(
+        model, run_id, "trained", seed, result.best_val_top1, result.test_top1, result.test_top5, counts, run_dir, regularizer
+    )
+
+
+def _load_dense(model: nn.Module, run_dir: Path, device: torch.device) -> tuple[float, float, float] | None:
+    """(val top-1, test top-1, test top-5) of a finished cache entry, loaded into `model`; None if absent."""
+    result_file, weights_file = run_dir / "result.json", run_dir / "model.pt"
+    if not (result_file.exists() and weights_file.exists()):
+        return None
+    try:
+        result = json.loads(result_file.read_text())
+        model.load_state_dict(torch.load(weights_file, map_location=device, weights_only=True))
+        return result["val_top1"], result["test_top1"], result["test_top5"]
+    except Exception:  # an unreadable cache is retrained, never trusted
+        return None

@@ -1,0 +1,162 @@
+"""One `bench evaluate`: the dense baseline → prune with the adapter → retrain under the protocol,
+once per seed → the same for a random control with identical per-layer structure → count → one
+validated record at `records_dir/<spec.record_path>`.
+
+An evaluation whose record is already there (from an earlier `bench evaluate` or a `bench sweep`
+into the same folder) is not run again: the record is read back and returned.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bench import defaults, distributed, records
+from bench.checkpoint import CHECKPOINT_EVERY
+from bench.environment import compile_usable, cpu_kernels, describe, set_threads, training_device
+from bench.errors import BenchError
+from bench.evaluation.arms import Arm
+from bench.evaluation.dense import DEFAULT_RUNS_DIR, train_dense
+from bench.evaluation.loading import example_inputs, load_data, new_model
+from bench.evaluation.record import build_record
+from bench.evaluation.runs import Evaluation, check_iterations, prunes_during_training, run as retrain
+from bench.evaluation.spec import RunSpec
+from bench.interrupt import StopFlag
+from bench.latency import measure as measure_latency
+from bench.progress import Reporter, SilentReporter
+from bench.protocols import load_protocol
+from bench.pruning import Adapter, get_adapter
+from bench.pruning.engine import check_soft_layout, check_target
+
+DEFAULT_RECORDS_DIR = defaults.RECORDS_DIR
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where and how a specified evaluation runs: none of this changes its numbers."""
+
+    runs_dir: str = DEFAULT_RUNS_DIR  # dense baselines and retraining runs, shared by every evaluation
+    records_dir: str = DEFAULT_RECORDS_DIR  # records, in the submissions layout
+    data_root: str | None = None
+    download: bool = False
+    device: str = "auto"  # its type must be the spec's; the index is free (cuda:1)
+    checkpoint_every: float = CHECKPOINT_EVERY  # seconds between periodic checkpoints (0 = every epoch)
+
+
+def specify(device: torch.device, reporter: Reporter | None = None, **fields) -> RunSpec:
+    """A RunSpec for this process: the device type, the CPU thread count it runs with (set_threads
+    first), whether torch.compile is usable here, and the torchrun world size."""
+    compile = compile_usable(fields.pop("compile", False), device, reporter or SilentReporter())
+    return RunSpec(
+        **fields,
+        device=device.type,
+        threads=torch.get_num_threads() if device.type == "cpu" else None,
+        compile=compile,
+        world_size=distributed.world_size(),
+    )
+
+
+def random_control_adapter(method: Adapter) -> Adapter:
+    random_cls = get_adapter("random")
+    return random_cls(random_cls.Hparams(kind=method.kind))
+
+
+def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Reporter | None = None, stop: StopFlag | None = None) -> tuple[dict, Path]:
+    """Run (or resume, or find) one evaluation and write its record. Each (arm, seed) run is cached by
+    what determines it under runs/run/ and is never trained twice, so rerunning a command continues it."""
+    reporter = reporter or SilentReporter()
+    start = time.perf_counter()
+    device = _bind(spec, execution, reporter)
+    path = Path(execution.records_dir) / spec.record_path
+    existing = distributed.from_main(lambda: _valid_record(path))
+    if existing is not None:
+        reporter.message(f"the record of this evaluation is already in {path}; nothing to run")
+        return existing, path
+
+    adapter = spec.make_adapter()
+    protocol = load_protocol(spec.protocol)
+    env = describe(device)  # the commit as the run starts, not as it ends
+    if spec.compile:
+        env["compile"] = True
+    data = load_data(spec.dataset, device, split_seed=spec.split_seed, data_root=execution.data_root, download=execution.download)
+    # Fail fast, before any training: the protocol must resolve and the target must fit the model.
+    spec.resolved_protocol  # noqa: B018 (resolving raises on a protocol the recipe cannot hold)
+    check_iterations(adapter, protocol, spec.iterations)
+    fresh = new_model(spec.model, data.spec, device)
+    layout = check_target(fresh, spec.model, adapter, spec.target, example_inputs(data.spec, device), spec.layout)
+    if prunes_during_training(adapter):
+        check_soft_layout(fresh, spec.model, adapter, layout)
+    records.ensure_dir(execution.records_dir)
+    dense = train_dense(
+        spec.model,
+        data,
+        seed=spec.dense_seed,
+        runs_dir=execution.runs_dir,
+        checkpoint=spec.checkpoint,
+        hook=adapter.dense_hook(),
+        reporter=reporter,
+        stop=stop,
+        compile=spec.compile,
+        checkpoint_every=execution.checkpoint_every,
+    )
+    dense_latency = measure_latency(dense.model, data.spec.input_shape, device) if distributed.is_main() else None
+
+    arms = [Arm(adapter, "method")]
+    if spec.random_control:
+        arms.append(Arm(random_control_adapter(adapter), "control"))
+    ev = Evaluation(
+        model_name=spec.model,
+        target=spec.target,
+        data=data,
+        dense_model=dense.model,
+        dense_counts=dense.counts,
+        protocol=protocol,
+        iterations=spec.iterations,
+        runs_dir=Path(execution.runs_dir),
+        spec_hash=spec.hash,
+        environment=spec.environment_identity(),
+        reporter=reporter,
+        stop=stop,
+        total_runs=len(spec.seeds) * len(arms),
+        compile=spec.compile,
+        checkpoint_every=execution.checkpoint_every,
+        layout=layout.name,
+    )
+    for seed in spec.seeds:
+        method_steps = None
+        for arm in arms:
+            outcome = retrain(ev, arm.adapter, seed, method_steps)
+            method_steps = method_steps or outcome.steps
+            arm.add(outcome, seed, ev.example_inputs(), data.spec.input_shape, spec.iterations)
+    record = build_record(spec, data, dense, ev.resolved, arms, time.perf_counter() - start, env, dense_latency, layout)
+    if distributed.is_main():
+        records.write(record, path)
+    return record, path
+
+
+def _bind(spec: RunSpec, execution: Execution, reporter: Reporter) -> torch.device:
+    """Set this process up as the spec says, or say why it cannot run the spec here."""
+    device = training_device(execution.device)
+    if device.type != spec.device:
+        raise BenchError(f"this run is specified for {spec.device} but would run on {device.type} here (--device {execution.device})")
+    if spec.threads is not None:
+        set_threads(spec.threads)
+    if spec.cpu_kernels is not None and spec.cpu_kernels != cpu_kernels():
+        raise BenchError(f"this run is specified for {spec.cpu_kernels} CPU kernels; this machine's are {cpu_kernels()} (other numbers)")
+    if spec.compile and not compile_usable(True, device, reporter):
+        raise BenchError("this run is specified with torch.compile, which is unavailable here")
+    if distributed.world_size() != spec.world_size:
+        raise BenchError(f"this run is specified for {spec.world_size} process(es) but runs in {distributed.world_size()}")
+    return device
+
+
+def _valid_record(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return records.read(path)
+    except BenchError:
+        return None  # a damaged record is recomputed (and replaced atomically)

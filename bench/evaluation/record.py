@@ -1,0 +1,81 @@
+"""The record of one evaluation, assembled from its specification, dense baseline and arms."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import bench
+from bench import records
+from bench.config import to_jsonable
+from bench.counting import FLOP_CONVENTION
+from bench.data import DataBundle
+from bench.evaluation.arms import Arm
+from bench.evaluation.dense import Dense
+from bench.evaluation.spec import RunSpec
+from bench.latency import Latency
+from bench.protocols import ResolvedProtocol
+from bench.pruning.layouts import Layout
+
+
+def build_record(
+    spec: RunSpec,
+    data: DataBundle,
+    dense: Dense,
+    protocol: ResolvedProtocol,
+    arms: list[Arm],
+    seconds: float,
+    env: dict,
+    dense_latency: Latency | None = None,
+    layout: Layout | None = None,
+) -> dict:
+    adapter = arms[0].adapter
+    protocol_dict = {k: v for k, v in protocol.to_dict().items() if v is not None}
+    if spec.iterations > 1:
+        protocol_dict["iterations"] = spec.iterations
+    structured = adapter.kind == "structured" or spec.target.compress_rate is not None  # where the layout decides the network
+    return {
+        "schema_version": records.SCHEMA_VERSION,
+        "run_id": spec.hash,
+        "spec": spec.to_dict(),
+        "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "prunebench_version": bench.__version__,
+        "adapter": {
+            "name": adapter.name,
+            "version": adapter.version,
+            "kind": adapter.kind,
+            "allocation": adapter.allocation,
+            "paper": adapter.paper,
+            "module": type(adapter).__module__,
+            "args": to_jsonable(adapter.hparams),
+        },
+        "target": {"description": spec.target.describe(), **spec.target.to_dict()},
+        **({"layout": layout.to_dict()} if layout is not None and structured else {}),
+        "model": spec.model,
+        "dataset": {
+            "name": data.spec.name,
+            "split_seed": data.split_seed,
+            "sizes": dict(data.sizes),
+            "input_shape": list(data.spec.input_shape),
+            "num_classes": data.spec.num_classes,
+        },
+        "protocol": protocol_dict,
+        "seeds": list(spec.seeds),
+        "dense": {
+            "run_id": dense.run_id,
+            "weights_sha256": dense.weights_sha256,
+            "source": dense.source,
+            "seed": dense.seed,
+            "recipe": to_jsonable(data.spec.recipe),
+            "val_top1": dense.val_top1,
+            "test_top1": dense.test_top1,
+            "test_top5": dense.test_top5,
+            **dense.counts.to_dict(),
+            **({"latency": dense_latency.to_dict()} if dense_latency is not None else {}),
+            **({"regularizer": dense.regularizer} if dense.regularizer else {}),
+        },
+        "counting": {"tool": "fvcore", "convention": FLOP_CONVENTION, "input_shape": [1, *data.spec.input_shape]},
+        "method": arms[0].summary(dense.counts, dense_latency),
+        "random_control": arms[1].summary(dense.counts, dense_latency) if len(arms) > 1 else None,
+        "wall_time_seconds": round(seconds, 2),
+        "environment": env,
+    }

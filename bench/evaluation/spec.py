@@ -1,0 +1,225 @@
+"""The run specification: every input that determines an evaluation's numbers, in one frozen value.
+
+`RunSpec` alone produces a run's identity hash (`spec.hash`), its record's path in the submissions
+layout (`spec.record_path`) and its JSON form (`spec.to_dict()` / `RunSpec.from_dict`). The CLI's
+`bench evaluate` flags take their defaults from it, `bench sweep` expands a grid into specs and hands
+each worker its spec as JSON, and every record carries the spec it was computed from. So "same hash ⇔
+same numbers" is one function, not several that can drift apart.
+
+What the hash covers: the adapter (name, version, every hyperparameter with defaults filled in), the
+target, the layout asked for, the model, the dataset and split seed, the protocol's resolved content
+(its LR, epochs and batch size against the dataset's recipe, not only its name, so that a synthesized
+`clr-41` cannot silently change meaning), the seeds, the random control, the iterations, the dense
+source (the user's checkpoint by SHA-256, or the dense seed, recipe and training-code version), and
+the environment parts that change numbers: device type, CPU thread count and kernel instruction set,
+torch.compile and the data-parallel world size. Paths (data, runs, records), the device index and the checkpoint cadence are
+not in it: they change where a result is computed, not what it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from bench import defaults
+from bench.config import config_hash, file_digest, to_jsonable
+from bench.errors import BenchError
+from bench.pruning import Target, get_adapter
+from bench.pruning.interface import Adapter
+
+# Bump when the dense training code changes its results (tests/test_config.py pins them): every
+# dense cache entry and every run identity moves with it.
+DENSE_TRAINING_VERSION = 2
+# Bump when the retraining path (pruning-to-training hand-off, training loop) changes its results.
+RETRAINING_VERSION = 1
+SPEC_VERSION = 1  # of the JSON form below
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One `bench evaluate`: an adapter at a target, retrained under a protocol for every seed, with its
+    random control. Defaults here are the CLI's and the sweep's defaults."""
+
+    adapter: str
+    hparams: Any = None  # the adapter's Hparams instance; None: the paper defaults
+    target: Target = Target(ratio=defaults.RATIO)
+    layout: str | None = None  # where to prune; None: the adapter's own (part of its version)
+    model: str = defaults.MODEL
+    dataset: str = defaults.DATASET
+    split_seed: int = defaults.SPLIT_SEED
+    protocol: str = defaults.PROTOCOL  # a protocol name, or a protocol file's path
+    seeds: tuple[int, ...] = defaults.SEEDS
+    random_control: bool = defaults.RANDOM_CONTROL
+    iterations: int = defaults.ITERATIONS
+    dense_seed: int = defaults.DENSE_SEED
+    checkpoint: str | None = None  # the user's dense weights (a state dict file)
+    checkpoint_sha256: str | None = None  # filled in from `checkpoint` when the spec is built
+    device: str = "cpu"  # device type ("cpu", "cuda"); the index does not change numbers
+    threads: int | None = None  # CPU threads (they change the numbers on CPU); None on GPUs
+    cpu_kernels: str | None = None  # the CPU kernels' instruction set (environment.cpu_kernels); None on GPUs
+    compile: bool = False
+    world_size: int = 1
+
+    def __post_init__(self) -> None:
+        cls = get_adapter(self.adapter)
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        set_("adapter", cls.name)
+        if self.hparams is None:
+            set_("hparams", cls.Hparams())
+        elif not isinstance(self.hparams, cls.Hparams):
+            raise BenchError(f"adapter {cls.name} expects {cls.Hparams.__name__} hyperparameters, got {type(self.hparams).__name__}")
+        set_("seeds", tuple(self.seeds))
+        if not self.seeds or min(self.seeds) < 0 or len(set(self.seeds)) != len(self.seeds):
+            raise BenchError(f"seeds must be distinct non-negative integers, got {list(self.seeds)}")
+        if self.iterations < 1:
+            raise BenchError(f"--iterations must be >= 1, got {self.iterations}")
+        if self.device not in ("cpu", "cuda"):
+            raise BenchError(f"a run's device type is cpu or cuda, got {self.device!r}")
+        if self.device == "cpu" and self.threads is None:
+            raise BenchError("a CPU run needs its thread count (it changes the numbers)")
+        if self.device == "cpu" and self.cpu_kernels is None:
+            from bench.environment import cpu_kernels
+
+            set_("cpu_kernels", cpu_kernels())  # this machine's, unless the spec names another
+        if self.device != "cpu":
+            set_("threads", None)
+            set_("cpu_kernels", None)
+        if self.checkpoint is not None and self.checkpoint_sha256 is None:
+            try:
+                set_("checkpoint_sha256", file_digest(Path(self.checkpoint)))
+            except FileNotFoundError:
+                raise BenchError(f"checkpoint {self.checkpoint} does not exist") from None
+            except OSError as exc:
+                raise BenchError(f"cannot read checkpoint {self.checkpoint}: {exc.strerror or exc}") from None
+        if self.random_control and cls.name == "random":
+            set_("random_control", False)  # random pruning is its own control
+
+    # --- what it is -------------------------------------------------------------------------------
+
+    @property
+    def adapter_cls(self) -> type[Adapter]:
+        return get_adapter(self.adapter)
+
+    def make_adapter(self) -> Adapter:
+        return self.adapter_cls(self.hparams)
+
+    @cached_property
+    def resolved_protocol(self):
+        """The protocol bound to the dataset's recipe (Scratch-B at the dense FLOPs: its epochs follow
+        from the pruned network, which the rest of the spec determines)."""
+        from bench.data import DATASETS
+        from bench.protocols import load_protocol, resolve
+
+        protocol = load_protocol(self.protocol)
+        return resolve(protocol, DATASETS.get(self.dataset).recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
+
+    def dense_identity(self) -> dict:
+        """What determines the dense baseline the pruning starts from."""
+        if self.checkpoint_sha256 is not None:
+            return {"checkpoint_sha256": self.checkpoint_sha256}
+        from bench.data import DATASETS
+
+        return {"seed": self.dense_seed, "training_version": DENSE_TRAINING_VERSION, "recipe": to_jsonable(DATASETS.get(self.dataset).recipe)}
+
+    def environment_identity(self) -> dict:
+        """The parts of where a run executes that change its numbers."""
+        return {
+            "device": self.device, "threads": self.threads, "cpu_kernels": self.cpu_kernels,
+            "compile": self.compile, "world_size": self.world_size,
+        }
+
+    def identity(self) -> dict:
+        return {
+            "adapter": {"name": self.adapter, "version": self.adapter_cls.version, "hparams": to_jsonable(self.hparams)},
+            "target": self.target.to_dict(),
+            "layout": self.layout,
+            "model": self.model,
+            "dataset": {"name": self.dataset, "split_seed": self.split_seed},
+            "protocol": self.resolved_protocol.to_dict(),
+            "seeds": list(self.seeds),
+            "random_control": self.random_control,
+            "iterations": self.iterations,
+            "dense": self.dense_identity(),
+            "retraining_version": RETRAINING_VERSION,
+            "environment": self.environment_identity(),
+        }
+
+    @cached_property
+    def hash(self) -> str:
+        return config_hash(self.identity())
+
+    # --- where its record goes --------------------------------------------------------------------
+
+    @property
+    def target_tag(self) -> str:
+        t = self.target
+        if t.ratio is not None:
+            return f"ratio{t.ratio:g}"
+        if t.config is not None:
+            return f"config-{t.config}"
+        return "cr-" + config_hash(list(t.compress_rate), 6)
+
+    @property
+    def record_path(self) -> str:
+        """The record's path relative to a records folder (the submissions layout), named by the hash."""
+        name = "_".join(slug(p)[:60] for p in (self.adapter, self.target_tag, self.resolved_protocol.name, self.hash))
+        return f"{slug(self.dataset)[:60]}/{slug(self.model)[:60]}/{name}.json"  # bounded: 255-byte file names
+
+    @property
+    def label(self) -> str:
+        hp = "".join(f" {k}={v}" for k, v in to_jsonable(self.hparams).items() if v != getattr(self.adapter_cls.Hparams(), k))
+        layout = f" layout={self.layout}" if self.layout else ""
+        return f"{self.adapter} {self.target_tag}{hp}{layout} {self.model}/{self.dataset} {self.resolved_protocol.name}"
+
+    # --- JSON form --------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        out = to_jsonable({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        out["target"] = self.target.to_dict()
+        return {"spec_version": SPEC_VERSION, **out}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunSpec:
+        """The inverse of `to_dict`; a checkpoint whose bytes changed since is an error."""
+        data = dict(data)
+        if data.pop("spec_version", None) != SPEC_VERSION:
+            raise BenchError(f"unsupported run specification version (this prunebench reads version {SPEC_VERSION})")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BenchError(f"unknown run specification field(s): {', '.join(unknown)}")
+        adapter_cls = get_adapter(data["adapter"])
+        data["hparams"] = hparams_from_dict(adapter_cls, data.get("hparams") or {})
+        t = data.get("target") or {"ratio": defaults.RATIO}
+        data["target"] = Target(
+            ratio=t.get("ratio"),
+            compress_rate=tuple(t["compress_rate"]) if t.get("compress_rate") is not None else None,
+            config=t.get("config"),
+        )
+        data["seeds"] = tuple(data.get("seeds", defaults.SEEDS))
+        spec = cls(**data)
+        if spec.checkpoint is not None:
+            on_disk = file_digest(Path(spec.checkpoint)) if Path(spec.checkpoint).is_file() else None
+            if on_disk != spec.checkpoint_sha256:
+                raise BenchError(f"checkpoint {spec.checkpoint} is not the file this run was specified with (SHA-256 differs)")
+        return spec
+
+
+def hparams_from_dict(adapter_cls: type[Adapter], values: dict) -> object:
+    """An adapter's Hparams from their JSON form (lists back to tuples where the default is one)."""
+    fields = {f.name: f for f in dataclasses.fields(adapter_cls.Hparams)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise BenchError(f"adapter {adapter_cls.name} has no hyperparameter(s) {', '.join(unknown)}")
+    typed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return adapter_cls.Hparams(**typed)
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a name taken from user input or a record (no separators, no dots first)."""
+    out = re.sub(r"[^A-Za-z0-9.-]", "-", text)
+    return "-" + out[1:] if out.startswith(".") else out

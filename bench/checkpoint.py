@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 
 from bench.errors import BenchError
-from bench.records import write_atomic
+from bench.records import cannot_write, publish, stage
 
 CURRENT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
 CHECKPOINT_EVERY = 60.0  # seconds between periodic checkpoints
@@ -36,20 +36,48 @@ class Checkpointer:
         self.warn = warn
         self.every = every
         self._last_save: float | None = None  # time.monotonic() of this object's last save
+        self._current_good: bool | None = None  # whether CURRENT passes its checksum; None: not known yet
 
     def due(self) -> bool:
         """Whether a periodic checkpoint is due: none saved yet by this object, or `every` seconds passed."""
         return self._last_save is None or time.monotonic() - self._last_save >= self.every
 
     def save(self, state: dict[str, Any]) -> None:
+        """Write `state` as the current checkpoint; the one it replaces becomes the previous one.
+
+        On a full disk the save fails with a one-line BenchError ("No space left on device") and
+        changes nothing: no partial file, and the last good checkpoint stays where `load` finds it, so
+        rerunning after freeing space resumes from it. The order keeps one good checkpoint on disk at
+        every instant and needs room for two: the old previous one is deleted first (the good current
+        one is the fallback meanwhile), the new one is written beside the current one, then renamed in.
+        """
         buffer = io.BytesIO()
         torch.save(state, buffer)
         payload = buffer.getvalue()
-        current = self.folder / CURRENT
+        current, previous = self.folder / CURRENT, self.folder / PREVIOUS
+        try:
+            if current.exists():
+                if self._current_is_good():
+                    previous.unlink(missing_ok=True)
+                else:  # corrupt: never a fallback; keep the previous one, which may be good
+                    current.unlink()
+        except OSError as exc:
+            raise cannot_write(current, exc) from None
+        staged = stage(current, hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
         if current.exists():
-            current.replace(self.folder / PREVIOUS)  # atomic rename: one good checkpoint always exists
-        write_atomic(current, hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+            try:  # atomic renames: the current checkpoint, then the new one, are always loadable
+                current.replace(previous)
+            except OSError as exc:
+                staged.unlink(missing_ok=True)
+                raise cannot_write(previous, exc) from None
+        publish(staged, current)
+        self._current_good = True
         self._last_save = time.monotonic()
+
+    def _current_is_good(self) -> bool:
+        if self._current_good is None:  # not loaded or saved by this object: check its digest
+            self._current_good = _intact(self.folder / CURRENT)
+        return self._current_good
 
     def load(self) -> dict[str, Any] | None:
         """The newest checkpoint that passes its checksum, or None."""
@@ -58,6 +86,8 @@ class Checkpointer:
             if not path.exists():
                 continue
             state = _read(path)
+            if name == CURRENT:
+                self._current_good = state is not None
             if state is not None:
                 return state
             self.warn(f"warning: checkpoint {path} is corrupt or truncated; using the previous one")
@@ -68,13 +98,26 @@ class Checkpointer:
             (self.folder / name).unlink(missing_ok=True)
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def _payload(path: Path) -> bytes | None:
+    """The payload of a checkpoint file whose digest matches, else None."""
     try:
         blob = path.read_bytes()
-        digest, payload = blob[:64], blob[65:]
-        if blob[64:65] != b"\n" or hashlib.sha256(payload).hexdigest().encode() != digest:
-            return None
-        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except OSError:
+        return None
+    digest, payload = blob[:64], blob[65:]
+    if blob[64:65] != b"\n" or hashlib.sha256(payload).hexdigest().encode() != digest:
+        return None
+    return payload
+
+
+def _intact(path: Path) -> bool:
+    return _payload(path) is not None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        payload = _payload(path)
+        return None if payload is None else torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception:  # any unreadable file is treated like a corrupt one: fall back
         return None
 

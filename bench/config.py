@@ -31,6 +31,18 @@ class Recipe:
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 1e-4
+    # The original-training length that protocol budgets are stated against. None: this recipe's own
+    # epochs (CIFAR: 160, ImageNet: 90). A shorter stand-in recipe (digits: 30 epochs for CIFAR's 160)
+    # scales every budget to the same fraction of the original training, so `clr-40` means a quarter
+    # of it everywhere (Le & Hua's budgets are 40-152 of 160 epochs).
+    budget_epochs: int | None = None
+
+    def budget(self, epochs: int) -> int:
+        """A protocol budget of `epochs` (of `budget_epochs`) in this recipe's epochs: at least 1,
+        halves rounded up."""
+        if self.budget_epochs is None:
+            return epochs
+        return max(1, math.floor(epochs * self.epochs / self.budget_epochs + 0.5))
 
     @property
     def lr_max(self) -> float:

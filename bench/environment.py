@@ -43,10 +43,20 @@ def default_threads() -> int:
 
 
 def cpu_kernels() -> str:
-    """The instruction set torch's CPU kernels use here ("AVX2", "AVX512", ...): they round
-    differently, so the same seed and thread count give other numbers on another one (measured:
-    one dense digits epoch ends at |w| sum 15136.10 with AVX2, 15129.57 with AVX512)."""
+    """The instruction set torch's CPU kernels use here ("AVX2", "AVX512", ...): recorded, because
+    other CPUs round differently (see bench/evaluation/spec.py)."""
     return torch.backends.cpu.get_cpu_capability()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def set_threads(threads: int | None = None) -> int:
@@ -77,7 +87,7 @@ def describe(device: torch.device) -> dict:
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()}, {cpu_model()})",
         "threads": torch.get_num_threads(),
         **({"cpu_kernels": cpu_kernels()} if device.type == "cpu" else {}),
         "commit": source_commit(),

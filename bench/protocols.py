@@ -86,6 +86,7 @@ class ResolvedProtocol:
     milestones: tuple[float, ...]  # of the original step schedule, as fractions of its epochs
     gamma: float
     flops_ratio: float | None = None  # dense/pruned FLOPs; recorded for Scratch-B only
+    budget_epochs: int | None = None  # the budget as named, where the recipe scales it (digits: 40 → 8 epochs)
 
     @property
     def _recipe(self) -> Recipe:
@@ -331,7 +332,7 @@ def resolve(protocol: Protocol | str, recipe: Recipe, *, flops_ratio: float | No
     recorded_ratio: float | None = None
 
     if p.schedule == "scratch" and p.budget == "epochs":
-        epochs = recipe.epochs + (p.extra_epochs or 0)
+        epochs = recipe.epochs + (recipe.budget(p.extra_epochs) if p.extra_epochs else 0)
     elif p.schedule == "scratch":
         if flops_ratio is None:
             raise BenchError(f"{p.name} needs the pruned model's FLOPs to size its budget (pass --flops-ratio dense/pruned)")
@@ -343,10 +344,11 @@ def resolve(protocol: Protocol | str, recipe: Recipe, *, flops_ratio: float | No
         epochs = round(recipe.epochs * recorded_ratio)  # same FLOPs as the dense training (Liu et al. 2019)
     else:
         assert p.epochs is not None  # guaranteed by parse_protocol / synthesis
-        epochs = p.epochs
+        epochs = recipe.budget(p.epochs)
         if p.schedule == "lrw" and epochs > recipe.epochs:
+            of = f" ({p.epochs} of {recipe.budget_epochs} budget epochs)" if recipe.budget_epochs else ""
             raise BenchError(
-                f"{p.name} rewinds {epochs} epochs but the original training has only {recipe.epochs}"
+                f"{p.name} rewinds {epochs} epochs{of} but the original training has only {recipe.epochs}"
             )
 
     return ResolvedProtocol(
@@ -355,6 +357,7 @@ def resolve(protocol: Protocol | str, recipe: Recipe, *, flops_ratio: float | No
         reinitialize=p.reinitialize, batch_size=recipe.batch_size, momentum=recipe.momentum,
         nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, recipe_epochs=recipe.epochs,
         milestones=tuple(recipe.milestones), gamma=recipe.gamma, flops_ratio=recorded_ratio,
+        budget_epochs=p.epochs if p.schedule != "scratch" and recipe.budget_epochs else None,
     )
 
 

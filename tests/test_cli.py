@@ -113,7 +113,7 @@ def test_evaluate_cifar10_pfec_b_starts_when_the_data_is_present(tmp_path, capsy
         (["evaluate", "--adapter", "l1-norm", "--compress-rate", "[0.1]*x"], "not a rate list"),
         (["evaluate", "--adapter", "l1-norm", "--compress-rate", "[0.1]*3"], "block-internal layout takes 9"),
         (["evaluate", "--adapter", "l1-norm", "--dataset", "cifar10", "--data-root", "/nonexistent"], "cifar-10-batches-py"),
-        (["evaluate", "--adapter", "l1-norm", "--protocol", "lrw-31"], "only 30"),
+        (["evaluate", "--adapter", "l1-norm", "--protocol", "lrw-200"], "only 30"),
         (["evaluate", "--adapter", "l1-norm", "--hp", "bogus=1"], "bad --hp"),
         (["evaluate", "--adapter", "l1-norm", "--seeds", "0,0"], "distinct"),
         (["evaluate", "--adapter", "l1-norm", "--ratio", "0.5", "--config", "resnet56-B"], "not allowed with"),

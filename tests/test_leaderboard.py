@@ -11,38 +11,76 @@ import sys
 from pathlib import Path
 
 import pytest
+import scipy.stats
 
 from bench.cli import main
 from bench.leaderboard import check, generate
-from bench.leaderboard.group import BEATEN, CONTROL, NO_CONTROL, build_groups
+from bench.leaderboard.group import BEATEN, BEATS, CONTROL, NO_CONTROL, TIED, TOO_FEW, build_groups
 from bench.leaderboard.load import load_folder
 from bench.leaderboard.sensitivity import kendall, sensitivity
 
 
 def make(example: dict, *, adapter: str = "hrankplus", top1: float = 95.0, std: float | None = 0.5,
          control: float | None = 90.0, protocol: str = "clr-3", epochs: int = 3, ratio: float = 0.5,
-         module: str | None = None, paper: str | None = None, diverged: bool = False, **protocol_fields) -> dict:
-    """The real example record with the fields a test cares about changed (and a fresh run_id)."""
+         module: str | None = None, paper: str | None = None, diverged: bool = False, seeds: int | None = None,
+         runs: list[float] | None = None, control_runs: list[float] | None = None, flops: float | None = None,
+         config: str | None = None, kind: str | None = None, **protocol_fields) -> dict:
+    """The real example record with the fields a test cares about changed (and a fresh run_id).
+    `runs`/`control_runs` give every seed's top-1 (and the number of seeds); `flops` is the pruned
+    arms' FLOPs as a fraction of the dense model's; `config` replaces the ratio with a named config."""
     r = copy.deepcopy(example)
     r["adapter"]["name"] = r["method"]["adapter"] = adapter
     if module is not None:
         r["adapter"]["module"] = module
     if paper is not None:
         r["adapter"]["paper"] = paper
+    if kind is not None:
+        r["adapter"]["kind"] = kind
     r["protocol"].update(name=protocol, epochs=epochs, **protocol_fields)
-    r["target"].update(ratio=ratio, description=f"ratio={ratio:g}")
+    if config is None:
+        r["target"].update(ratio=ratio, description=f"ratio={ratio:g}")
+    else:
+        r["target"].update(ratio=None, config=config, description=f"config={config}")
+    with_seeds(r, seeds or len(runs or control_runs or r["seeds"]))
+    if flops is not None:
+        for arm in (r["method"], r["random_control"]):
+            arm["flops"] = round(flops * r["dense"]["flops"])
+            arm["flops_reduction_pct"] = round(100 * (1 - arm["flops"] / r["dense"]["flops"]), 4)
     m = r["method"]
-    with_runs(m, top1, std)
+    if runs is not None:
+        set_runs(m, runs)
+    else:
+        with_runs(m, top1, std)
     if diverged:
         m.update(diverged=True, top1_mean=None, top1_std=None, top5_mean=None)
         for run in m["runs"]:
             run.update(diverged=True, top1=None, top5=None)
-    if control is None:
+    if control is None and control_runs is None:
         r["random_control"] = None
+    elif control_runs is not None:
+        set_runs(r["random_control"], control_runs)
     else:
         with_runs(r["random_control"], control, r["random_control"]["top1_std"])
     r["run_id"] = hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()[:12]
     return r
+
+
+def with_seeds(record: dict, n: int) -> None:
+    """Seeds 0..n-1 in the record and both arms, each run copied from the example's runs in turn."""
+    record["seeds"] = list(range(n))
+    for arm in (record["method"], record["random_control"]):
+        runs = arm["runs"]
+        arm["runs"] = [dict(copy.deepcopy(runs[i % len(runs)]), seed=i) for i in range(n)]
+        arm["top5_mean"] = statistics.fmean(run["top5"] for run in arm["runs"])
+
+
+def set_runs(arm: dict, values: list[float]) -> None:
+    """Every seed's top-1, with the mean and std they give (records must agree with their own runs)."""
+    assert len(values) == len(arm["runs"])
+    for run, value in zip(arm["runs"], values):
+        run["top1"] = value
+    arm["top1_mean"] = statistics.fmean(values)
+    arm["top1_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def with_runs(arm: dict, mean: float, std: float | None) -> None:
@@ -54,11 +92,7 @@ def with_runs(arm: dict, mean: float, std: float | None) -> None:
     scale = (std or 0.0) / statistics.stdev(z) if len(runs) > 1 else 0.0
     if len(runs) > 1:
         scale = min(scale, max(100.0 - mean, 0.0) / max(z))  # accuracies stay within 100%
-    for run, zi in zip(runs, z):
-        run["top1"] = mean + scale * zi
-    values = [run["top1"] for run in runs]
-    arm["top1_mean"] = statistics.fmean(values)
-    arm["top1_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    set_runs(arm, [mean + scale * zi for zi in z])
 
 
 def put(folder: Path, name: str, record: dict | str) -> Path:
@@ -72,6 +106,14 @@ def groups_of(folder: Path):
     good, rejected = load_folder(folder)
     assert not rejected, rejected
     return build_groups(good)
+
+
+def md_rows(markdown: str) -> list[list[str]]:
+    """Every markdown table body row as its stripped cells (headers are the lines above a rule)."""
+    lines = markdown.splitlines() + [""]
+    body = [line for line, below in zip(lines, lines[1:])
+            if line.startswith("|") and not line.startswith("|-") and not below.startswith("|-")]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in body]
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -150,17 +192,20 @@ def test_scratch_b_groups_across_epochs_and_shows_them(subs, example_record):
 # --- comparisons, marks and order --------------------------------------------------------------------
 
 
-def test_delta_random_comes_from_the_same_record(subs, example_record):
-    put(subs, "a.json", make(example_record, adapter="a", top1=95.0, control=90.0))
-    put(subs, "b.json", make(example_record, adapter="b", top1=93.0, control=94.0))
+def test_delta_random_comes_from_the_same_record_paired_by_seed(subs, example_record):
+    put(subs, "a.json", make(example_record, adapter="a", runs=[95.0, 96.0, 94.0], control_runs=[90.0, 91.5, 88.5]))
+    put(subs, "b.json", make(example_record, adapter="b", runs=[93.0, 93.0, 93.0], control_runs=[96.0, 94.0, 92.0]))
     (group,) = groups_of(subs)
     by = {e.adapter: e for e in group.ranked}
-    assert by["a"].delta_random == pytest.approx(5.0) and by["a"].status == ""
-    assert by["b"].delta_random == pytest.approx(-1.0) and by["b"].status == BEATEN
+    # a: per-seed differences 5.0, 4.5, 5.5; b: -3, -1, +1 (a mean of -1 that the seeds do not support)
+    assert by["a"].delta_random == pytest.approx(5.0) and by["a"].status == BEATS
+    assert by["b"].delta_random == pytest.approx(-1.0) and by["b"].status == TIED
     assert by["a"].delta_dense == pytest.approx(95.0 - example_record["dense"]["test_top1"])
+    ci = scipy.stats.ttest_rel([95.0, 96.0, 94.0], [90.0, 91.5, 88.5]).confidence_interval(0.95)
     generate(subs, subs.parent / "lb")
-    readme = (subs.parent / "lb" / "README.md").read_text()
-    assert "+5.00" in readme and "-1.00 (beaten by random)" in readme
+    rows = {row[1]: row for row in md_rows((subs.parent / "lb" / "README.md").read_text())}
+    assert rows["a"][-3:-1] == [f"+5.00 \\[{ci.low:+.2f}, {ci.high:+.2f}\\]", "**beats its random control**"]
+    assert rows["b"][-3].startswith("-1.00 \\[") and rows["b"][-2] == "tied"
 
 
 def test_mean_and_std_are_shown_as_in_the_record(subs, example_record):
@@ -173,20 +218,23 @@ def test_mean_and_std_are_shown_as_in_the_record(subs, example_record):
 
 
 def test_control_marks_and_order(subs, example_record):
-    put(subs, "a.json", make(example_record, adapter="a", top1=95.0, control=90.0))
-    put(subs, "b.json", make(example_record, adapter="b", top1=93.0, control=94.0))
+    put(subs, "a.json", make(example_record, adapter="a", runs=[95.0, 95.5], control_runs=[90.0, 90.4]))
+    put(subs, "b.json", make(example_record, adapter="b", runs=[93.0, 93.2], control_runs=[94.0, 94.1]))
     put(subs, "c.json", make(example_record, adapter="c", top1=99.0, control=None))
     put(subs, "d.json", make(example_record, adapter="random", top1=98.0, control=97.0))
     put(subs, "e.json", make(example_record, adapter="e", diverged=True))
+    put(subs, "f.json", make(example_record, adapter="f", runs=[92.0], control_runs=[91.0]))
     (group,) = groups_of(subs)
     assert [(e.rank, e.adapter, e.status) for e in group.ranked] == [
-        (1, "a", ""), (2, "b", BEATEN), (3, "c", NO_CONTROL), (4, "random", CONTROL),
+        (1, "a", BEATS), (2, "b", BEATEN), (3, "f", TOO_FEW), (4, "c", NO_CONTROL), (5, "random", CONTROL),
     ]
     assert [e.adapter for e in group.diverged] == ["e"] and group.diverged[0].rank is None
     site = generate(subs, subs.parent / "lb")
     page = (subs.parent / "lb" / "groups" / f"{site.groups[0].slug}.html").read_text()
     ranking, diverged = page.split('id="ranking"')[1].split('id="diverged"')
-    assert ">no control<" in ranking and ">control<" in ranking and "e<br>" not in ranking
+    assert ">no control<" in ranking and ">control<" in ranking and ">n too small<" in ranking
+    assert '<td class="good">beats its random control</td>' in ranking
+    assert '<td class="bad">beaten by random</td>' in ranking
     assert "e<br>" not in ranking and ">e" in diverged
 
 

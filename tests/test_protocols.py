@@ -337,3 +337,32 @@ def test_plot_svg_and_bad_extension(tmp_path):
 def test_unknown_field_suggests_close_field(tmp_path):
     with pytest.raises(BenchError, match="did you mean 'warmup_fraction'"):
         load_protocol(write(tmp_path, GOOD.replace("warmup_fraction", "warmup")))
+
+
+# ----------------------------------------------------------------------- budgets on digits
+
+
+@pytest.mark.parametrize(
+    "name, epochs",
+    [("ft-40", 8), ("lrw-40", 8), ("slr-40", 8), ("clr-40", 8), ("ft-80", 15), ("lrw-80", 15), ("clr-90", 17),
+     ("clr-152", 29), ("scratch-e", 38), ("ft-1", 1)],
+)
+def test_digits_budgets_are_the_cifar_fractions_of_its_original_training(name, epochs):
+    from bench.data.digits import DIGITS_RECIPE
+
+    res = resolve(load_protocol(name), DIGITS_RECIPE)
+    assert res.epochs == epochs and res.recipe_epochs == 30
+    assert res.budget_epochs == (None if name.startswith("scratch") else int(name.split("-")[1]))
+    assert r(name).epochs == (200 if name == "scratch-e" else int(name.split("-")[1]))  # CIFAR: as named
+
+
+def test_every_schedule_runs_on_digits_and_keeps_its_cifar_shape():
+    from bench.data.digits import DIGITS_RECIPE
+
+    digits = lambda name: resolve(load_protocol(name), DIGITS_RECIPE)  # noqa: E731
+    # LRW-40 replays the last quarter of the original training, which on both is all at the smallest LR.
+    assert set(digits("lrw-40").lr_schedule(SPE)) == set(digits("ft-40").lr_schedule(SPE)) == {DIGITS_RECIPE.lr_min}
+    # LRW-80 replays the last half: two LR phases, as on CIFAR.
+    assert sorted(set(digits("lrw-80").lr_schedule(SPE))) == pytest.approx([0.001, 0.01])
+    with pytest.raises(BenchError, match=r"rewinds 32 epochs \(170 of 160 budget epochs\)"):
+        digits("lrw-170")

@@ -100,7 +100,7 @@ def test_expansion_order_targets_hp_axes_and_layout(workdir):
     ]
     assert grid.duplicates == 1  # ratios [0.3, 0.3]
     first = grid.runs[0]
-    assert first.seeds == (0, 1) and first.arms == 2 and first.train_epochs == 2 * 2 * 2
+    assert first.seeds == (0, 1) and first.arms == 2 and first.train_epochs == 2 * 2 * 1  # ft-2 on digits: 2/160 of 30 epochs → 1
     assert first.record == f"digits/resnet20/hrankplus_ratio0.5_ft-2_{first.hash}.json"  # the submissions layout
     assert len({r.hash for r in grid.runs}) == len(grid.runs)
 

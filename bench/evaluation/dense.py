@@ -15,7 +15,7 @@ from bench.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
 from bench.config import config_hash, file_digest, to_jsonable
 from bench.counting import Counts, count
 from bench.data import DataBundle
-from bench.environment import compile_usable, cpu_kernels, world_identity
+from bench.environment import compile_usable, world_identity
 from bench.errors import BenchError
 from bench.evaluation.loading import example_inputs, load_checkpoint, new_model, save_weights
 from bench.evaluation.spec import DENSE_TRAINING_VERSION, slug
@@ -75,9 +75,8 @@ def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict
     if compile:  # torch.compile changes the numbers (fused kernels round differently): its own cache entry
         config["compile"] = True
     config.update(world_identity())  # per-rank BatchNorm statistics change the numbers too
-    if data.device.type == "cpu":  # CPU kernels split reductions by thread count and round by ISA: the weights differ with both
+    if data.device.type == "cpu":  # CPU kernels split reductions by thread count, so the weights differ with it
         config["threads"] = torch.get_num_threads()
-        config["cpu_kernels"] = cpu_kernels()
     return config
 
 

@@ -16,7 +16,7 @@ import torch
 
 from bench import defaults, distributed, records
 from bench.checkpoint import CHECKPOINT_EVERY
-from bench.environment import compile_usable, cpu_kernels, describe, set_threads, training_device
+from bench.environment import compile_usable, describe, set_threads, training_device
 from bench.errors import BenchError
 from bench.evaluation.arms import Arm
 from bench.evaluation.dense import DEFAULT_RUNS_DIR, train_dense
@@ -144,8 +144,6 @@ def _bind(spec: RunSpec, execution: Execution, reporter: Reporter) -> torch.devi
         raise BenchError(f"this run is specified for {spec.device} but would run on {device.type} here (--device {execution.device})")
     if spec.threads is not None:
         set_threads(spec.threads)
-    if spec.cpu_kernels is not None and spec.cpu_kernels != cpu_kernels():
-        raise BenchError(f"this run is specified for {spec.cpu_kernels} CPU kernels; this machine's are {cpu_kernels()} (other numbers)")
     if spec.compile and not compile_usable(True, device, reporter):
         raise BenchError("this run is specified with torch.compile, which is unavailable here")
     if distributed.world_size() != spec.world_size:

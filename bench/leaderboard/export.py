@@ -6,27 +6,35 @@ import dataclasses
 import json
 from typing import Any
 
+from bench.leaderboard import levels, stats
+from bench.leaderboard.board import Board
+from bench.leaderboard.findings import Finding
 from bench.leaderboard.group import Entry, Group
-from bench.leaderboard.load import Rejection
 from bench.leaderboard.sensitivity import Table
+from bench.leaderboard.table import record_url
 
-FORMAT = "prunebench-leaderboard/1"
+FORMAT = "prunebench-leaderboard/2"
 
 
 def _entry(e: Entry, source_url: str) -> dict[str, Any]:
     out = dataclasses.asdict(e)
     out.update(delta_dense=e.delta_dense, delta_random=e.delta_random, source_path=e.source_path,
-               source_url=source_url + e.source_path if e.source_path else None)
+               source_url=source_url + e.source_path if e.source_path else None, record_url=record_url(e, source_url))
     return out
 
 
 def _group(g: Group, source_url: str) -> dict[str, Any]:
     return {
-        "slug": g.slug, "title": g.title, "key": g.key, "page": f"groups/{g.slug}.html", "plot": f"groups/{g.slug}.svg",
+        "slug": g.slug, "title": g.title, "key": g.key, "level": g.level.label, "kind": g.level.kind,
+        "page": f"groups/{g.slug}.html", "pareto_plot": f"groups/{g.family}.svg",
         "dense": [dataclasses.asdict(d) for d in g.dense],
         "ranked": [_entry(e, source_url) for e in g.ranked],
         "diverged": [_entry(e, source_url) for e in g.diverged],
     }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {**dataclasses.asdict(f), "outcome": f.outcome}
 
 
 def _table(t: Table) -> dict[str, Any]:
@@ -40,12 +48,18 @@ def _table(t: Table) -> dict[str, Any]:
     }
 
 
-def render(groups: list[Group], tables: list[Table], rejected: list[Rejection], source_url: str) -> str:
+def render(b: Board, source_url: str) -> str:
     doc = {
         "format": FORMAT,
         "source_url": source_url,
-        "groups": [_group(g, source_url) for g in groups],
-        "sensitivity": [_table(t) for t in tables],
-        "rejected": [{"file": r.file, "reasons": list(r.reasons)} for r in rejected],
+        "method": {"confidence": stats.CONFIDENCE, "statement": stats.METHOD, "level_rule": levels.RULE,
+                   "flops_tolerance": levels.FLOPS_TOLERANCE},
+        "groups": [_group(g, source_url) for g in b.groups],
+        "budget_plots": [{"title": v.title, "plot": f"groups/{v.slug}.svg", "groups": sorted(v.groups)}
+                         for v in b.budgets],
+        "findings": {"claim1": [_finding(f) for f in b.findings.claim1],
+                     "claim2": [_finding(f) for f in b.findings.claim2]},
+        "sensitivity": [_table(t) for t in b.sensitivity],
+        "rejected": [{"file": r.file, "reasons": list(r.reasons)} for r in b.rejected],
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,6 +1,7 @@
 """Fair groups: entries are ranked only against entries with the same dataset, model, dense recipe
-and retraining protocol. One entry is one record's method arm, compared with that record's own
-random control and dense model.
+and weights, retraining protocol and compression level (bench.leaderboard.levels). One entry is one
+record's method arm, compared with that record's own random control (paired by seed) and dense model.
+A family is one protocol's groups at every level: they meet only on its accuracy-vs-FLOPs plot.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bench.config import canonical_json
+from bench.leaderboard import levels
+from bench.leaderboard.levels import Level
 from bench.leaderboard.load import Submission
+from bench.leaderboard.stats import Difference, Summary, difference, summary
 
 # Every protocol field that changes what "retraining" means; two protocols agreeing on all of them
 # give comparable numbers.
@@ -20,13 +24,22 @@ PROTOCOL_FIELDS = (
     "name", "version", "schedule", "epochs", "lr_max", "lr_min", "warmup_fraction",
     "batch_size", "weight_decay", "momentum", "nesterov", "reinitialize",
 )
+# Fields that only name or shape the schedule: protocols differing in nothing else retrain for the
+# same budget with the same optimiser, so the paper's views compare them.
+SCHEDULE_FIELDS = ("name", "version", "schedule", "warmup_fraction")
+RETRAINING = ("ft", "lrw", "slr", "clr")  # schedules that retrain the pruned weights (not scratch)
 ADAPTER_MODULE = re.compile(r"^bench\.adapters\.([A-Za-z_][A-Za-z0-9_]*)$")
 
-# Why an entry sits where it does; shown in the table and used to split the ranking.
+# Why an entry sits where it does; shown in the verdict column and used to split the ranking.
+BEATS = "beats its random control"
+TIED = "tied"
+BEATEN = "beaten by random"
+TOO_FEW = "n too small"  # fewer than 2 seeds in both arms: no interval
+VERDICTS = {1: BEATS, 0: TIED, -1: BEATEN, None: TOO_FEW}
 CONTROL = "control"  # the entry *is* random pruning
 NO_CONTROL = "no control"
 CONTROL_DIVERGED = "control diverged"
-BEATEN = "beaten by random"
+DIVERGED = "diverged"  # a seed of the method diverged: not ranked
 
 
 def flops_budget(protocol: dict) -> bool:
@@ -43,27 +56,44 @@ def protocol_key(protocol: dict) -> dict[str, Any]:
     return key
 
 
-def group_key(record: dict) -> dict[str, Any]:
-    dataset = record["dataset"]
+def retraining_key(protocol: dict[str, Any], budget: bool = True) -> dict[str, Any]:
+    """A protocol key without its schedule (and without its epochs when `budget` is False)."""
+    drop = SCHEDULE_FIELDS if budget else (*SCHEDULE_FIELDS, "epochs")
+    return {k: v for k, v in protocol.items() if k not in drop}
+
+
+def baseline_key(record: dict) -> dict[str, Any]:
+    """One dense baseline: entries pruned from different dense weights are never ranked together."""
+    dataset, dense = record["dataset"], record["dense"]
     key = {
         "dataset": {k: dataset[k] for k in ("name", "split_seed", "input_shape")},
         "model": record["model"],
-        "recipe": record["dense"]["recipe"],
-        "protocol": protocol_key(record["protocol"]),
+        "recipe": dense["recipe"],
     }
-    if "weights_sha256" in record["dense"]:  # entries pruned from different dense weights are never ranked together
-        key["dense_weights"] = record["dense"]["weights_sha256"]
+    if "weights_sha256" in dense:
+        key["dense_weights"] = dense["weights_sha256"]
+    else:  # older records: the dense run stands for its weights
+        key["dense_run"] = dense["run_id"]
     return key
+
+
+def family_key(record: dict) -> dict[str, Any]:
+    return {**baseline_key(record), "protocol": protocol_key(record["protocol"])}
 
 
 def key_hash(key: Any, length: int = 10) -> str:
     return hashlib.sha256(canonical_json(key).encode()).hexdigest()[:length]
 
 
-def slug(key: dict[str, Any]) -> str:
-    """Filesystem-safe and stable; the hash keeps groups that differ only in hidden fields apart."""
+def _family_name(key: dict[str, Any]) -> str:
     rounds = f"-x{key['protocol']['iterations']}" if "iterations" in key["protocol"] else ""
-    readable = f"{key['dataset']['name']}-{key['model']}-{key['protocol']['name']}{rounds}"
+    return f"{key['dataset']['name']}-{key['model']}-{key['protocol']['name']}{rounds}"
+
+
+def slug(key: dict[str, Any], readable: str | None = None) -> str:
+    """Filesystem-safe and stable: `readable` (by default dataset-model-protocol of a group key), then a
+    hash of the key that keeps keys differing only in hidden fields apart."""
+    readable = _family_name(key) if readable is None else readable
     readable = re.sub(r"[^a-z0-9]+", "-", readable.lower()).strip("-")[:60].strip("-")
     return f"{readable}-{key_hash(key)}"
 
@@ -80,6 +110,7 @@ class Entry:
     args: dict[str, Any]
     module: str | None
     paper: str | None
+    kind: str
     target: str
     epochs: int
     seeds: int
@@ -87,17 +118,18 @@ class Entry:
     flops: int
     params_reduction_pct: float
     flops_reduction_pct: float
-    top1_mean: float | None
-    top1_std: float | None
+    runs: dict[int, float]  # seed → top-1, the seeds that finished
+    top1: Summary | None  # None when a seed diverged: the entry is not ranked
     diverged: bool
     dense_run_id: str
     dense_top1: float
     dense_params: int
     dense_flops: int
-    control_top1_mean: float | None
-    control_top1_std: float | None
+    control_runs: dict[int, float]
+    control: Summary | None  # over the control's finished seeds
     control_flops: int | None
-    status: str  # "", CONTROL, NO_CONTROL, CONTROL_DIVERGED or BEATEN
+    vs_random: Difference | None  # method minus its own control, paired by seed
+    status: str  # a verdict (BEATS, TIED, BEATEN, TOO_FEW), CONTROL, NO_CONTROL, CONTROL_DIVERGED or DIVERGED
     speedup: dict[str, float] | None = None  # measured vs FLOPs speedup, in records that carry latency
     rank: int | None = None
 
@@ -108,52 +140,60 @@ class Entry:
         return f"adapters/{match.group(1)}.py" if match else None
 
     @property
+    def method_id(self) -> tuple[str, str]:
+        """The same method: the same adapter with the same arguments."""
+        return self.adapter, canonical_json(self.args)
+
+    @property
+    def top1_mean(self) -> float | None:
+        return None if self.top1 is None else self.top1.mean
+
+    @property
     def delta_dense(self) -> float | None:
-        return None if self.top1_mean is None else self.top1_mean - self.dense_top1
+        return None if self.top1 is None else self.top1.mean - self.dense_top1
 
     @property
     def delta_random(self) -> float | None:
-        if self.top1_mean is None or self.control_top1_mean is None or self.status == CONTROL:
-            return None
-        return self.top1_mean - self.control_top1_mean
+        return None if self.vs_random is None else self.vs_random.mean
 
     @property
     def has_control(self) -> bool:
-        return self.status in ("", BEATEN)
+        return self.status in VERDICTS.values()
 
 
-def _arm_ok(arm: dict | None) -> bool:
-    return arm is not None and not arm["diverged"] and arm["top1_mean"] is not None
+def _runs(arm: dict | None) -> dict[int, float]:
+    if arm is None:
+        return {}
+    return {run["seed"]: run["top1"] for run in arm["runs"] if not run["diverged"] and run["top1"] is not None}
 
 
 def entry(sub: Submission) -> Entry:
     r = sub.record
     method, control, dense = r["method"], r["random_control"], r["dense"]
-    control_mean = control["top1_mean"] if _arm_ok(control) else None
-    if r["adapter"]["name"] == "random":
+    runs, control_runs = _runs(method), _runs(control)
+    diverged = method["diverged"] or method["top1_mean"] is None
+    vs_random = None
+    if diverged:
+        status = DIVERGED
+    elif r["adapter"]["name"] == "random":
         status = CONTROL
     elif control is None:
         status = NO_CONTROL
-    elif control_mean is None:
-        status = CONTROL_DIVERGED
-    elif _arm_ok(method) and method["top1_mean"] < control_mean:
-        status = BEATEN
     else:
-        status = ""
+        vs_random = difference(runs, control_runs)
+        status = CONTROL_DIVERGED if vs_random is None else VERDICTS[vs_random.sign]
     return Entry(
         file=sub.file, run_id=r["run_id"], adapter=r["adapter"]["name"], args=r["adapter"]["args"],
-        module=r["adapter"].get("module"), paper=r["adapter"].get("paper"), target=r["target"]["description"],
-        epochs=r["protocol"]["epochs"], seeds=len(method["runs"]),
+        module=r["adapter"].get("module"), paper=r["adapter"].get("paper"), kind=r["adapter"]["kind"],
+        target=r["target"]["description"], epochs=r["protocol"]["epochs"], seeds=len(method["runs"]),
         params=method["params"], flops=method["flops"],
         params_reduction_pct=method["params_reduction_pct"], flops_reduction_pct=method["flops_reduction_pct"],
-        top1_mean=method["top1_mean"] if _arm_ok(method) else None,
-        top1_std=method["top1_std"] if _arm_ok(method) else None,
-        diverged=not _arm_ok(method),
+        runs=runs, top1=None if diverged else summary(list(runs.values())), diverged=diverged,
         dense_run_id=dense["run_id"], dense_top1=dense["test_top1"],
         dense_params=dense["params"], dense_flops=dense["flops"],
-        control_top1_mean=control_mean, control_top1_std=control["top1_std"] if _arm_ok(control) else None,
+        control_runs=control_runs, control=summary(list(control_runs.values())),
         control_flops=control["flops"] if control is not None else None,
-        status=status,
+        vs_random=vs_random, status=status,
         speedup=method.get("latency", {}).get("speedup"),
     )
 
@@ -183,8 +223,10 @@ class Dense:
 
 @dataclass(frozen=True)
 class Group:
-    key: dict[str, Any]
+    key: dict[str, Any]  # family_key + level
     slug: str
+    level: Level
+    family: str  # the family's slug: its accuracy-vs-FLOPs plot
     ranked: list[Entry]
     diverged: list[Entry]
     dense: list[Dense] = field(default_factory=list)
@@ -202,6 +244,10 @@ class Group:
         return self.key["protocol"]
 
     @property
+    def baseline(self) -> dict[str, Any]:
+        return {k: v for k, v in self.key.items() if k not in ("protocol", "level")}
+
+    @property
     def flops_budget(self) -> bool:
         return self.protocol["epochs"] == "flops budget"
 
@@ -210,28 +256,70 @@ class Group:
         return any(e.speedup is not None for e in self.ranked)
 
     @property
-    def title(self) -> str:
+    def protocol_text(self) -> str:
         rounds = f" × {self.protocol['iterations']} iterations" if "iterations" in self.protocol else ""
-        return f"{self.dataset} · {self.model} · {self.protocol['name']}{rounds} (v{self.protocol['version']})"
+        return f"{self.protocol['name']}{rounds} (v{self.protocol['version']})"
+
+    @property
+    def family_title(self) -> str:
+        return f"{self.dataset} · {self.model} · {self.protocol_text}"
+
+    @property
+    def title(self) -> str:
+        return f"{self.family_title} · {self.level.text}"
 
     @property
     def entries(self) -> list[Entry]:
         return self.ranked + self.diverged
 
+    @property
+    def filters(self) -> dict[str, str]:
+        """What the index page filters on (data attributes of the group's row)."""
+        return {"dataset": self.dataset, "model": self.model, "protocol": self.protocol_text,
+                "level": self.level.label, "kind": self.level.kind}
+
+
+@dataclass(frozen=True)
+class Family:
+    slug: str
+    title: str
+    groups: list[Group]  # one per level, in level order
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [e for g in self.groups for e in g.entries]
+
+    @property
+    def dense(self) -> list[Dense]:
+        return sorted({d for g in self.groups for d in g.dense}, key=lambda d: (d.run_id, d.top1))
+
 
 def build_groups(submissions: list[Submission]) -> list[Group]:
-    by_key: dict[str, tuple[dict, list[Entry]]] = {}
-    for sub in submissions:
-        key = group_key(sub.record)
-        by_key.setdefault(canonical_json(key), (key, []))[1].append(entry(sub))
+    records = [sub.record for sub in submissions]
+    level_of = levels.assign(records, lambda r: canonical_json(baseline_key(r)))
+    by_key: dict[str, tuple[dict, Level, list[Entry]]] = {}
+    for sub, level in zip(submissions, level_of):
+        key = {**family_key(sub.record), "level": level.key}
+        by_key.setdefault(canonical_json(key), (key, level, []))[2].append(entry(sub))
     groups = []
-    for key, entries in by_key.values():
+    for key, level, entries in by_key.values():
         ranked, diverged = rank(entries)
         dense = sorted({Dense(e.dense_run_id, e.dense_top1, e.dense_params, e.dense_flops) for e in entries},
                        key=lambda d: (d.run_id, d.top1))
-        groups.append(Group(key, slug(key), ranked, diverged, dense))
+        family = {k: v for k, v in key.items() if k != "level"}
+        groups.append(Group(key, slug(key, f"{_family_name(key)}-{level.text}"), level,
+                            slug(family, f"pareto-{_family_name(key)}"), ranked, diverged, dense))
     return sorted(groups, key=_group_order)
 
 
+def families(groups: list[Group]) -> list[Family]:
+    by_slug: dict[str, list[Group]] = {}
+    for g in groups:
+        by_slug.setdefault(g.family, []).append(g)
+    return [Family(name, members[0].family_title, members) for name, members in by_slug.items()]
+
+
 def _group_order(g: Group) -> tuple:
-    return (g.dataset, g.key["dataset"]["split_seed"], g.model, g.protocol["name"], g.protocol["version"], g.slug)
+    p = g.protocol
+    return (g.dataset, g.key["dataset"]["split_seed"], g.model, p["name"], p["version"], g.family,
+            -max(e.flops for e in g.entries), g.level.kind, g.slug)  # least pruned level first

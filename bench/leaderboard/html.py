@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from bench.leaderboard import findings, levels, stats
+from bench.leaderboard.board import Board
 from bench.leaderboard.group import Group
-from bench.leaderboard.load import Rejection
 from bench.leaderboard.sensitivity import Table
 from bench.leaderboard.table import (
-    DENSE_COLUMNS, DIVERGED_COLUMNS, Cell, acc, diverged_row, ranked_columns, ranked_row,
-    sensitivity_cell, tau_text,
+    DENSE_COLUMNS, DIVERGED_COLUMNS, FINDING_COLUMNS, GROUP_COLUMNS, Cell, acc, diverged_row, finding_row,
+    group_row, outcome_counts, ranked_columns, ranked_row, sensitivity_cell, tau_text,
 )
+
+FILTERS = ("dataset", "model", "protocol", "level", "kind")
 
 
 @lru_cache(maxsize=1)
@@ -48,20 +51,38 @@ def _sensitivity(t: Table) -> dict:
     }
 
 
-def index_page(groups: list[Group], tables: list[Table], rejected: list[Rejection]) -> str:
+def _claim(rows: list[findings.Finding], claim: tuple[str, str], missing: str) -> dict:
+    return {"title": claim[0], "statement": claim[1], "missing": missing,
+            "summary": outcome_counts(rows) if rows else "",
+            "rows": [finding_row(f) for f in rows], "filters": [f.filters for f in rows]}
+
+
+def _choices(b: Board) -> list[tuple[str, list[str]]]:
+    return [(name, sorted({g.filters[name] for g in b.groups})) for name in FILTERS]
+
+
+def index_page(b: Board) -> str:
     return _env().get_template("index.html.j2").render(
-        groups=groups, sensitivity=[_sensitivity(t) for t in tables], rejected=rejected, root="",
+        groups=b.groups, group_columns=GROUP_COLUMNS, group_rows=[group_row(g) for g in b.groups],
+        filters=_choices(b),
+        claims=[_claim(b.findings.claim1, findings.CLAIM_1, findings.MISSING_1),
+                _claim(b.findings.claim2, findings.CLAIM_2, findings.MISSING_2)],
+        finding_columns=FINDING_COLUMNS, pairing=findings.PAIRING,
+        sensitivity=[_sensitivity(t) for t in b.sensitivity], rejected=b.rejected,
+        level_rule=levels.RULE, method=stats.METHOD, root="",
     )
 
 
-def group_page(g: Group, source_url: str) -> str:
+def group_page(b: Board, g: Group, source_url: str) -> str:
     return _env().get_template("group.html.j2").render(
         group=g,
+        budgets=b.budgets_of(g),
         columns=ranked_columns(g),
         rows=[ranked_row(g, e, source_url) for e in g.ranked],
         diverged_columns=DIVERGED_COLUMNS,
         diverged=[diverged_row(e, source_url) for e in g.diverged],
         dense_columns=DENSE_COLUMNS,
         dense=_dense_rows(g),
+        level_rule=levels.RULE, method=stats.METHOD,
         root="../",
     )

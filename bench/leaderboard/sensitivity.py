@@ -1,5 +1,7 @@
 """Protocol sensitivity: the same adapters under several retraining protocols, side by side, with
-Kendall's tau between the rankings each pair of protocols produces (the paper's central point).
+Kendall's tau-b (scipy.stats.kendalltau) between the rankings each pair of protocols produces (the
+paper's central point) and the number of adapters each tau rests on. One table per dense baseline and
+compression level: only like-with-like entries are compared.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Table:
     adapters: list[str]
     cells: list[list[Cell]]  # [adapter][protocol]
     taus: list[Tau]
+    filters: dict[str, str]  # what the index page filters on
 
 
 def kendall(x: list[float], y: list[float]) -> float | None:
@@ -51,10 +54,6 @@ def kendall(x: list[float], y: list[float]) -> float | None:
 
     value = float(kendalltau(x, y).statistic)
     return None if math.isnan(value) else value
-
-
-def _adapter_id(e: Entry) -> tuple[str, str]:
-    return e.adapter, canonical_json(e.args)
 
 
 def _labels(ids: list[tuple[str, str]], args: dict[tuple[str, str], dict]) -> dict[tuple[str, str], str]:
@@ -77,14 +76,13 @@ def _cell(entries: list[Entry]) -> Cell:
 
 
 def _table(context: dict[str, Any], groups: list[Group]) -> Table | None:
-    target = context["target"]
-    per_group = [[e for e in g.entries if e.target == target] for g in groups]
+    per_group = [g.entries for g in groups]
     args: dict[tuple[str, str], dict] = {}
     for entries in per_group:
         for e in entries:
-            args[_adapter_id(e)] = e.args
+            args[e.method_id] = e.args
     ids = sorted(args)
-    cells = [[_cell([e for e in entries if _adapter_id(e) == i]) for entries in per_group] for i in ids]
+    cells = [[_cell([e for e in entries if e.method_id == i]) for entries in per_group] for i in ids]
     # Only worth a table when some adapter has a result under at least two protocols.
     if not any(sum(c.mean is not None for c in row) >= 2 for row in cells):
         return None
@@ -95,18 +93,18 @@ def _table(context: dict[str, Any], groups: list[Group]) -> Table | None:
         taus.append(Tau(protocols[a], protocols[b], kendall([p for p, _ in both], [q for _, q in both]), len(both)))
     labels = _labels(ids, args)
     g0 = groups[0]
-    title = f"{g0.dataset} · {g0.model} · {target}"
+    title = f"{g0.dataset} · {g0.model} · {g0.level.text}"
+    filters = {k: v for k, v in g0.filters.items() if k != "protocol"}
     return Table(context, f"sensitivity-{key_hash(context)}", title, protocols, [g.slug for g in groups],
-                 [labels[i] for i in ids], cells, taus)
+                 [labels[i] for i in ids], cells, taus, filters)
 
 
 def sensitivity(groups: list[Group]) -> list[Table]:
-    """One table per (dataset, model, dense recipe, target) that was run under several protocols."""
+    """One table per (dense baseline, level) that was run under several protocols."""
     contexts: dict[str, tuple[dict, list[Group]]] = {}
     for g in groups:
-        for target in sorted({e.target for e in g.entries}):
-            context = {"dataset": g.key["dataset"], "model": g.model, "recipe": g.key["recipe"], "target": target}
-            contexts.setdefault(canonical_json(context), (context, []))[1].append(g)
+        context = {**g.baseline, "level": g.key["level"]}
+        contexts.setdefault(canonical_json(context), (context, []))[1].append(g)
     tables = []
     for context, members in contexts.values():
         if len(members) < 2:

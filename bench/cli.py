@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check submission records against the schema")
     p.add_argument("files", nargs="+")
 
+    p = sub.add_parser("verify", help="re-run a record's seeds from its own specification and say whether its numbers reproduce")
+    p.add_argument("record", help="a record file (it carries its run specification)")
+    p.add_argument("--seeds", type=_seeds, help="seed count or list to re-run (default: all of the record's)")
+    p.add_argument("--checkpoint", help="the record's dense weights, when they are at hand (checked by digest); default: retrain them")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+
     p = sub.add_parser("sweep", help="run a TOML grid of evaluations, idempotent and resumable, locally, on Ray or on SLURM")
     p.add_argument("grid", help="the sweep file (see examples/sweeps/)")
     p.add_argument("--dry-run", action="store_true", help="print the runs, their count and an estimated cost; run nothing")
@@ -425,6 +431,27 @@ def cmd_validate(args) -> int:
     return 1 if failed else 0
 
 
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}%"
+
+
+def cmd_verify(args) -> int:
+    from bench.evaluation.verify import verification_path, verify
+
+    with stop_on_signals(StopFlag()), _reporter() as reporter:
+        result = verify(args.record, args.seeds, args.checkpoint, args.device, reporter)
+    env = result["environment"]
+    where = "the record's environment" if result["same_environment"] else "not the record's environment"
+    print(f"re-ran {args.record} on {env['device']}, {env['threads']} thread(s), torch {env['torch']} ({where}); dense: {result['dense']}")
+    for r in result["results"]:
+        arms = "  ".join(
+            f"{arm}: {_pct(r[arm]['recorded'])} → {_pct(r[arm]['rerun'])} ({r[arm]['status']})" for arm in ("method", "random_control") if arm in r
+        )
+        print(f"seed {r['seed']}: {r['status']:15s} {arms}")
+    print(f"{result['status']}; written to {verification_path(args.record)}")
+    return 0 if result["status"] != "not reproduced" else 1
+
+
 def cmd_sweep(args) -> int:
     from bench.sweep.driver import run_sweep
 
@@ -458,6 +485,7 @@ COMMANDS = {
     "list": cmd_list,
     "perf": cmd_perf,
     "validate": cmd_validate,
+    "verify": cmd_verify,
     "sweep": cmd_sweep,
     "leaderboard": cmd_leaderboard,
 }

@@ -22,6 +22,9 @@ import jsonschema
 from bench.errors import BenchError
 
 SCHEMA_VERSION = 1
+# `bench verify` writes its result beside the record, named after it; readers of records skip these.
+VERIFICATION_SUFFIX = ".verification.json"
+VERIFICATION_STATUSES = ("identical", "within spread", "not reproduced")
 
 
 def _schema_text() -> str:
@@ -167,6 +170,7 @@ def stage(path: str | Path, content: str | bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; published files get the usual permissions
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise cannot_write(path, exc) from None
@@ -174,6 +178,12 @@ def stage(path: str | Path, content: str | bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 def publish(tmp: Path, path: str | Path) -> Path:

@@ -89,3 +89,14 @@ def test_unwritable_folder_is_a_one_line_error(tmp_path, example_record):
     blocker.write_text("")
     with pytest.raises(BenchError, match="cannot write"):
         records.write(example_record, blocker / "r.json")
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = records.write_atomic(tmp_path / "page.html", "x")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644  # a web server or another user can read the pages

@@ -7,4 +7,5 @@
     arms.py      an arm's runs and their statistics
     record.py    the record assembled from all of the above
     evaluate.py  the sequence: dense → prune → retrain each arm and seed → count → record
+    verify.py    `bench verify`: a record's seeds re-run from its own spec, and how close they came
 """

@@ -132,6 +132,7 @@ class Entry:
     status: str  # a verdict (BEATS, TIED, BEATEN, TOO_FEW), CONTROL, NO_CONTROL, CONTROL_DIVERGED or DIVERGED
     speedup: dict[str, float] | None = None  # measured vs FLOPs speedup, in records that carry latency
     rank: int | None = None
+    verified: tuple[str, str] | None = None  # `bench verify`'s (outcome, where it ran), e.g. ("identical", "cpu (x86_64, ...)")
 
     @property
     def source_path(self) -> str | None:
@@ -195,7 +196,12 @@ def entry(sub: Submission) -> Entry:
         control_flops=control["flops"] if control is not None else None,
         vs_random=vs_random, status=status,
         speedup=method.get("latency", {}).get("speedup"),
+        verified=_verified(sub.verification),
     )
+
+
+def _verified(verification: dict | None) -> tuple[str, str] | None:
+    return None if verification is None else (verification["status"], verification["environment"]["device"])
 
 
 def _order(e: Entry) -> tuple:

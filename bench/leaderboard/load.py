@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from bench.config import canonical_json
-from bench.records import problems
+from bench.records import VERIFICATION_STATUSES, VERIFICATION_SUFFIX, problems
 
 # `<` followed by a letter, `/` or `!` opens a tag, end tag, comment or doctype; `javascript:` is a URL
 # that runs code. `a < b` or `<2019>` stay allowed: they render escaped.
@@ -29,6 +29,19 @@ _VOLATILE = ("run_id", "created")
 class Submission:
     file: str  # posix path relative to the submissions folder
     record: dict
+    verification: dict | None = None  # `bench verify`'s file beside the record, when there is one
+
+
+def verification(path: Path, record: dict) -> dict | None:
+    """The verification file beside a record, if it is one for this very record (same run_id)."""
+    beside = path.with_name(path.name.removesuffix(".json") + VERIFICATION_SUFFIX)
+    try:
+        found = json.loads(beside.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    ok = isinstance(found, dict) and found.get("run_id") == record["run_id"] and found.get("status") in VERIFICATION_STATUSES
+    ok = ok and isinstance(found.get("environment"), dict) and isinstance(found["environment"].get("device"), str)
+    return found if ok and not content_problems(found) else None
 
 
 @dataclass(frozen=True)
@@ -96,7 +109,7 @@ def submission_files(folder: Path, exclude: Path | None = None) -> list[Path]:
     found = []
     for path in folder.rglob("*.json"):
         rel = path.relative_to(folder)
-        if path.name == "schema.json" or any(p.startswith(".") for p in rel.parts):
+        if path.name == "schema.json" or path.name.endswith(VERIFICATION_SUFFIX) or any(p.startswith(".") for p in rel.parts):
             continue
         if exclude is not None and path.resolve().is_relative_to(exclude):
             continue
@@ -132,5 +145,5 @@ def load_folder(folder: Path, exclude: Path | None = None) -> tuple[list[Submiss
             rejected.append(Rejection(name, (reason,)))
         else:
             by_run_id[record["run_id"]] = by_content[content] = name
-            good.append(Submission(name, record))
+            good.append(Submission(name, record, verification(path, record)))
     return good, rejected

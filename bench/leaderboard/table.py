@@ -118,8 +118,16 @@ def ranked_row(group: Group, e: Entry, base: str) -> list[Cell]:
         Cell(delta(e.delta_dense), sort=num(e.delta_dense)),
         _delta_random(e),
         verdict(e.status),
-        Cell(e.run_id, href=record_url(e, base), note=e.file),
+        _record(e, base),
     ]
+
+
+def _record(e: Entry, base: str) -> Cell:
+    """The raw record; a re-run by `bench verify` shows as ✓ and its outcome, where it ran in the note."""
+    if e.verified is None:
+        return Cell(e.run_id, href=record_url(e, base), note=e.file)
+    status, where = e.verified
+    return Cell(f"{e.run_id} ✓ {status}", href=record_url(e, base), note=f"{e.file}; verified: {status} on {where}")
 
 
 DIVERGED_COLUMNS = ["adapter", "args", "target", "seeds", "record"]

@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_seeds, help="seed count or list to re-run (default: all of the record's)")
     p.add_argument("--checkpoint", help="the record's dense weights, when they are at hand (checked by digest); default: retrain them")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--runs-dir", default=defaults.RUNS_DIR, help="where the scratch folder of the re-run goes (removed afterwards; default ./runs)")
 
     p = sub.add_parser("sweep", help="run a TOML grid of evaluations, idempotent and resumable, locally, on Ray or on SLURM")
     p.add_argument("grid", help="the sweep file (see examples/sweeps/)")
@@ -439,7 +440,7 @@ def cmd_verify(args) -> int:
     from bench.evaluation.verify import verification_path, verify
 
     with stop_on_signals(StopFlag()), _reporter() as reporter:
-        result = verify(args.record, args.seeds, args.checkpoint, args.device, reporter)
+        result = verify(args.record, args.seeds, args.checkpoint, args.device, reporter, args.runs_dir)
     env = result["environment"]
     where = "the record's environment" if result["same_environment"] else "not the record's environment"
     print(f"re-ran {args.record} on {env['device']}, {env['threads']} thread(s), torch {env['torch']} ({where}); dense: {result['dense']}")

@@ -30,6 +30,7 @@ from bench import records
 from bench.checkpoint import weights_digest
 from bench.environment import describe, resolve_device
 from bench.errors import BenchError
+from bench.evaluation.dense import DEFAULT_RUNS_DIR
 from bench.evaluation.evaluate import Execution, evaluate
 from bench.evaluation.spec import RunSpec
 from bench.progress import Reporter, SilentReporter
@@ -50,8 +51,11 @@ def verify(
     checkpoint: str | None = None,
     device: str = "auto",
     reporter: Reporter | None = None,
+    runs_dir: str | Path = DEFAULT_RUNS_DIR,
 ) -> dict:
-    """Re-run `seeds` (default: all) of the record and write its verification file; returns its content."""
+    """Re-run `seeds` (default: all) of the record and write its verification file; returns its content.
+    The scratch folder lives in `runs_dir` (the tool writes nowhere else but beside the record) and is
+    removed afterwards."""
     reporter = reporter or SilentReporter()
     path = Path(record_path)
     record = records.read(path)
@@ -67,7 +71,7 @@ def verify(
     rerun = dataclasses.replace(spec, seeds=chosen, **_dense_source(spec, record, checkpoint))
     here = describe(resolve_device(device))
 
-    with tempfile.TemporaryDirectory(prefix="bench-verify-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="verify-", dir=records.ensure_dir(runs_dir)) as scratch:
         execution = Execution(runs_dir=f"{scratch}/runs", records_dir=f"{scratch}/records", device=device)
         again, _ = evaluate(rerun, execution, reporter)
     same_environment = all(record["environment"].get(k) == here.get(k) for k in ENVIRONMENT_KEYS)

@@ -8,7 +8,7 @@
     spec = api.specify(device, adapter="hrankplus", protocol="clr-90")
     record, path = api.evaluate(spec, api.Execution(records_dir="results"))
 
-The pieces live in bench/evaluation/ (orchestration), bench/environment.py and bench/locks.py.
+The pieces live in bench/evaluation/ (orchestration), bench/infra/environment.py and bench/infra/locks.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 from bench.data import DataBundle, DatasetSpec
-from bench.environment import compile_usable, resolve_device, set_threads, training_device
+from bench.infra.environment import compile_usable, resolve_device, set_threads, training_device
 from bench.errors import BenchError
 from bench.evaluation.dense import DEFAULT_RUNS_DIR, Dense, dense_config, recipe_spec, train_dense
 from bench.evaluation.evaluate import DEFAULT_RECORDS_DIR, Execution, evaluate, random_control_adapter, specify

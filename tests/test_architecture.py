@@ -38,8 +38,8 @@ def offending(paths: list[Path], forbidden: tuple[str, ...], allowed: tuple[str,
 
 def test_the_checks_see_imports_inside_functions(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from bench.cli import main\n    import torch.nn\n")
-    assert imports(module) >= {"bench.cli", "bench.cli.main", "torch.nn"}
+    module.write_text("def f():\n    from bench.ui.cli import main\n    import torch.nn\n")
+    assert imports(module) >= {"bench.ui.cli", "bench.ui.cli.main", "torch.nn"}
 
 
 def test_adapters_import_only_the_pruning_interface():
@@ -49,11 +49,11 @@ def test_adapters_import_only_the_pruning_interface():
 
 
 def test_models_never_import_pruning_or_training_code():
-    assert offending(modules("bench/models/*.py"), ("bench.pruning", "bench.train", "bench.api", "bench.evaluation")) == {}
+    assert offending(modules("bench/models/*.py"), ("bench.pruning", "bench.core.train", "bench.api", "bench.evaluation")) == {}
 
 
 def test_the_core_never_imports_an_adapter():
-    core = modules("bench/train.py", "bench/protocols.py", "bench/counting.py", "bench/records.py",
+    core = modules("bench/core/train.py", "bench/core/protocols.py", "bench/core/counting.py", "bench/core/records.py",
                    "bench/evaluation/*.py", "bench/pruning/*.py")
     assert offending(core, ("bench.adapters", "adapters")) == {}
 
@@ -64,7 +64,7 @@ def test_layouts_are_plain_data():
 
 
 def test_the_leaderboard_never_imports_torch_or_training_code():
-    forbidden = ("torch", "bench.api", "bench.train", "bench.evaluation", "bench.environment", "bench.pruning", "bench.models", "bench.data")
+    forbidden = ("torch", "bench.api", "bench.core.train", "bench.evaluation", "bench.infra.environment", "bench.pruning", "bench.models", "bench.data")
     assert offending(modules("bench/leaderboard/*.py"), forbidden) == {}
 
 
@@ -72,7 +72,7 @@ def test_the_leaderboard_never_imports_torch_or_training_code():
 def test_nothing_imports_the_cli(path):
     if path == ROOT / "bench" / "__main__.py":  # `python -m bench` is the CLI's entry point
         return
-    assert not any(name == "bench.cli" or name.startswith("bench.cli.") for name in imports(path))
+    assert not any(name == "bench.ui.cli" or name.startswith("bench.ui.cli.") for name in imports(path))
 
 
 def test_the_defaults_module_imports_nothing():
@@ -84,3 +84,15 @@ def test_the_run_identity_has_one_builder():
     """Only bench/evaluation/spec.py hashes a run's specification: nobody else builds record names."""
     builders = [p for p in modules("bench/**/*.py") if "def record_path" in p.read_text() or "def record_filename" in p.read_text()]
     assert [str(p.relative_to(ROOT)) for p in builders] == ["bench/evaluation/spec.py"]
+
+
+def test_the_core_never_imports_orchestration_or_the_user_interface():
+    """bench/core/ is what a training, protocol, count and record are; it knows nothing of who runs it."""
+    forbidden = ("bench.evaluation", "bench.sweep", "bench.ui", "bench.api", "bench.leaderboard", "bench.adapters")
+    assert offending(modules("bench/core/*.py"), forbidden) == {}
+
+
+def test_infrastructure_changes_no_numbers():
+    """bench/infra/ may read the core's types but never the pruning, orchestration or interface."""
+    forbidden = ("bench.pruning", "bench.evaluation", "bench.sweep", "bench.ui", "bench.api", "bench.leaderboard")
+    assert offending(modules("bench/infra/*.py"), forbidden) == {}

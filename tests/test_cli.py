@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from bench import records
-from bench.cli import main
+from bench.core import records
+from bench.ui.cli import main
 from bench.models import build_model
 from fakedata import write_cifar
 

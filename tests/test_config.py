@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bench.api import dense_config
-from bench.environment import source_commit
-from bench.config import Recipe, canonical_json, config_hash
+from bench.infra.environment import source_commit
+from bench.core.config import Recipe, canonical_json, config_hash
 from bench.data import load_dataset
 
 
@@ -57,7 +57,7 @@ def test_dense_training_numbers_are_pinned_to_its_version():
     import torch
 
     from bench.api import DENSE_TRAINING_VERSION, load_data, new_model, recipe_spec
-    from bench.train import train
+    from bench.core.train import train
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -84,7 +84,7 @@ def test_dense_training_numbers_are_pinned_to_its_version():
 def test_weights_digest_is_the_weights_identity():
     import torch
 
-    from bench.checkpoint import weights_digest
+    from bench.core.checkpoint import weights_digest
 
     torch.manual_seed(0)
     a = {"w": torch.randn(3, 4), "b": torch.zeros(2, dtype=torch.long)}

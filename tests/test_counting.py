@@ -3,7 +3,7 @@
 import torch
 import torch.nn as nn
 
-from bench.counting import count
+from bench.core.counting import count
 
 
 def test_conv_flops_follow_the_multiply_add_convention():

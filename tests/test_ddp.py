@@ -1,4 +1,4 @@
-"""Data-parallel training under torchrun (bench/distributed.py), on CPU with the gloo backend.
+"""Data-parallel training under torchrun (bench/infra/distributed.py), on CPU with the gloo backend.
 
 The exact check uses a model without BatchNorm: there the 2-process gradient average is the global
 batch's gradient, so DDP must train the same weights as one process (up to float summation order).
@@ -21,12 +21,13 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn as nn
 
-from bench import distributed, perf
-from bench.checkpoint import Checkpointer
+from bench.infra import distributed
+from bench.ui import perf
+from bench.core.checkpoint import Checkpointer
 from bench.errors import BenchError
-from bench.interrupt import Interrupted, StopFlag
+from bench.infra.interrupt import Interrupted, StopFlag
 from bench.models import build_model
-from bench.train import TrainSpec, evaluate, train
+from bench.core.train import TrainSpec, evaluate, train
 
 WORLD = 2
 

@@ -12,14 +12,15 @@ import pytest
 import torch
 import torch.nn as nn
 
-import bench.train as train_module
-from bench import api, perf
+import bench.core.train as train_module
+from bench import api
+from bench.ui import perf
 from bench.api import RunSpec
-from bench.checkpoint import CHECKPOINT_EVERY, CURRENT, Checkpointer
-from bench.cli import main
+from bench.core.checkpoint import CHECKPOINT_EVERY, CURRENT, Checkpointer
+from bench.ui.cli import main
 from bench.errors import BenchError
-from bench.hooks import TrainingHook
-from bench.train import TrainSpec, _copy_state, _device_setup, _layout, _precision, compile_problem, compiled, train
+from bench.core.hooks import TrainingHook
+from bench.core.train import TrainSpec, _copy_state, _device_setup, _layout, _precision, compile_problem, compiled, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: extra threads only thrash on shared cores
 
@@ -146,7 +147,7 @@ def test_best_state_is_copied_into_the_previous_buffers():
 
 def test_a_checkpoint_is_due_first_then_every_interval(tmp_path, monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr("bench.checkpoint.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("bench.core.checkpoint.time.monotonic", lambda: now[0])
     ckpt = Checkpointer(tmp_path, every=60)
     assert ckpt.due()
     ckpt.save({"x": 1})
@@ -214,7 +215,7 @@ def test_a_crash_between_checkpoints_replays_from_the_last_one_exactly(tmp_path,
 
 
 def test_compile_problem_names_what_is_missing(monkeypatch):
-    monkeypatch.setattr("bench.train.shutil.which", lambda name: None)
+    monkeypatch.setattr("bench.core.train.shutil.which", lambda name: None)
     assert "C++ compiler" in compile_problem(CPU)
     messages = []
     model = tiny()
@@ -232,7 +233,7 @@ def test_a_failing_compile_falls_back_to_eager_with_the_buffers_untouched(monkey
 
         return forward
 
-    monkeypatch.setattr("bench.train.compile_problem", lambda device: None)
+    monkeypatch.setattr("bench.core.train.compile_problem", lambda device: None)
     monkeypatch.setattr(torch, "compile", broken_compile)
     messages = []
     forward = compiled(model, CPU, messages.append)
@@ -255,7 +256,7 @@ def test_unusable_compile_is_dropped_with_one_warning_and_leaves_the_identity_al
             self.lines.append(text)
 
     reporter = Messages()
-    monkeypatch.setattr("bench.environment.compile_problem", lambda device: "no C++ compiler found")
+    monkeypatch.setattr("bench.infra.environment.compile_problem", lambda device: "no C++ compiler found")
     assert api.compile_usable(True, CPU, reporter) is False and len(reporter.lines) == 1
     assert api.compile_usable(False, CPU, reporter) is False and len(reporter.lines) == 1
     plain = api.dense_config("resnet20", data, 0)
@@ -271,7 +272,7 @@ def test_cli_passes_compile_and_checkpoint_interval(monkeypatch, tmp_path, capsy
         raise BenchError("stop here")
 
     monkeypatch.setattr(api, "evaluate", fake_evaluate)
-    monkeypatch.setattr("bench.environment.compile_problem", lambda device: None)  # compile usable here
+    monkeypatch.setattr("bench.infra.environment.compile_problem", lambda device: None)  # compile usable here
     monkeypatch.chdir(tmp_path)
     assert main(["evaluate", "--adapter", "l1-norm", "--compile", "--checkpoint-every", "5"]) == 2
     assert seen["spec"].compile is True and seen["execution"].checkpoint_every == 5.0

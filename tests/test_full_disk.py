@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.checkpoint import CURRENT, PREVIOUS, Checkpointer
+from bench.core.checkpoint import CURRENT, PREVIOUS, Checkpointer
 from bench.data.digits import DIGITS_RECIPE
 from bench.errors import BenchError
 from bench.models import build_model
-from bench.protocols import resolve
-from bench.records import write_atomic
+from bench.core.protocols import resolve
+from bench.core.records import write_atomic
 
 HISTORIC_RECORD = Path(__file__).parent / "historic" / "record_v1_digits_hrankplus.json"
 TIMING_KEYS = {"created", "wall_time_seconds", "seconds", "latency"}

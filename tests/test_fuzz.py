@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import records
-from bench.cli import _target, build_parser
+from bench.core import records
+from bench.ui.cli import _target, build_parser
 from bench.errors import BenchError
-from bench.protocols import parse_protocol
+from bench.core.protocols import parse_protocol
 from bench.pruning.targets import parse_compress_rate
 
 CASES: Counter = Counter()

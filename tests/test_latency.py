@@ -2,8 +2,8 @@
 
 import torch
 
-from bench.counting import count
-from bench.latency import Latency, measure, speedup
+from bench.core.counting import count
+from bench.core.latency import Latency, measure, speedup
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import prune
@@ -36,7 +36,7 @@ def test_speedup_arithmetic():
 
 
 def test_batchnorm_is_folded_for_timing_without_changing_outputs():
-    from bench.latency import for_inference
+    from bench.core.latency import for_inference
 
     torch.manual_seed(0)
     model = build_model("resnet20", num_classes=10, in_channels=1).eval()

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from bench.api import random_control_adapter
-from bench.cli import main
-from bench.counting import count
+from bench.ui.cli import main
+from bench.core.counting import count
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.models.cifar_resnet import ChannelShortcut

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import scipy.stats
 
-from bench.cli import main
+from bench.ui.cli import main
 from bench.leaderboard import check, generate
 from bench.leaderboard.group import BEATEN, BEATS, CONTROL, NO_CONTROL, TIED, TOO_FEW, build_groups
 from bench.leaderboard.load import load_folder
@@ -488,7 +488,7 @@ import sys
 import bench.leaderboard as lb
 import bench.leaderboard.site, bench.leaderboard.html, bench.leaderboard.plots, bench.leaderboard.markdown
 lb.generate({str(subs)!r}, {str(subs.parent / 'lb')!r})
-bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'bench.api', 'bench.train',
+bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'bench.api', 'bench.core.train',
              'bench.models', 'bench.pruning', 'bench.data')))
 assert not bad, bad
 """

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.cli import main
+from bench.ui.cli import main
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import Target, get_adapter

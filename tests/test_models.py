@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bench.counting import count
+from bench.core.counting import count
 from bench.errors import UnknownNameError
 from bench.models import MODELS, build_model
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bench.counting import count
+from bench.core.counting import count
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import Target, get_adapter, parse_compress_rate

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from bench import records
+from bench.core import records
 from bench.errors import BenchError
 
 

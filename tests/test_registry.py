@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BenchError, UnknownNameError
-from bench.registry import Registry
+from bench.infra.registry import Registry
 
 
 def test_names_are_normalized_on_register_and_lookup():

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from bench import records
-from bench.cli import main
+from bench.core import records
+from bench.ui.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 

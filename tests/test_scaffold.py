@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
+from bench.ui.cli import main
 from bench.pruning import ADAPTERS, conformance, get_adapter
-from bench.scaffold import find_checkout, identifiers
+from bench.ui.scaffold import find_checkout, identifiers
 
 try:
     import tomllib
@@ -98,7 +98,7 @@ def test_default_folder_is_the_current_one_elsewhere(tmp_path, monkeypatch, caps
 
 
 def test_template_is_shipped_as_package_data():
-    assert (files("bench.templates") / "adapter.py.tmpl").is_file()
+    assert (files("bench.ui.templates") / "adapter.py.tmpl").is_file()
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "bench.templates" in setuptools["packages"]
-    assert "*.tmpl" in setuptools["package-data"]["bench.templates"]
+    assert "bench.ui.templates" in setuptools["packages"]
+    assert "*.tmpl" in setuptools["package-data"]["bench.ui.templates"]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import records
-from bench.cli import main
+from bench.core import records
+from bench.ui.cli import main
 from bench.models import build_model
 from bench.errors import BenchError
 from bench.sweep.driver import make_jobs

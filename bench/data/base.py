@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bench.config import Recipe
+from bench.core.config import Recipe
 from bench.errors import BenchError
-from bench.registry import Registry
+from bench.infra.registry import Registry
 
 Batch = tuple[Tensor, Tensor]
 Shard = tuple[int, int]  # (rank, world size) of data-parallel training

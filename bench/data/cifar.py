@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.config import Recipe
+from bench.core.config import Recipe
 from bench.data.base import DATASETS, VAL_FRACTION, DatasetSpec, stratified_split
 from bench.data.tensor_bundle import TensorDataBundle
 from bench.errors import BenchError

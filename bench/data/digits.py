@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench.config import Recipe
+from bench.core.config import Recipe
 from bench.data.base import DATASETS, VAL_FRACTION, DatasetSpec, stratified_split
 from bench.data.tensor_bundle import TensorDataBundle
 

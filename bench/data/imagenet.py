@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from bench.config import Recipe
+from bench.core.config import Recipe
 from bench.data.base import (
     CALIBRATION_STREAM,
     DATASETS,

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from bench import distributed
-from bench.counting import Counts, count
+from bench.infra import distributed
+from bench.core.counting import Counts, count
 from bench.errors import BenchError
 from bench.evaluation.runs import RunOutcome
-from bench.latency import Latency, measure as measure_latency, speedup as latency_speedup
+from bench.core.latency import Latency, measure as measure_latency, speedup as latency_speedup
 from bench.pruning import Adapter
 from bench.pruning.engine import Structure, identity_routes
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from bench import distributed, records
+from bench.core import records
+from bench.infra import distributed
 from bench.data import DataBundle, DatasetSpec, load_dataset
 from bench.errors import BenchError
 from bench.models import build_model

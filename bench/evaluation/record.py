@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import bench
-from bench import records
-from bench.config import to_jsonable
-from bench.counting import FLOP_CONVENTION
+from bench.core import records
+from bench.core.config import to_jsonable
+from bench.core.counting import FLOP_CONVENTION
 from bench.data import DataBundle
 from bench.evaluation.arms import Arm
 from bench.evaluation.dense import Dense
 from bench.evaluation.spec import RunSpec
-from bench.latency import Latency
-from bench.protocols import ResolvedProtocol
+from bench.core.latency import Latency
+from bench.core.protocols import ResolvedProtocol
 from bench.pruning.layouts import Layout
 
 

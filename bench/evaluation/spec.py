@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import defaults
-from bench.config import config_hash, file_digest, to_jsonable
+from bench.core.config import config_hash, file_digest, to_jsonable
 from bench.errors import BenchError
 from bench.pruning import Target, get_adapter
 from bench.pruning.interface import Adapter
@@ -110,7 +110,7 @@ class RunSpec:
         """The protocol bound to the dataset's recipe (Scratch-B at the dense FLOPs: its epochs follow
         from the pruned network, which the rest of the spec determines)."""
         from bench.data import DATASETS
-        from bench.protocols import load_protocol, resolve
+        from bench.core.protocols import load_protocol, resolve
 
         protocol = load_protocol(self.protocol)
         return resolve(protocol, DATASETS.get(self.dataset).recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)

@@ -26,14 +26,14 @@ from pathlib import Path
 
 import torch
 
-from bench import records
-from bench.checkpoint import weights_digest
-from bench.environment import describe, resolve_device
+from bench.core import records
+from bench.core.checkpoint import weights_digest
+from bench.infra.environment import describe, resolve_device
 from bench.errors import BenchError
 from bench.evaluation.dense import DEFAULT_RUNS_DIR
 from bench.evaluation.evaluate import Execution, evaluate
 from bench.evaluation.spec import RunSpec
-from bench.progress import Reporter, SilentReporter
+from bench.infra.progress import Reporter, SilentReporter
 
 IDENTICAL, WITHIN, NOT_REPRODUCED = records.VERIFICATION_STATUSES
 ENVIRONMENT_KEYS = ("device", "threads", "torch")  # where these agree, the numbers must be bitwise equal

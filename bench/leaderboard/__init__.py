@@ -1,6 +1,6 @@
 """The static leaderboard: a pure, fast function of the submission records.
 
-Never imports torch or training code (bench.api, bench.train, bench.models, bench.pruning,
+Never imports torch or training code (bench.api, bench.core.train, bench.models, bench.pruning,
 bench.data), so that it runs anywhere the records are, e.g. in CI for every submission.
 """
 

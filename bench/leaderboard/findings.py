@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.config import canonical_json
+from bench.core.config import canonical_json
 from bench.leaderboard.group import RETRAINING, Entry, Group, retraining_key
 from bench.leaderboard.stats import Difference, difference
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bench.config import canonical_json
+from bench.core.config import canonical_json
 from bench.leaderboard import levels
 from bench.leaderboard.levels import Level
 from bench.leaderboard.load import Submission

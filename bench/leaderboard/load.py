@@ -1,7 +1,7 @@
 """Read every submission file, validate it and set the bad ones aside with the reasons why.
 
 A file is rejected when it is not JSON, holds NaN/Infinity, fails the schema or the cross-field
-checks (bench.records.problems), carries HTML/script markup in any string, or duplicates an earlier
+checks (bench.core.records.problems), carries HTML/script markup in any string, or duplicates an earlier
 file. Each reason is `field/path: message`, so the report names the file *and* the field.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from bench.config import canonical_json
-from bench.records import VERIFICATION_STATUSES, VERIFICATION_SUFFIX, problems
+from bench.core.config import canonical_json
+from bench.core.records import VERIFICATION_STATUSES, VERIFICATION_SUFFIX, problems
 
 # `<` followed by a letter, `/` or `!` opens a tag, end tag, comment or doctype; `javascript:` is a URL
 # that runs code. `a < b` or `<2019>` stay allowed: they render escaped.

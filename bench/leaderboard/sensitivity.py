@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from bench.config import canonical_json
+from bench.core.config import canonical_json
 from bench.leaderboard.group import Entry, Group, args_text, key_hash
 
 DIVERGED = "diverged"

@@ -14,7 +14,7 @@ from bench.leaderboard.board import Board
 from bench.leaderboard.group import Group
 from bench.leaderboard.load import Rejection, load_folder
 from bench.leaderboard.plots import budget_svg, pareto_svg
-from bench.records import publish, stage
+from bench.core.records import publish, stage
 
 _STATIC = (".js", ".css", ".svg")
 # Files in the output folder that belong to the generator: anything else there is left alone.

@@ -15,7 +15,7 @@ import torch.nn as nn
 
 from bench.errors import UnknownNameError
 from bench.models import cifar_resnet, densenet, external, vgg
-from bench.registry import Registry, normalize
+from bench.infra.registry import Registry, normalize
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 for _fn in (

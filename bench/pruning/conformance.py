@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.counting import count
+from bench.core.counting import count
 from bench.models import build_model
 from bench.pruning.engine import PrunedModel, prune
 from bench.pruning.interface import Adapter, PruningContext, Scores

@@ -37,7 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench.errors import BenchError
-from bench.hooks import TrainingHook
+from bench.core.hooks import TrainingHook
 
 Scores = dict[str, torch.Tensor]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 
 from bench.errors import BenchError
-from bench.registry import Registry
+from bench.infra.registry import Registry
 
 ADAPTERS: Registry[type] = Registry("adapter", entry_point_group="prunebench.adapters")
 

@@ -23,10 +23,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import records
-from bench.config import to_jsonable
+from bench.core import records
+from bench.core.config import to_jsonable
 from bench.errors import BenchError
-from bench.interrupt import StopFlag, stop_on_signals
+from bench.infra.interrupt import StopFlag, stop_on_signals
 from bench.sweep.grid import Grid, Run, load_grid
 from bench.sweep.job import Job, finished
 from bench.sweep.monitor import Monitor
@@ -107,7 +107,7 @@ def write_manifest(grid: Grid, out: Path) -> None:
 
 
 def run_sweep(args) -> int:
-    """The `bench sweep` command (argparse namespace from bench.cli)."""
+    """The `bench sweep` command (argparse namespace from bench.ui.cli)."""
     grid = load_grid(args.grid)
     out = Path(args.out) if args.out else default_out(args.grid)
     runs_dir = Path(args.runs_dir)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import defaults
-from bench.config import file_digest
+from bench.core.config import file_digest
 from bench.errors import BenchError
 from bench.evaluation.spec import RunSpec
 from bench.pruning.targets import Target, parse_compress_rate
@@ -143,7 +143,7 @@ class _Expander:
     """Validation and expansion share one pass, so every error can name the entry it came from."""
 
     def __init__(self, source: Path, data: dict[str, Any]):
-        from bench.environment import default_threads
+        from bench.infra.environment import default_threads
 
         self.default_threads = default_threads()  # until the sweep sizes its runs (Grid.with_threads)
         self.source = source
@@ -254,7 +254,7 @@ class _Expander:
 
     def _model_name(self, name: str) -> str:
         from bench.models import MODELS
-        from bench.registry import normalize
+        from bench.infra.registry import normalize
 
         return normalize(name) if name in MODELS else name
 
@@ -268,7 +268,7 @@ class _Expander:
 
     def _protocol(self, name: str, datasets: list[str], where: str):
         from bench.data import DATASETS
-        from bench.protocols import load_protocol, resolve
+        from bench.core.protocols import load_protocol, resolve
 
         ref = str(self._path(name)) if name.endswith(".toml") or "/" in name else name
         try:

@@ -31,10 +31,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import records
+from bench.core import records
 from bench.errors import BenchError
-from bench.interrupt import Interrupted, StopFlag, stop_on_signals
-from bench.progress import Reporter
+from bench.infra.interrupt import Interrupted, StopFlag, stop_on_signals
+from bench.infra.progress import Reporter
 
 EXIT_OK, EXIT_CRASH, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -14,13 +14,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.checkpoint import Checkpointer
-from bench.latency import measure
+from bench.core.checkpoint import Checkpointer
+from bench.core.latency import measure
 from bench.models import build_model
-from bench.perf import HALF_FLOPS, pil_loader, quickstart, synthetic_cifar
+from bench.ui.perf import HALF_FLOPS, pil_loader, quickstart, synthetic_cifar
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import prune
-from bench.train import EVAL_BATCH_SIZE, TrainSpec, evaluate, train
+from bench.core.train import EVAL_BATCH_SIZE, TrainSpec, evaluate, train
 
 pytestmark = pytest.mark.perf
 BATCH = 64
@@ -56,7 +56,7 @@ def test_bare_loop_epoch(benchmark, data):
 
 @pytest.mark.parametrize("batch", [64, 128, 256, 512])
 def test_validation_pass(benchmark, batch, monkeypatch):
-    """`bench.train.evaluate` over 1,024 images at each evaluation batch size (EVAL_BATCH_SIZE["cpu"] is chosen from these)."""
+    """`bench.core.train.evaluate` over 1,024 images at each evaluation batch size (EVAL_BATCH_SIZE["cpu"] is chosen from these)."""
     data = synthetic_cifar(n_train=64, n_eval=1024)
     monkeypatch.setitem(EVAL_BATCH_SIZE, "cpu", batch)
     torch.manual_seed(0)

@@ -14,7 +14,7 @@ import importlib
 from typing import Protocol
 
 from bench.errors import BenchError
-from bench.interrupt import StopFlag
+from bench.infra.interrupt import StopFlag
 from bench.sweep.job import Job
 from bench.sweep.monitor import Monitor
 

@@ -22,9 +22,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from bench import records
+from bench.core import records
 from bench.errors import BenchError
-from bench.interrupt import StopFlag
+from bench.infra.interrupt import StopFlag
 from bench.sweep.executors import one_line
 from bench.sweep.job import EXIT_INTERRUPTED, Job, finished
 from bench.sweep.monitor import Monitor

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import time
 
-from bench import records
+from bench.core import records
 from bench.errors import BenchError
-from bench.interrupt import StopFlag
+from bench.infra.interrupt import StopFlag
 from bench.sweep.executors import one_line, require
 from bench.sweep.job import Job, finished, run_job
 from bench.sweep.monitor import Monitor

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.interrupt import Interrupted, StopFlag, stop_on_signals
+from bench.infra.interrupt import Interrupted, StopFlag, stop_on_signals
 from bench.sweep.executors import one_line, require
 from bench.sweep.job import Job, finished, run_job
 from bench.sweep.monitor import Monitor

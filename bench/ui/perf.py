@@ -1,6 +1,6 @@
 """Side-by-side performance ratios (`bench perf`), each measured against its baseline in the same run.
 
-- harness: training images/s of `bench.train.train` (LR set per step, hooks, per-epoch validation,
+- harness: training images/s of `bench.core.train.train` (LR set per step, hooks, per-epoch validation,
   best-val copy, checkpoints) ÷ a bare minimal PyTorch loop over the same model, batches, batch size
   and optimizer;
 - data: augmented CIFAR batches/s of the on-device tensor pipeline ÷ a conventional torchvision
@@ -38,17 +38,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.checkpoint import Checkpointer
-from bench.counting import count
+from bench.core.checkpoint import Checkpointer
+from bench.core.counting import count
 from bench.data import DATASETS, TensorDataBundle
 from bench.data.cifar import CIFAR10_FORMAT
 from bench.errors import BenchError
-from bench.hooks import TrainingHook
-from bench.latency import for_inference
+from bench.core.hooks import TrainingHook
+from bench.core.latency import for_inference
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import prune
-from bench.train import TrainSpec, train
+from bench.core.train import TrainSpec, train
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class _StepsDone(TrainingHook):
 
 
 def interleaved(model_name: str, data: TensorDataBundle, batch: int, epochs: int, baseline_epoch: Callable[[int], float]) -> Interleaved:
-    """`bench.train.train` as every run uses it (a checkpointer with the default cadence included),
+    """`bench.core.train.train` as every run uses it (a checkpointer with the default cadence included),
     with `baseline_epoch(e)` called, and timed apart, after each of its epochs."""
     spec = TrainSpec(epochs=epochs, batch_size=batch, lr_at=lambda s: 0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
     harness: list[float] = []
@@ -295,7 +295,7 @@ def quickstart(argv: Sequence[str] = QUICKSTART, folder: str | Path | None = Non
 
 def _cli_seconds(argv: Sequence[str], cwd: Path) -> float:
     env = dict(os.environ)
-    source = str(Path(__file__).resolve().parent.parent)  # this very `bench`, installed or not
+    source = str(Path(__file__).resolve().parents[2])  # this very `bench`, installed or not
     env["PYTHONPATH"] = source + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "bench", *argv], cwd=cwd, env=env, capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""The training loop's extension point, shared by the loop (bench/train.py) and the pruning
+"""The training loop's extension point, shared by the loop (bench/core/train.py) and the pruning
 interface (adapters return hooks); it lives apart so that neither imports the other."""
 
 from __future__ import annotations

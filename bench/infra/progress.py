@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Iterator
 
-from bench.train import EpochLog
+from bench.core.train import EpochLog
 
 OnEpoch = Callable[[EpochLog], None]
 

@@ -11,7 +11,7 @@ from typing import Sequence
 
 from bench import defaults
 from bench.errors import BenchError
-from bench.interrupt import Interrupted, StopFlag, stop_on_signals
+from bench.infra.interrupt import Interrupted, StopFlag, stop_on_signals
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -222,8 +222,9 @@ def _hparams(args):
 
 
 def cmd_evaluate(args) -> int:
-    from bench import api, distributed
-    from bench.report import evaluation_table
+    from bench import api
+    from bench.infra import distributed
+    from bench.ui.report import evaluation_table
 
     execution = api.Execution(
         runs_dir=args.runs_dir, records_dir=args.out, data_root=args.data_root, download=args.download,
@@ -259,8 +260,8 @@ def cmd_evaluate(args) -> int:
 
 def _reporter():
     """Progress bars; under torchrun on rank 0 only (the other ranks follow it silently)."""
-    from bench import distributed
-    from bench.progress import RichReporter, SilentReporter
+    from bench.infra import distributed
+    from bench.infra.progress import RichReporter, SilentReporter
 
     return RichReporter() if distributed.is_main() else contextlib.nullcontext(SilentReporter())
 
@@ -272,20 +273,21 @@ def _process_group():
         yield
     finally:
         if "torch.distributed" in sys.modules:  # only a command that trained can have joined one
-            from bench import distributed
+            from bench.infra import distributed
 
             distributed.shutdown()
 
 
 def cmd_new_adapter(args) -> int:
-    from bench.scaffold import new_adapter, next_steps
+    from bench.ui.scaffold import new_adapter, next_steps
 
     print("\n".join(next_steps(new_adapter(args.name, args.out))))
     return 0
 
 
 def cmd_train(args) -> int:
-    from bench import api, distributed
+    from bench import api
+    from bench.infra import distributed
 
     with stop_on_signals(StopFlag()) as stop, _reporter() as reporter, _process_group():
         device = api.training_device(args.device)
@@ -306,10 +308,10 @@ def cmd_train(args) -> int:
 
 def cmd_prune(args) -> int:
     from bench import api
-    from bench.counting import count
+    from bench.core.counting import count
     from bench.data import DATASETS
     from bench.pruning.engine import identity_routes, layout_for
-    from bench.report import prune_table
+    from bench.ui.report import prune_table
 
     device = api.resolve_device(args.device)
     spec = DATASETS.get(args.dataset)
@@ -342,7 +344,7 @@ def cmd_prune(args) -> int:
 
 
 def cmd_protocols(args) -> int:
-    from bench.protocols import list_protocols, load_protocol, plot_schedule, resolve
+    from bench.core.protocols import list_protocols, load_protocol, plot_schedule, resolve
 
     if args.action == "list":
         for name in list_protocols():
@@ -380,7 +382,7 @@ def cmd_list(args) -> int:
             layout = f"  layout: {cls.layout}" if cls.layout else ""
             print(f"{name:18s} {cls.kind:12s} {cls.paper}  hparams: {hp}{layout}{configs}")
     elif args.kind == "protocols":
-        from bench.protocols import list_protocols
+        from bench.core.protocols import list_protocols
 
         print("\n".join(list_protocols()))
         print("(any ft-N, lrw-N, slr-N or clr-N also resolves)")
@@ -399,7 +401,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_perf(args) -> int:
-    from bench import perf
+    from bench.ui import perf
     from bench.api import set_threads
 
     set_threads()
@@ -419,7 +421,7 @@ def cmd_perf(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from bench import records
+    from bench.core import records
 
     failed = 0
     for name in args.files:

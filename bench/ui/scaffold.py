@@ -1,6 +1,6 @@
 """`bench new-adapter NAME`: write a ready-to-fill adapter module.
 
-The file comes from the package-data template bench/templates/adapter.py.tmpl: a docstring skeleton
+The file comes from the package-data template bench/ui/templates/adapter.py.tmpl: a docstring skeleton
 (citation, structured or unstructured, hyperparameters with the paper's defaults, differences from the
 reference code), a hyperparameter dataclass, the registration, and a placeholder `score()` (the L2
 norm of each filter) that already passes the conformance suite.
@@ -17,8 +17,8 @@ from pathlib import Path
 from string import Template
 
 from bench.errors import BenchError
-from bench.records import write_atomic
-from bench.registry import normalize
+from bench.core.records import write_atomic
+from bench.infra.registry import normalize
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 
@@ -62,7 +62,7 @@ def find_checkout(start: Path) -> Path | None:
 
 
 def render(name: str, module: str, class_name: str) -> str:
-    template = Template((files("bench.templates") / "adapter.py.tmpl").read_text(encoding="utf-8"))
+    template = Template((files("bench.ui.templates") / "adapter.py.tmpl").read_text(encoding="utf-8"))
     return template.substitute(name=name, module=module, class_name=class_name, hparams_class=f"{class_name}Hparams")
 
 

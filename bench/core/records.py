@@ -33,7 +33,7 @@ def _schema_text() -> str:
 
         return files("bench.schemas").joinpath("schema.json").read_text()
     except (ModuleNotFoundError, FileNotFoundError):  # running from a source checkout without installing
-        return (Path(__file__).resolve().parent.parent / "submissions" / "schema.json").read_text()
+        return (Path(__file__).resolve().parents[2] / "submissions" / "schema.json").read_text()
 
 
 @lru_cache(maxsize=1)

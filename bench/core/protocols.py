@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.config import Recipe, to_jsonable
+from bench.core.config import Recipe, to_jsonable
 from bench.errors import BenchError, UnknownNameError
 
 if sys.version_info >= (3, 11):
@@ -48,7 +48,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SYNTH_RE = re.compile(r"^(ft|lrw|slr|clr)-(\d+)$")
 _PACKAGE = "bench.protocol_files"
 # Used when the package is not importable (running from a source checkout that is not installed).
-_REPO_DIR = Path(__file__).resolve().parent.parent / "protocols"
+_REPO_DIR = Path(__file__).resolve().parents[2] / "protocols"
 
 
 @dataclass(frozen=True)

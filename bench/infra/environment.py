@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 
 import bench
-from bench import distributed
+from bench.infra import distributed
 from bench.errors import BenchError
-from bench.progress import Reporter
-from bench.train import compile_problem
+from bench.infra.progress import Reporter
+from bench.core.train import compile_problem
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from bench import distributed
-from bench.progress import Reporter
+from bench.infra import distributed
+from bench.infra.progress import Reporter
 
 
 @contextlib.contextmanager

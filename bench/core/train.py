@@ -12,7 +12,7 @@ forward under bf16 autocast; evaluation stays fp32. `compile=True` trains throug
 (falling back to eager, with a one-line warning, where it cannot work); the weights are always the
 underlying module's.
 
-Under torchrun (bench/distributed.py) the loop is data-parallel: each rank trains on its slice of
+Under torchrun (bench/infra/distributed.py) the loop is data-parallel: each rank trains on its slice of
 every global batch through DistributedDataParallel, evaluation is sharded and its counts summed, rank
 0's BatchNorm statistics are broadcast before every evaluation, a stop request on any rank stops all
 at the same step, and only rank 0 reads and writes checkpoints.
@@ -35,11 +35,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench import distributed
-from bench.checkpoint import Checkpointer
+from bench.infra import distributed
+from bench.core.checkpoint import Checkpointer
 from bench.data import DataBundle
-from bench.hooks import TrainingHook
-from bench.interrupt import Interrupted, StopFlag
+from bench.core.hooks import TrainingHook
+from bench.infra.interrupt import Interrupted, StopFlag
 
 EVAL_BATCH_SIZE = {"cuda": 512, "cpu": 128}  # per device type; CPU kernels run faster per image on batches that fit in cache
 

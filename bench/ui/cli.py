@@ -148,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("perf", help="measure the performance ratios (harness, data pipeline, real speedup) side by side")
     p.add_argument(
-        "--only", choices=["harness", "data", "end-to-end", "speedup", "quickstart"],
-        help="measure one ratio only; quickstart (not in the default set: minutes) times the README's main command, cold and cached",
+        "--only", choices=["harness", "data", "end-to-end", "speedup", "limit", "quickstart"],
+        help="measure one ratio only; limit: training FLOP/s as a fraction of this machine's matmul peak; quickstart "
+        "(not in the default set: minutes) times the README's main command, cold and cached",
     )
 
     p = sub.add_parser("validate", help="check submission records against the schema")
@@ -401,7 +402,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_perf(args) -> int:
-    from bench.ui import perf
+    from bench.ui import limit, perf
     from bench.api import set_threads
 
     set_threads()
@@ -414,9 +415,14 @@ def cmd_perf(args) -> int:
         "end-to-end": perf.end_to_end_ratio,
         "speedup": perf.speedup_ratio,
     }
+    if args.only == "limit":
+        print(limit.report(limit.limits()))
+        return 0
     names = [args.only] if args.only else list(measures)
     ratios = [measures[name]() for name in names]
     print(perf.report(ratios))
+    if args.only is None:  # informative, beside the ratios (no target)
+        print(limit.report(limit.limits()))
     return 0 if all(r.ok for r in ratios) else 1
 
 

@@ -379,3 +379,19 @@ def test_submitit_local_sweep_interrupted_and_restarted(workdir):
     assert proc.returncode == 0, stderr
     loaded = check_complete(workdir, out, "sweep3.toml", before)
     print(f"submitit-local executor overhead: {overhead(time.perf_counter() - start, loaded, before)}")
+
+
+def test_jobs_per_device_places_k_runs_on_each_gpu_or_k_on_the_cpu(monkeypatch):
+    from bench.sweep import driver
+    from bench.sweep.driver import Resources
+
+    cores = Resources.detect("cpu", None, None).cores
+    cpu = Resources.detect("cpu", None, None, per_device=2)
+    assert (cpu.jobs, cpu.threads, cpu.gpu_memory_fraction) == (2, max(1, cores // 2), None)
+    monkeypatch.setattr(driver, "_gpu_count", lambda: 2)
+    gpu = Resources.detect("cuda", None, None, per_device=3)
+    assert gpu.jobs == 6 and gpu.gpu_memory_fraction == pytest.approx(1 / 3)  # slots map to GPUs round-robin
+    with pytest.raises(BenchError, match="give one of them"):
+        Resources.detect("cuda", 4, None, per_device=2)
+    with pytest.raises(BenchError, match="at least 1"):
+        Resources.detect("cpu", None, None, per_device=0)

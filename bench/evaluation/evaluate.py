@@ -46,6 +46,7 @@ class Execution:
     download: bool = False
     device: str = "auto"  # its type must be the spec's; the index is free (cuda:1)
     checkpoint_every: float = CHECKPOINT_EVERY  # seconds between periodic checkpoints (0 = every epoch)
+    gpu_memory_fraction: float | None = None  # a share of the GPU, when several runs use one (sweep --jobs-per-device)
 
 
 def specify(device: torch.device, reporter: Reporter | None = None, **fields) -> RunSpec:
@@ -148,6 +149,8 @@ def _bind(spec: RunSpec, execution: Execution, reporter: Reporter) -> torch.devi
         set_threads(spec.threads)
     if spec.compile and not compile_usable(True, device, reporter):
         raise BenchError("this run is specified with torch.compile, which is unavailable here")
+    if execution.gpu_memory_fraction is not None and device.type == "cuda":
+        torch.cuda.set_per_process_memory_fraction(execution.gpu_memory_fraction, device)
     if distributed.world_size() != spec.world_size:
         raise BenchError(f"this run is specified for {spec.world_size} process(es) but runs in {distributed.world_size()}")
     return device

@@ -43,11 +43,24 @@ class Resources:
     gpus: int
     jobs: int
     threads: int
+    per_device: int = 1  # runs sharing one GPU (each capped to 1/per_device of its memory)
+
+    @property
+    def gpu_memory_fraction(self) -> float | None:
+        return 1.0 / self.per_device if self.gpus and self.per_device > 1 else None
 
     @classmethod
-    def detect(cls, device: str, jobs: int | None, threads: int | None) -> Resources:
+    def detect(cls, device: str, jobs: int | None, threads: int | None, per_device: int | None = None) -> Resources:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         gpus = _gpu_count() if device != "cpu" else 0
+        if per_device is not None:
+            if jobs is not None:
+                raise BenchError("--jobs and --jobs-per-device both set the runs at once: give one of them")
+            if per_device < 1:
+                raise BenchError(f"--jobs-per-device must be at least 1, got {per_device}")
+            # K runs on each GPU, or K runs sharing the CPU's cores (cores // K threads each).
+            jobs = per_device * max(gpus, 1)
+            return cls(cores, gpus, jobs, threads or max(1, cores // jobs), per_device)
         if jobs is None:
             # One run per GPU; on CPU, two threads per run (small models gain little from more threads,
             # a big one still gets a few) or the threads asked for, within about 2 GiB of available
@@ -80,13 +93,14 @@ def default_out(grid_path: str | Path) -> Path:
     return Path("results") / Path(grid_path).stem
 
 
-def make_jobs(grid: Grid, runs: list[Run], out: Path, runs_dir: Path) -> list[Job]:
+def make_jobs(grid: Grid, runs: list[Run], out: Path, runs_dir: Path, gpu_memory_fraction: float | None = None) -> list[Job]:
     state = str((out / STATE).resolve())
     execution = {
         "runs_dir": str(runs_dir.resolve()),
         "records_dir": str(out.resolve()),
         "data_root": str(grid.data_root) if grid.data_root else None,
         "device": grid.device,
+        "gpu_memory_fraction": gpu_memory_fraction,
     }
     return [
         Job(run.hash, run.label, run.spec.to_dict(), execution, str((out / run.record).resolve()), state, run.train_epochs)
@@ -119,7 +133,7 @@ def run_sweep(args) -> int:
     if grid.threads is not None and args.cpus_per_task not in (None, grid.threads):
         raise BenchError(f"{args.grid} fixes threads = {grid.threads} (part of every run's identity); drop --cpus-per-task {args.cpus_per_task}")
     cpus = args.cpus_per_task or grid.threads
-    sizing = Resources.detect(grid.device, args.jobs, cpus) if on_this_machine else None
+    sizing = Resources.detect(grid.device, args.jobs, cpus, args.jobs_per_device) if on_this_machine else None
     # Each run's thread count is part of its identity: bind it before looking for finished records.
     grid = grid.with_threads(sizing.threads if sizing else cpus or 4)
     done = {r.hash for r in grid.runs if finished(out / r.record) is not None}
@@ -134,7 +148,7 @@ def run_sweep(args) -> int:
     executor = _executor(args, grid, out, sizing)  # checks the optional package before anything runs
     records.ensure_dir(out)
     write_manifest(grid, out)
-    jobs = make_jobs(grid, todo, out, runs_dir)
+    jobs = make_jobs(grid, todo, out, runs_dir, sizing.gpu_memory_fraction if sizing else None)
     for job in jobs:  # a progress file left by an earlier, interrupted sweep would show it running
         job.progress.unlink(missing_ok=True)
     if done:

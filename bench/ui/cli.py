@@ -171,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=["local", "ray", "slurm"], default="local", help="where runs execute (default local)")
     p.add_argument("--jobs", type=int, help="runs at once (default: one per GPU, else half the cores, within memory)")
     p.add_argument("--cpus-per-task", type=int, help="CPU threads per run (default: cores // jobs here; 4 on a cluster)")
+    p.add_argument(
+        "--jobs-per-device", type=int, metavar="K",
+        help="K runs at once on each GPU (each capped to 1/K of its memory), or K runs sharing the CPU's cores; instead of --jobs",
+    )
     g = p.add_argument_group("ray")
     g.add_argument("--address", help="an existing Ray cluster, e.g. ray://head:10001 or auto (default: a local Ray instance)")
     g = p.add_argument_group("slurm")

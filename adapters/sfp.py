@@ -57,7 +57,14 @@ from dataclasses import dataclass
 import torch.nn as nn
 
 from bench.errors import BenchError
-from bench.pruning import ADAPTERS, Adapter, PruningContext, Scores, SoftPruner, TrainingHook
+from bench.pruning import (
+    ADAPTERS,
+    Adapter,
+    PruningContext,
+    Scores,
+    SoftPruner,
+    TrainingHook,
+)
 
 
 @dataclass(frozen=True)

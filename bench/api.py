@@ -16,13 +16,35 @@ from __future__ import annotations
 import torch.nn as nn
 
 from bench.data import DataBundle, DatasetSpec
-from bench.infra.environment import compile_usable, resolve_device, set_threads, training_device
 from bench.errors import BenchError
-from bench.evaluation.dense import DEFAULT_RUNS_DIR, Dense, dense_config, recipe_spec, train_dense
-from bench.evaluation.evaluate import DEFAULT_RECORDS_DIR, Execution, evaluate, random_control_adapter, specify
-from bench.evaluation.loading import example_inputs, load_checkpoint, load_data, new_model
+from bench.evaluation.dense import (
+    DEFAULT_RUNS_DIR,
+    Dense,
+    dense_config,
+    recipe_spec,
+    train_dense,
+)
+from bench.evaluation.evaluate import (
+    DEFAULT_RECORDS_DIR,
+    Execution,
+    evaluate,
+    random_control_adapter,
+    specify,
+)
+from bench.evaluation.loading import (
+    example_inputs,
+    load_checkpoint,
+    load_data,
+    new_model,
+)
 from bench.evaluation.runs import calibration_batches
 from bench.evaluation.spec import DENSE_TRAINING_VERSION, RunSpec
+from bench.infra.environment import (
+    compile_usable,
+    resolve_device,
+    set_threads,
+    training_device,
+)
 from bench.pruning import Adapter, Target, get_adapter
 from bench.pruning.engine import PrunedModel, Structure, prune
 

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 import torch
+from fakedata import write_cifar
 
 from bench.core import records
-from bench.ui.cli import main
 from bench.models import build_model
-from fakedata import write_cifar
+from bench.ui.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +44,7 @@ def test_train_then_evaluate_reuses_the_cached_baseline_and_writes_a_valid_recor
     weights_mtime = (cache / "model.pt").stat().st_mtime_ns
 
     code, stdout, err = run_cli(
-        capsys, "evaluate", "--adapter", "hrankplus", "--protocol", "clr-2", "--seeds", "2",
+        capsys, "evaluate", "--adapter", "hrankplus", "--protocol", "clr-11", "--seeds", "2",
         "--runs-dir", str(runs), "--out", str(out),
     )
     assert code == 0, err
@@ -53,7 +53,7 @@ def test_train_then_evaluate_reuses_the_cached_baseline_and_writes_a_valid_recor
     assert "hrankplus (method)" in stdout and "random (random control)" in stdout and "±" in stdout
     (path,) = out.rglob("*.json")
     record = records.read(path)
-    assert record["seeds"] == [0, 1] and record["protocol"]["name"] == "clr-2"
+    assert record["seeds"] == [0, 1] and record["protocol"]["name"] == "clr-11"
     assert record["dense"]["source"] == "trained" and record["dense"]["test_top1"] > 80
     method, control = record["method"], record["random_control"]
     assert method["structure"] == control["structure"] and method["flops"] == control["flops"]

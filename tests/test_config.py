@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bench.api import dense_config
-from bench.infra.environment import source_commit
 from bench.core.config import Recipe, canonical_json, config_hash
 from bench.data import load_dataset
+from bench.infra.environment import source_commit
 
 
 def test_canonical_json_is_order_independent():

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from fakedata import write_cifar
 
 from bench.data import (
     DATASETS,
@@ -27,7 +28,6 @@ from bench.data.base import seeded_generator
 from bench.data.cifar import CIFAR100_FORMAT, read_batch
 from bench.data.digits import DIGITS_PAD, DIGITS_RECIPE, DIGITS_SIZE, digits_arrays
 from bench.errors import BenchError, UnknownNameError
-from fakedata import write_cifar
 
 # ---------------------------------------------------------------- helpers
 

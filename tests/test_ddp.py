@@ -21,13 +21,13 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn as nn
 
-from bench.infra import distributed
-from bench.ui import perf
 from bench.core.checkpoint import Checkpointer
+from bench.core.train import TrainSpec, evaluate, train
 from bench.errors import BenchError
+from bench.infra import distributed
 from bench.infra.interrupt import Interrupted, StopFlag
 from bench.models import build_model
-from bench.core.train import TrainSpec, evaluate, train
+from bench.ui import perf
 
 WORLD = 2
 

@@ -14,13 +14,22 @@ import torch.nn as nn
 
 import bench.core.train as train_module
 from bench import api
-from bench.ui import perf
 from bench.api import RunSpec
 from bench.core.checkpoint import CHECKPOINT_EVERY, CURRENT, Checkpointer
-from bench.ui.cli import main
-from bench.errors import BenchError
 from bench.core.hooks import TrainingHook
-from bench.core.train import TrainSpec, _copy_state, _device_setup, _layout, _precision, compile_problem, compiled, train
+from bench.core.train import (
+    TrainSpec,
+    _copy_state,
+    _device_setup,
+    _layout,
+    _precision,
+    compile_problem,
+    compiled,
+    train,
+)
+from bench.errors import BenchError
+from bench.ui import perf
+from bench.ui.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: extra threads only thrash on shared cores
 

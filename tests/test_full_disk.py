@@ -23,11 +23,11 @@ import pytest
 import torch
 
 from bench.core.checkpoint import CURRENT, PREVIOUS, Checkpointer
+from bench.core.protocols import resolve
+from bench.core.records import write_atomic
 from bench.data.digits import DIGITS_RECIPE
 from bench.errors import BenchError
 from bench.models import build_model
-from bench.core.protocols import resolve
-from bench.core.records import write_atomic
 
 HISTORIC_RECORD = Path(__file__).parent / "historic" / "record_v1_digits_hrankplus.json"
 TIMING_KEYS = {"created", "wall_time_seconds", "seconds", "latency"}

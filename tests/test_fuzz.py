@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.core import records
-from bench.ui.cli import _target, build_parser
-from bench.errors import BenchError
 from bench.core.protocols import parse_protocol
+from bench.errors import BenchError
 from bench.pruning.targets import parse_compress_rate
+from bench.ui.cli import _target, build_parser
 
 CASES: Counter = Counter()
 FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,18 +6,18 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from trained_like import trained_like
 
 from bench.api import random_control_adapter
-from bench.ui.cli import main
 from bench.core.counting import count
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.models.cifar_resnet import ChannelShortcut
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import Step, Structure, identity_routes, plan, prune
-from bench.pruning.surgery import zero_filters
-from trained_like import trained_like
 from bench.pruning.registry import adapter_names
+from bench.pruning.surgery import zero_filters
+from bench.ui.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -13,11 +13,19 @@ from pathlib import Path
 import pytest
 import scipy.stats
 
-from bench.ui.cli import main
 from bench.leaderboard import check, generate
-from bench.leaderboard.group import BEATEN, BEATS, CONTROL, NO_CONTROL, TIED, TOO_FEW, build_groups
+from bench.leaderboard.group import (
+    BEATEN,
+    BEATS,
+    CONTROL,
+    NO_CONTROL,
+    TIED,
+    TOO_FEW,
+    build_groups,
+)
 from bench.leaderboard.load import load_folder
 from bench.leaderboard.sensitivity import kendall, sensitivity
+from bench.ui.cli import main
 
 
 def make(example: dict, *, adapter: str = "hrankplus", top1: float = 95.0, std: float | None = 0.5,

@@ -11,9 +11,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from test_leaderboard import make, put
 
 from bench.leaderboard import generate
-from test_leaderboard import make, put
 
 pytestmark = pytest.mark.browser
 

@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.ui.cli import main
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import prune
 from bench.pruning.registry import adapter_names
+from bench.ui.cli import main
 
 # One model per structural family the core has to handle (the comment: what it exercises).
 FAMILIES = (

@@ -10,8 +10,15 @@ import pytest
 
 from bench.core import protocols as P
 from bench.core.config import Recipe
+from bench.core.protocols import (
+    Protocol,
+    list_protocols,
+    load_protocol,
+    one_cycle_lr,
+    plot_schedule,
+    resolve,
+)
 from bench.errors import BenchError
-from bench.core.protocols import Protocol, list_protocols, load_protocol, one_cycle_lr, plot_schedule, resolve
 
 CIFAR = Recipe(epochs=160, lr=0.1, milestones=(0.5, 0.75), gamma=0.1, batch_size=64)
 SPE = 10  # steps per epoch: small so that whole schedules are cheap to enumerate

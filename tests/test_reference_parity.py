@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from scipy.spatial.distance import cdist
+from trained_like import trained_like
 
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import plan
-from trained_like import trained_like
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -54,7 +54,7 @@ def workdir(tmp_path_factory):
 
 def evaluate_args(workdir: Path, name: str) -> list[str]:
     return [
-        "evaluate", "--adapter", "global-magnitude", "--protocol", "clr-4", "--seeds", "2", "--ratio", "0.7",
+        "evaluate", "--adapter", "global-magnitude", "--protocol", "clr-21", "--seeds", "2", "--ratio", "0.7",
         "--checkpoint", str(workdir / "dense.pt"), "--runs-dir", str(workdir / f"runs-{name}"),
         "--out", str(workdir / f"out-{name}"),
     ]
@@ -88,7 +88,7 @@ def test_sigterm_saves_and_says_how_to_resume(workdir, reference):
     args = evaluate_args(workdir, "terminated")
     proc = bench(*args, cwd=workdir)
     deadline = time.time() + 300
-    while not list((workdir / "runs-terminated").glob("eval/*/method-seed0/checkpoint.pt")):
+    while not list((workdir / "runs-terminated").glob("run/*/checkpoint.pt")):
         assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() is not None else "timeout"
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
@@ -104,7 +104,11 @@ def test_sigterm_saves_and_says_how_to_resume(workdir, reference):
 @pytest.mark.slow
 def test_rerunning_a_finished_evaluation_redoes_no_training(workdir, reference):
     err = run_to_end(evaluate_args(workdir, "reference"), workdir)
-    assert err.count("reusing the finished run") == 4
+    assert "already in" in err  # the record is there: nothing runs
+    (path,) = (workdir / "out-reference").rglob("*.json")
+    path.unlink()
+    err = run_to_end(evaluate_args(workdir, "reference"), workdir)
+    assert err.count("reusing its own finished run") == 4  # 2 arms × 2 seeds, none trained again
     assert without_timings(only_record(workdir / "out-reference")) == without_timings(reference)
 
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from bench.core.checkpoint import CURRENT, PREVIOUS, Checkpointer
-from bench.data import load_dataset
 from bench.core.hooks import TrainingHook
+from bench.core.train import TrainSpec, train
+from bench.data import load_dataset
 from bench.infra.interrupt import Interrupted, StopFlag
 from bench.models import build_model
-from bench.core.train import TrainSpec, train
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +96,12 @@ def test_nan_loss_stops_the_run_and_marks_it_diverged(digits):
 
 
 def test_diverged_runs_are_never_summarized_as_results():
+    from bench.core.counting import Counts
+    from bench.core.train import TrainResult
     from bench.evaluation.arms import Arm
     from bench.evaluation.runs import run_record as _run_record
-    from bench.core.counting import Counts
     from bench.pruning import get_adapter
     from bench.pruning.engine import Structure
-    from bench.core.train import TrainResult
 
     arm = Arm(get_adapter("l1-norm")(), "method")
     arm.structure, arm.counts = Structure("structured", {"conv1": (8, 16)}), Counts(10, 10)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.ui.cli import main
 from bench.pruning import ADAPTERS, conformance, get_adapter
+from bench.ui.cli import main
 from bench.ui.scaffold import find_checkout, identifiers
 
 try:

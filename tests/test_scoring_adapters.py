@@ -8,10 +8,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch_pruning as tp
-
 from bench.adapters.fpgm import FPGM, distance_sums
 from bench.adapters.lamp import LAMP, lamp_scores
 from bench.adapters.taylor import Taylor
+
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import FeatureMap, PruningContext, Target, get_adapter

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.core import protocols
 from bench.api import Execution, RunSpec, evaluate, specify
+from bench.core import protocols
 from bench.errors import BenchError
-from bench.models import build_model
 from bench.infra.progress import SilentReporter
+from bench.models import build_model
 from bench.pruning import Target, get_adapter
 
 BASE = dict(adapter="hrankplus", threads=2)

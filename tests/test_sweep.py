@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from bench.api import RunSpec
 from bench.core import records
-from bench.ui.cli import main
-from bench.models import build_model
 from bench.errors import BenchError
+from bench.models import build_model
 from bench.sweep.driver import make_jobs
 from bench.sweep.grid import load_grid, parse_grid
-from bench.api import RunSpec
+from bench.ui.cli import main
 
 SWEEP_8 = """
 models = "resnet20"

@@ -7,17 +7,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.core import records
 from bench.api import Execution, dense_config, evaluate, load_data, specify
+from bench.core import records
 from bench.core.checkpoint import weights_digest
 from bench.core.config import config_hash
 from bench.core.counting import count
+from bench.core.train import TrainSpec, train
 from bench.errors import BenchError
-from bench.models import build_model
 from bench.infra.progress import SilentReporter
+from bench.models import build_model
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import Step, Structure, ZeroingPruner, prune
-from bench.core.train import TrainSpec, train
 
 MODEL = "resnet20"
 X = torch.zeros(1, 1, 16, 16)

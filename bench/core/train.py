@@ -35,10 +35,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.infra import distributed
 from bench.core.checkpoint import Checkpointer
-from bench.data import DataBundle
 from bench.core.hooks import TrainingHook
+from bench.data import DataBundle
+from bench.infra import distributed
 from bench.infra.interrupt import Interrupted, StopFlag
 
 EVAL_BATCH_SIZE = {"cuda": 512, "cpu": 128}  # per device type; CPU kernels run faster per image on batches that fit in cache

@@ -12,7 +12,15 @@ from pathlib import Path
 import torch
 
 from bench.data import cifar, digits, imagenet  # noqa: F401  (registers the datasets)
-from bench.data.base import DATASETS, SPLITS, VAL_FRACTION, Batch, DataBundle, DatasetSpec, stratified_split
+from bench.data.base import (
+    DATASETS,
+    SPLITS,
+    VAL_FRACTION,
+    Batch,
+    DataBundle,
+    DatasetSpec,
+    stratified_split,
+)
 from bench.data.imagenet import FolderDataBundle
 from bench.data.tensor_bundle import TensorDataBundle
 

@@ -19,11 +19,11 @@ from bench.core.config import Recipe
 from bench.data.base import (
     CALIBRATION_STREAM,
     DATASETS,
+    NO_SHARD,
     TRAIN_STREAM,
     VAL_FRACTION,
     Batch,
     DataBundle,
-    NO_SHARD,
     DatasetSpec,
     Shard,
     calibration_indices,

@@ -15,10 +15,10 @@ from torch import Tensor
 from bench.data.augment import Normalizer, crop_flip, draw_params, pad_images
 from bench.data.base import (
     CALIBRATION_STREAM,
+    NO_SHARD,
     TRAIN_STREAM,
     Batch,
     DataBundle,
-    NO_SHARD,
     DatasetSpec,
     Shard,
     calibration_indices,

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from bench.infra import distributed
 from bench.core.counting import Counts, count
+from bench.core.latency import Latency
+from bench.core.latency import measure as measure_latency
+from bench.core.latency import speedup as latency_speedup
 from bench.errors import BenchError
 from bench.evaluation.runs import RunOutcome
-from bench.core.latency import Latency, measure as measure_latency, speedup as latency_speedup
+from bench.infra import distributed
 from bench.pruning import Adapter
 from bench.pruning.engine import Structure, identity_routes
 

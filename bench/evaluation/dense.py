@@ -12,20 +12,26 @@ import torch.nn as nn
 
 from bench import defaults
 from bench.core import records
-from bench.infra import distributed
 from bench.core.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
 from bench.core.config import config_hash, file_digest, to_jsonable
 from bench.core.counting import Counts, count
-from bench.data import DataBundle
-from bench.infra.environment import compile_usable, world_identity
-from bench.errors import BenchError
-from bench.evaluation.loading import example_inputs, load_checkpoint, new_model, save_weights
-from bench.evaluation.spec import DENSE_TRAINING_VERSION, slug
 from bench.core.hooks import TrainingHook
+from bench.core.train import TrainSpec, train
+from bench.core.train import evaluate as evaluate_accuracy
+from bench.data import DataBundle
+from bench.errors import BenchError
+from bench.evaluation.loading import (
+    example_inputs,
+    load_checkpoint,
+    new_model,
+    save_weights,
+)
+from bench.evaluation.spec import DENSE_TRAINING_VERSION, slug
+from bench.infra import distributed
+from bench.infra.environment import compile_usable, world_identity
 from bench.infra.interrupt import StopFlag
 from bench.infra.locks import exclusive
 from bench.infra.progress import Reporter, SilentReporter
-from bench.core.train import TrainSpec, evaluate as evaluate_accuracy, train
 
 DEFAULT_RUNS_DIR = defaults.RUNS_DIR
 

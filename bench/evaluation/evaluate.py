@@ -16,20 +16,26 @@ import torch
 
 from bench import defaults
 from bench.core import records
-from bench.infra import distributed
 from bench.core.checkpoint import CHECKPOINT_EVERY
-from bench.infra.environment import compile_usable, describe, set_threads, training_device
+from bench.core.latency import measure as measure_latency
+from bench.core.protocols import load_protocol
 from bench.errors import BenchError
 from bench.evaluation.arms import Arm
 from bench.evaluation.dense import DEFAULT_RUNS_DIR, train_dense
 from bench.evaluation.loading import example_inputs, load_data, new_model
 from bench.evaluation.record import build_record
-from bench.evaluation.runs import Evaluation, check_iterations, prunes_during_training, run as retrain
+from bench.evaluation.runs import Evaluation, check_iterations, prunes_during_training
+from bench.evaluation.runs import run as retrain
 from bench.evaluation.spec import RunSpec
+from bench.infra import distributed
+from bench.infra.environment import (
+    compile_usable,
+    describe,
+    set_threads,
+    training_device,
+)
 from bench.infra.interrupt import StopFlag
-from bench.core.latency import measure as measure_latency
 from bench.infra.progress import Reporter, SilentReporter
-from bench.core.protocols import load_protocol
 from bench.pruning import Adapter, get_adapter
 from bench.pruning.engine import check_soft_layout, check_target
 

@@ -9,9 +9,9 @@ import torch
 import torch.nn as nn
 
 from bench.core import records
-from bench.infra import distributed
 from bench.data import DataBundle, DatasetSpec, load_dataset
 from bench.errors import BenchError
+from bench.infra import distributed
 from bench.models import build_model
 
 

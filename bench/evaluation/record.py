@@ -8,12 +8,12 @@ import bench
 from bench.core import records
 from bench.core.config import to_jsonable
 from bench.core.counting import FLOP_CONVENTION
+from bench.core.latency import Latency
+from bench.core.protocols import ResolvedProtocol
 from bench.data import DataBundle
 from bench.evaluation.arms import Arm
 from bench.evaluation.dense import Dense
 from bench.evaluation.spec import RunSpec
-from bench.core.latency import Latency
-from bench.core.protocols import ResolvedProtocol
 from bench.pruning.layouts import Layout
 
 

@@ -34,21 +34,22 @@ from pathlib import Path
 import torch
 
 from bench.core import records
-from bench.infra import distributed
 from bench.core.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
 from bench.core.config import config_hash, to_jsonable
 from bench.core.counting import Counts, count
+from bench.core.protocols import Protocol, ResolvedProtocol, resolve
+from bench.core.train import TrainResult, TrainSpec, train
+from bench.core.train import evaluate as evaluate_accuracy
 from bench.data import DataBundle
 from bench.errors import BenchError
 from bench.evaluation.loading import load_weights, save_weights
 from bench.evaluation.spec import RETRAINING_VERSION
+from bench.infra import distributed
 from bench.infra.interrupt import StopFlag
 from bench.infra.locks import exclusive
 from bench.infra.progress import Reporter
-from bench.core.protocols import Protocol, ResolvedProtocol, resolve
 from bench.pruning import Adapter, Target
 from bench.pruning.engine import PrunedModel, Step, Structure, ZeroingPruner, prune
-from bench.core.train import TrainResult, TrainSpec, evaluate as evaluate_accuracy, train
 
 
 @dataclass

@@ -109,8 +109,8 @@ class RunSpec:
     def resolved_protocol(self):
         """The protocol bound to the dataset's recipe (Scratch-B at the dense FLOPs: its epochs follow
         from the pruned network, which the rest of the spec determines)."""
-        from bench.data import DATASETS
         from bench.core.protocols import load_protocol, resolve
+        from bench.data import DATASETS
 
         protocol = load_protocol(self.protocol)
         return resolve(protocol, DATASETS.get(self.dataset).recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)

@@ -28,11 +28,11 @@ import torch
 
 from bench.core import records
 from bench.core.checkpoint import weights_digest
-from bench.infra.environment import describe, resolve_device
 from bench.errors import BenchError
 from bench.evaluation.dense import DEFAULT_RUNS_DIR
 from bench.evaluation.evaluate import Execution, evaluate
 from bench.evaluation.spec import RunSpec
+from bench.infra.environment import describe, resolve_device
 from bench.infra.progress import Reporter, SilentReporter
 
 IDENTICAL, WITHIN, NOT_REPRODUCED = records.VERIFICATION_STATUSES

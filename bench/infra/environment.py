@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 
 import bench
-from bench.infra import distributed
-from bench.errors import BenchError
-from bench.infra.progress import Reporter
 from bench.core.train import compile_problem
+from bench.errors import BenchError
+from bench.infra import distributed
+from bench.infra.progress import Reporter
 
 
 def resolve_device(name: str = "auto") -> torch.device:

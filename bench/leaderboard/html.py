@@ -9,8 +9,20 @@ from bench.leaderboard.board import Board
 from bench.leaderboard.group import Group
 from bench.leaderboard.sensitivity import Table
 from bench.leaderboard.table import (
-    DENSE_COLUMNS, DIVERGED_COLUMNS, FINDING_COLUMNS, GROUP_COLUMNS, Cell, acc, diverged_row, finding_row,
-    group_row, outcome_counts, ranked_columns, ranked_row, sensitivity_cell, tau_text,
+    DENSE_COLUMNS,
+    DIVERGED_COLUMNS,
+    FINDING_COLUMNS,
+    GROUP_COLUMNS,
+    Cell,
+    acc,
+    diverged_row,
+    finding_row,
+    group_row,
+    outcome_counts,
+    ranked_columns,
+    ranked_row,
+    sensitivity_cell,
+    tau_text,
 )
 
 FILTERS = ("dataset", "model", "protocol", "level", "kind")

@@ -9,8 +9,18 @@ from bench.leaderboard.board import Board
 from bench.leaderboard.findings import Finding
 from bench.leaderboard.group import Family
 from bench.leaderboard.table import (
-    DENSE_COLUMNS, DIVERGED_COLUMNS, FINDING_COLUMNS, Cell, acc, diverged_row, finding_row, outcome_counts,
-    ranked_columns, ranked_row, sensitivity_cell, tau_text,
+    DENSE_COLUMNS,
+    DIVERGED_COLUMNS,
+    FINDING_COLUMNS,
+    Cell,
+    acc,
+    diverged_row,
+    finding_row,
+    outcome_counts,
+    ranked_columns,
+    ranked_row,
+    sensitivity_cell,
+    tau_text,
 )
 
 # Markdown and the HTML a code host allows inside it: neutralise both.

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+from bench.core.records import publish, stage
 from bench.errors import BenchError
 from bench.leaderboard import board, export, html, markdown
 from bench.leaderboard.board import Board
 from bench.leaderboard.group import Group
 from bench.leaderboard.load import Rejection, load_folder
 from bench.leaderboard.plots import budget_svg, pareto_svg
-from bench.core.records import publish, stage
 
 _STATIC = (".js", ".css", ".svg")
 # Files in the output folder that belong to the generator: anything else there is left alone.

@@ -70,7 +70,9 @@ def _quiet():
 
 
 def _mean_ci(values: list[float]) -> Interval:
-    from scipy.stats import ttest_1samp  # scipy is slow to import; loaded only when a leaderboard is built
+    from scipy.stats import (
+        ttest_1samp,  # scipy is slow to import; loaded only when a leaderboard is built
+    )
 
     with _quiet():
         ci = ttest_1samp(values, 0.0).confidence_interval(CONFIDENCE)

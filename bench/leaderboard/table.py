@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.leaderboard.findings import FAILS, HOLDS, INCONCLUSIVE, Finding
-from bench.leaderboard.group import BEATEN, BEATS, TIED, TOO_FEW, Entry, Group, args_text
+from bench.leaderboard.group import (
+    BEATEN,
+    BEATS,
+    TIED,
+    TOO_FEW,
+    Entry,
+    Group,
+    args_text,
+)
 from bench.leaderboard.sensitivity import Cell as SensitivityCell
 from bench.leaderboard.stats import Difference, Interval
 

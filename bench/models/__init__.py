@@ -14,8 +14,8 @@ from typing import Callable
 import torch.nn as nn
 
 from bench.errors import UnknownNameError
-from bench.models import cifar_resnet, densenet, external, vgg
 from bench.infra.registry import Registry, normalize
+from bench.models import cifar_resnet, densenet, external, vgg
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 for _fn in (

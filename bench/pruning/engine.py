@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from bench.errors import BenchError
 from bench.core.hooks import TrainingHook
+from bench.errors import BenchError
 from bench.pruning.interface import Adapter, PruningContext, Scores
 from bench.pruning.layouts import Layout, model_layouts, resolve_layout
 from bench.pruning.surgery import identity_routes, remove_channels, zero_filters

@@ -36,8 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.errors import BenchError
 from bench.core.hooks import TrainingHook
+from bench.errors import BenchError
 
 Scores = dict[str, torch.Tensor]
 

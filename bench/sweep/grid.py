@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -253,8 +252,8 @@ class _Expander:
         return device.type
 
     def _model_name(self, name: str) -> str:
-        from bench.models import MODELS
         from bench.infra.registry import normalize
+        from bench.models import MODELS
 
         return normalize(name) if name in MODELS else name
 
@@ -267,8 +266,8 @@ class _Expander:
             raise self.fail(where, str(exc)) from None
 
     def _protocol(self, name: str, datasets: list[str], where: str):
-        from bench.data import DATASETS
         from bench.core.protocols import load_protocol, resolve
+        from bench.data import DATASETS
 
         ref = str(self._path(name)) if name.endswith(".toml") or "/" in name else name
         try:
@@ -336,7 +335,6 @@ class _Expander:
     # --- expansion ------------------------------------------------------------------------------
 
     def grid(self) -> Grid:
-        from bench import api
         from bench.pruning import get_adapter
 
         self._keys(self.data, GRID_KEYS, "")

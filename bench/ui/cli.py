@@ -349,7 +349,12 @@ def cmd_prune(args) -> int:
 
 
 def cmd_protocols(args) -> int:
-    from bench.core.protocols import list_protocols, load_protocol, plot_schedule, resolve
+    from bench.core.protocols import (
+        list_protocols,
+        load_protocol,
+        plot_schedule,
+        resolve,
+    )
 
     if args.action == "list":
         for name in list_protocols():
@@ -406,8 +411,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_perf(args) -> int:
-    from bench.ui import limit, perf
     from bench.api import set_threads
+    from bench.ui import limit, perf
 
     set_threads()
     if args.only == "quickstart":

@@ -55,7 +55,7 @@ class FPGMHparams:
     distance: str = "l2"  # or "l1", "cos"
 
 
-@ADAPTERS.register("fpgm")
+@ADAPTERS.register()
 class FPGM(Adapter):
     name = "fpgm"
     version = "2"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from bench.pruning import ADAPTERS, Adapter, PruningContext, Scores
 
 
-@ADAPTERS.register("global-magnitude")
+@ADAPTERS.register()
 class GlobalMagnitude(Adapter):
     name = "global-magnitude"
     paper = "Han et al. 2015"

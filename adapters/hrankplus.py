@@ -51,7 +51,7 @@ class HRankPlusHparams:
     batch_size: int = 128
 
 
-@ADAPTERS.register("hrankplus")
+@ADAPTERS.register()
 class HRankPlus(Adapter):
     name = "hrankplus"
     version = "2"

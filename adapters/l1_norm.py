@@ -58,7 +58,7 @@ CONFIGS = {
 }
 
 
-@ADAPTERS.register("l1-norm")
+@ADAPTERS.register()
 class L1Norm(Adapter):
     name = "l1-norm"
     version = "2"

@@ -36,7 +36,7 @@ import torch
 from bench.pruning import ADAPTERS, Adapter, PruningContext, Scores
 
 
-@ADAPTERS.register("lamp")
+@ADAPTERS.register()
 class LAMP(Adapter):
     name = "lamp"
     paper = "Lee et al. 2021 (LAMP)"

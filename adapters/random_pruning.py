@@ -28,7 +28,7 @@ class RandomHparams:
     kind: str = "structured"  # or "unstructured": random weights instead of random channels
 
 
-@ADAPTERS.register("random")
+@ADAPTERS.register()
 class RandomPruning(Adapter):
     name = "random"
     version = "2"

@@ -92,7 +92,7 @@ class SoftPruningHook(TrainingHook):
                 self.pruner.recalibrate(model)
 
 
-@ADAPTERS.register("sfp")
+@ADAPTERS.register()
 class SoftFilterPruning(Adapter):
     name = "sfp"
     version = "2"

@@ -72,7 +72,7 @@ class BatchNormL1Penalty(TrainingHook):
                     module.weight.grad.add_(torch.sign(module.weight), alpha=self.sparsity)
 
 
-@ADAPTERS.register("slimming")
+@ADAPTERS.register()
 class NetworkSlimming(Adapter):
     name = "slimming"
     version = "2"

@@ -70,7 +70,7 @@ class TaylorHparams:
     batch_size: int = 256
 
 
-@ADAPTERS.register("taylor")
+@ADAPTERS.register()
 class Taylor(Adapter):
     name = "taylor"
     version = "2"

@@ -72,3 +72,20 @@ def test_the_distribution_does_not_ship_a_top_level_adapters_package():
         shipped = {str(f).split("/")[0] for f in dist.files or []}
         assert "adapters" not in shipped
     import bench.adapters.hrankplus  # noqa: F401  (and the built-ins import from their real home)
+
+
+def test_an_adapter_is_registered_under_the_name_it_gives_itself():
+    from bench.errors import BenchError
+    from bench.infra.registry import Registry
+
+    registry = Registry("adapter")
+
+    class Named:
+        name = "my-method"
+
+    registry.register()(Named)
+    assert registry.get("my-method") is Named
+    with pytest.raises(BenchError, match="registered as 'other' but names itself 'my-method'"):
+        registry.register("other")(type("Again", (Named,), {}))
+    with pytest.raises(BenchError, match="has no `name`"):
+        registry.register()(type("Nameless", (), {}))

@@ -28,11 +28,17 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._entry_points_loaded = entry_point_group is None
 
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator: `@ADAPTERS.register("l1-norm")`."""
+    def register(self, name: str | None = None) -> Callable[[T], T]:
+        """Decorator: `@ADAPTERS.register()` registers a class under its own `name` attribute, so the
+        name is written once; `@ADAPTERS.register("l1-norm")` must then agree with it."""
 
         def add(obj: T) -> T:
-            self.add(name, obj)
+            own = getattr(obj, "name", None)
+            if name is None and not isinstance(own, str):
+                raise BenchError(f"{obj!r} has no `name` to register it under; pass one: register(\"my-name\")")
+            if name is not None and isinstance(own, str) and normalize(own) != normalize(name):
+                raise BenchError(f"{obj!r} is registered as {name!r} but names itself {own!r}: write the name once (register())")
+            self.add(name if name is not None else own, obj)
             return obj
 
         return add

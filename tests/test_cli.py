@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -219,3 +220,28 @@ def test_perf_limit_is_the_training_rate_as_a_fraction_of_the_matmul_peak(monkey
     assert found.flops_per_image == 3 * 2 * 10_159_744
     assert 0 < found.fraction < 1 and "of peak" in found.line()
     assert limit.matmul_peak(n=256, repeats=2) > 0
+
+
+def test_validate_recounts_the_model_from_the_stored_structure(tmp_path, capsys, example_record):
+    """A record whose counts agree with each other but not with its own pruned structure is refused."""
+    import copy
+
+    forged = copy.deepcopy(example_record)
+    method, dense = forged["method"], forged["dense"]
+    method["params"] -= 1000  # and the reduction to match, so only the model can tell
+    method["params_reduction_pct"] = round(100.0 * (1 - method["params"] / dense["params"]), 4)
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(forged))
+    code, _, err = run_cli(capsys, "validate", str(path))
+    assert code == 1 and "method/params" in err and "its stored structure gives" in err
+
+
+def test_validate_checks_the_run_id_against_the_records_own_spec(tmp_path, capsys):
+    from bench.api import RunSpec
+
+    record = json.loads((Path(__file__).parent / "historic" / "record_v1_digits_hrankplus.json").read_text())
+    record["spec"] = RunSpec(adapter="hrankplus", threads=1).to_dict()  # another run's spec
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(record))
+    code, _, err = run_cli(capsys, "validate", str(path))
+    assert code == 1 and "is not the hash of the record's own spec" in err

@@ -437,11 +437,16 @@ def cmd_perf(args) -> int:
 
 def cmd_validate(args) -> int:
     from bench.core import records
+    from bench.evaluation import recount
 
     failed = 0
     for name in args.files:
+        if name.endswith(records.VERIFICATION_SUFFIX):
+            continue  # `bench verify`'s file beside a record (a shell glob picks it up)
         try:
-            records.read(name)
+            found = recount.problems(records.read(name))
+            if found:
+                raise BenchError(f"{name}: {'; '.join(found)}")
             print(f"ok    {name}")
         except BenchError as exc:
             failed += 1

@@ -1,0 +1,59 @@
+"""What `bench validate` checks beyond the schema and the record's own arithmetic (bench.core.records):
+the fields that need the model itself. Where the record's model and dataset are known here, its
+counts are recomputed from the stored structure (the dense model, and each arm pruned to its
+per-unit kept counts, exactly as a random control is matched to a method), and its run id from the
+run specification it carries. The leaderboard, which never imports torch, relies on the rest.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from bench.core.counting import count
+from bench.data import DATASETS
+from bench.errors import BenchError
+from bench.evaluation.spec import RunSpec
+from bench.models import build_model
+from bench.pruning import get_adapter
+from bench.pruning.engine import Structure, prune
+
+
+def problems(record: dict) -> list[str]:
+    """`field: message` for each field the model or the spec do not reproduce; [] when all agree (or
+    when the model or dataset is not known here: those records are checked by the rest only)."""
+    found = []
+    if "spec" in record:
+        try:
+            spec_hash = RunSpec.from_dict(record["spec"], check_checkpoint=False).hash
+        except BenchError as exc:
+            return [f"spec: {exc}"]
+        if spec_hash != record["run_id"]:
+            found.append(f"run_id: {record['run_id']} is not the hash of the record's own spec ({spec_hash})")
+    try:
+        data = DATASETS.get(record["dataset"]["name"])
+        torch.manual_seed(0)  # counts do not depend on the weights; a fixed init keeps this quiet and repeatable
+        dense = build_model(record["model"], num_classes=data.num_classes, in_channels=data.in_channels).eval()
+    except BenchError:
+        return found
+    x = torch.zeros(1, *data.input_shape)
+    recorded = record["dense"]
+    counted = count(dense, x)
+    found += [f"dense/{k}: {recorded[k]} but the model has {v}" for k, v in (("params", counted.params), ("flops", counted.flops)) if recorded[k] != v]
+    for arm_name in ("method", "random_control"):
+        arm = record[arm_name]
+        if arm is None:
+            continue
+        structure = Structure.from_dict(arm["structure"])
+        pruned = prune(dense, record["model"], _random(structure.kind), None, example_inputs=x, calibration=[], seed=0, reference=structure)
+        c = count(pruned.model, x, pruned.masks)
+        found += [
+            f"{arm_name}/{k}: {arm[k]} but its stored structure gives {v}"
+            for k, v in (("params", c.params), ("flops", c.flops)) if arm[k] != v
+        ]
+    return found
+
+
+def _random(kind: str):
+    """Random pruning matched to a structure: the same per-unit kept counts in the same layout."""
+    random_cls = get_adapter("random")
+    return random_cls(random_cls.Hparams(kind=kind))

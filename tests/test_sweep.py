@@ -395,3 +395,14 @@ def test_jobs_per_device_places_k_runs_on_each_gpu_or_k_on_the_cpu(monkeypatch):
         Resources.detect("cuda", 4, None, per_device=2)
     with pytest.raises(BenchError, match="at least 1"):
         Resources.detect("cpu", None, None, per_device=0)
+
+
+@pytest.mark.slow
+def test_perf_sweep_reports_runs_per_hour_for_each_k():
+    """No timing assertion: the rate is the real sweep's, from its parts."""
+    from bench.ui import sweep_rate
+
+    rates = sweep_rate.sweep_rates(per_device=(1,), ratios=(0.5,))
+    (rate,) = rates
+    assert rate.per_device == 1 and rate.runs == 1 and rate.runs_per_hour == pytest.approx(3600 / rate.seconds)
+    assert "K = 1:" in sweep_rate.report(rates) and "runs/hour" in sweep_rate.report(rates)

@@ -148,9 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("perf", help="measure the performance ratios (harness, data pipeline, real speedup) side by side")
     p.add_argument(
-        "--only", choices=["harness", "data", "end-to-end", "speedup", "limit", "quickstart"],
-        help="measure one ratio only; limit: training FLOP/s as a fraction of this machine's matmul peak; quickstart "
-        "(not in the default set: minutes) times the README's main command, cold and cached",
+        "--only", choices=["harness", "data", "end-to-end", "speedup", "limit", "sweep", "quickstart"],
+        help="measure one ratio only; limit: training FLOP/s as a fraction of this machine's matmul peak; sweep and "
+        "quickstart (not in the default set: minutes): runs/hour of `bench sweep` with K = 1, 2, 4 runs per device, and "
+        "the README's main command timed cold and cached",
     )
 
     p = sub.add_parser("validate", help="check submission records against the schema")
@@ -424,6 +425,11 @@ def cmd_perf(args) -> int:
         "end-to-end": perf.end_to_end_ratio,
         "speedup": perf.speedup_ratio,
     }
+    if args.only == "sweep":
+        from bench.ui import sweep_rate
+
+        print(sweep_rate.report(sweep_rate.sweep_rates()))
+        return 0
     if args.only == "limit":
         print(limit.report(limit.limits()))
         return 0

@@ -13,7 +13,14 @@ from test_leaderboard import groups_of, make, md_rows, put
 
 from bench.leaderboard import generate
 from bench.leaderboard.board import build
-from bench.leaderboard.findings import FAILS, HOLDS, INCONCLUSIVE, MISSING_1, MISSING_2
+from bench.leaderboard.findings import (
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    MISSING_1,
+    MISSING_2,
+    SAME,
+)
 from bench.leaderboard.group import BEATEN, BEATS, TIED, TOO_FEW
 from bench.leaderboard.load import load_folder
 from bench.leaderboard.sensitivity import sensitivity
@@ -199,12 +206,21 @@ LRW = [f - d for f, d in zip(FT, [0.9, 1.1, 0.8, 1.2, 1.0])]  # worse on every s
 SLR = [f + d for f, d in zip(FT, [0.5, -0.6, 0.3, -0.4, 0.1])]  # no consistent difference
 
 
-def _schedules(subs, example, adapter="a", controls=None, **fields):
+def _schedules(subs, example, adapter="a", controls=None, epochs=20, **fields):
+    """One record per schedule at the same budget: 20 of the example's 30 recipe epochs, so that LRW
+    replays two LR phases and differs from FT (a budget within the last phase would make them equal)."""
     controls = controls or {}
     for schedule, runs in (("ft", FT), ("clr", CLR), ("lrw", LRW), ("slr", SLR)):
         put(subs, f"{adapter}-{schedule}.json", make(
             example, adapter=adapter, runs=runs, control_runs=controls.get(schedule, [r - 3 for r in runs]),
-            protocol=f"{schedule}-3", schedule=schedule, **fields))
+            protocol=f"{schedule}-{epochs}", epochs=epochs, schedule=schedule, **fields))
+
+
+def test_a_schedule_with_fts_learning_rate_at_every_step_is_the_same_schedule(subs, example_record):
+    """LRW over the last LR phase only (3 of the example's 30 epochs) is FT: no claim either way."""
+    _schedules(subs, example_record, epochs=3)
+    claim1 = {f.comparison: f for f in board_of(subs).findings.claim1}
+    assert claim1["lrw vs ft"].outcome == SAME and claim1["clr vs ft"].outcome == HOLDS
 
 
 def test_findings_show_both_claims_with_paired_intervals(subs, example_record):

@@ -13,7 +13,8 @@ The two sides of a row come from two records, paired by seed index: seed k of on
 of the other (paired t interval over the seeds that finished in both, bench.leaderboard.stats); when
 fewer than two seeds match, Welch's t interval over each record's finished seeds. Outcome: holds
 when the 95% interval lies above 0, does not hold when below, inconclusive when it contains 0 or
-there is no interval.
+there is no interval. A schedule whose learning rate is FT's at every step (LRW replaying only the
+last LR phase: LRW-40 on CIFAR's 160 epochs, as the paper notes) is "the same schedule" instead.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.core.config import canonical_json
+from bench.core.protocols import ResolvedProtocol
 from bench.leaderboard.group import RETRAINING, Entry, Group, retraining_key
 from bench.leaderboard.stats import Difference, difference
 
 HOLDS = "holds"
 FAILS = "does not hold"
 INCONCLUSIVE = "inconclusive"
+SAME = "same schedule"
 OUTCOMES = {1: HOLDS, -1: FAILS, 0: INCONCLUSIVE, None: INCONCLUSIVE}
 
 CLAIM_1 = ("Claim 1: LRW, SLR or CLR beats FT at the same budget",
@@ -57,10 +60,11 @@ class Finding:
     comparison: str
     diff: Difference
     groups: tuple[str, str]  # slugs of the two sides' groups
+    same_schedule: bool = False  # both sides train with the same LR at every step
 
     @property
     def outcome(self) -> str:
-        return OUTCOMES[self.diff.sign]
+        return SAME if self.same_schedule else OUTCOMES[self.diff.sign]
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,28 @@ def _cells(groups: list[Group]) -> dict[str, dict[str, list[tuple[Group, Entry]]
     return cells
 
 
-def _finding(g: Group, e: Entry, comparison: str, diff: Difference, other: Group) -> Finding:
+def _finding(g: Group, e: Entry, comparison: str, diff: Difference, other: Group, same: bool = False) -> Finding:
     filters = {k: v for k, v in g.filters.items() if k != "protocol"}
     return Finding(f"{g.dataset} · {g.model} · {g.level.text}", filters, e.adapter, e.args, g.protocol["epochs"],
-                   comparison, diff, (g.slug, other.slug))
+                   comparison, diff, (g.slug, other.slug), same)
+
+
+_STEPS_PER_EPOCH = 10  # enough to tell schedules apart: each is a function of the step's place in its epoch
+
+
+def _same_lr(a: Group, b: Group) -> bool:
+    """Whether two groups' protocols set the same learning rate at every step (against their recipe)."""
+    return _lr_steps(a) == _lr_steps(b)
+
+
+def _lr_steps(g: Group) -> list[float] | None:
+    recipe = g.key["recipe"]
+    fields = {k: v for k, v in g.protocol.items() if k in ResolvedProtocol.__dataclass_fields__}
+    try:
+        resolved = ResolvedProtocol(**fields, recipe_epochs=recipe["epochs"], milestones=tuple(recipe["milestones"]), gamma=recipe["gamma"])
+        return resolved.lr_schedule(_STEPS_PER_EPOCH)
+    except (TypeError, ValueError, KeyError):  # a record from another version lacks a field: unknown
+        return None
 
 
 def _order(f: Finding) -> tuple:
@@ -101,7 +123,8 @@ def findings(groups: list[Group]) -> Findings:
                 for gf, ef in ft:
                     diff = difference(es.runs, ef.runs)
                     if diff is not None:  # None: every seed of one side diverged
-                        claim1.append(_finding(gf, ef, f"{schedule} vs ft", diff, gs))
+                        same = _same_lr(gs, gf) and _lr_steps(gs) is not None
+                        claim1.append(_finding(gf, ef, f"{schedule} vs ft", diff, gs, same))
         controls = [(gs, es) for s in RETRAINING for gs, es in by_schedule.get(s, []) if es.control is not None]
         if not ft or not controls or ft[0][1].adapter == "random":
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.leaderboard.findings import FAILS, HOLDS, INCONCLUSIVE, Finding
+from bench.leaderboard.findings import FAILS, HOLDS, INCONCLUSIVE, SAME, Finding
 from bench.leaderboard.group import (
     BEATEN,
     BEATS,
@@ -187,7 +187,7 @@ def finding_row(f: Finding) -> list[Cell]:
 
 def outcome_counts(rows: list[Finding]) -> str:
     outcomes = [f.outcome for f in rows]
-    parts = [f"{word} in {outcomes.count(word)}" for word in (HOLDS, FAILS, INCONCLUSIVE) if word in outcomes]
+    parts = [f"{word} in {outcomes.count(word)}" for word in (HOLDS, FAILS, INCONCLUSIVE, SAME) if word in outcomes]
     return f"Of {len(rows)} comparison{'s' if len(rows) != 1 else ''}: " + ", ".join(parts) + "."
 
 

@@ -32,7 +32,6 @@ from bench.errors import BenchError
 from bench.evaluation.dense import DEFAULT_RUNS_DIR
 from bench.evaluation.evaluate import Execution, evaluate
 from bench.evaluation.spec import RunSpec
-from bench.infra.environment import describe, resolve_device
 from bench.infra.progress import Reporter, SilentReporter
 
 IDENTICAL, WITHIN, NOT_REPRODUCED = records.VERIFICATION_STATUSES
@@ -69,11 +68,11 @@ def verify(
     if unknown:
         raise BenchError(f"{path}: seeds {unknown} are not in the record (its seeds: {record['seeds']})")
     rerun = dataclasses.replace(spec, seeds=chosen, **_dense_source(spec, record, checkpoint))
-    here = describe(resolve_device(device))
 
     with tempfile.TemporaryDirectory(prefix="verify-", dir=records.ensure_dir(runs_dir)) as scratch:
         execution = Execution(runs_dir=f"{scratch}/runs", records_dir=f"{scratch}/records", device=device)
         again, _ = evaluate(rerun, execution, reporter)
+    here = again["environment"]  # where the rerun ran, with the spec's threads set
     same_environment = all(record["environment"].get(k) == here.get(k) for k in ENVIRONMENT_KEYS)
     results = [_compare(record, again, seed, same_environment) for seed in chosen]
     dense_same = again["dense"]["weights_sha256"] == record["dense"]["weights_sha256"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.evaluation.verify import verification_path
+from bench.core.records import verification_path
 from bench.models import build_model
 from bench.sweep.driver import make_jobs
 from bench.sweep.grid import parse_grid

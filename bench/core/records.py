@@ -27,6 +27,12 @@ VERIFICATION_SUFFIX = ".verification.json"
 VERIFICATION_STATUSES = ("identical", "within spread", "not reproduced")
 
 
+def verification_path(record_path: str | Path) -> Path:
+    """Where `bench verify` writes its result: beside the record, named after it (never outside its folder)."""
+    path = Path(record_path)
+    return path.with_name(path.name.removesuffix(".json") + VERIFICATION_SUFFIX)
+
+
 def _schema_text() -> str:
     try:
         from importlib.resources import files

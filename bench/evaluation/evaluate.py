@@ -68,9 +68,14 @@ def specify(device: torch.device, reporter: Reporter | None = None, **fields) ->
     )
 
 
-def random_control_adapter(method: Adapter) -> Adapter:
+def random_adapter(kind: str) -> Adapter:
+    """Random pruning of a kind; matched to a structure, it keeps the same per-unit counts in its layout."""
     random_cls = get_adapter("random")
-    return random_cls(random_cls.Hparams(kind=method.kind))
+    return random_cls(random_cls.Hparams(kind=kind))
+
+
+def random_control_adapter(method: Adapter) -> Adapter:
+    return random_adapter(method.kind)
 
 
 def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Reporter | None = None, stop: StopFlag | None = None) -> tuple[dict, Path]:

@@ -12,9 +12,9 @@ import torch
 from bench.core.counting import count
 from bench.data import DATASETS
 from bench.errors import BenchError
+from bench.evaluation.evaluate import random_adapter
 from bench.evaluation.spec import RunSpec
 from bench.models import build_model
-from bench.pruning import get_adapter
 from bench.pruning.engine import Structure, prune
 
 
@@ -44,16 +44,10 @@ def problems(record: dict) -> list[str]:
         if arm is None:
             continue
         structure = Structure.from_dict(arm["structure"])
-        pruned = prune(dense, record["model"], _random(structure.kind), None, example_inputs=x, calibration=[], seed=0, reference=structure)
+        pruned = prune(dense, record["model"], random_adapter(structure.kind), None, example_inputs=x, calibration=[], seed=0, reference=structure)
         c = count(pruned.model, x, pruned.masks)
         found += [
             f"{arm_name}/{k}: {arm[k]} but its stored structure gives {v}"
             for k, v in (("params", c.params), ("flops", c.flops)) if arm[k] != v
         ]
     return found
-
-
-def _random(kind: str):
-    """Random pruning matched to a structure: the same per-unit kept counts in the same layout."""
-    random_cls = get_adapter("random")
-    return random_cls(random_cls.Hparams(kind=kind))

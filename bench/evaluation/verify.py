@@ -38,12 +38,6 @@ IDENTICAL, WITHIN, NOT_REPRODUCED = records.VERIFICATION_STATUSES
 ENVIRONMENT_KEYS = ("device", "threads", "torch")  # where these agree, the numbers must be bitwise equal
 
 
-def verification_path(record_path: str | Path) -> Path:
-    """Beside the record, named after it (never outside its folder)."""
-    path = Path(record_path)
-    return path.with_name(path.name.removesuffix(".json") + records.VERIFICATION_SUFFIX)
-
-
 def verify(
     record_path: str | Path,
     seeds: tuple[int, ...] | None = None,
@@ -91,7 +85,7 @@ def verify(
         "results": results,
         "status": overall,
     }
-    records.write_atomic(verification_path(path), json.dumps(verification, indent=2, sort_keys=True) + "\n")
+    records.write_atomic(records.verification_path(path), json.dumps(verification, indent=2, sort_keys=True) + "\n")
     return verification
 
 

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from bench.core.config import canonical_json
-from bench.core.records import VERIFICATION_STATUSES, VERIFICATION_SUFFIX, problems
+from bench.core.records import (
+    VERIFICATION_STATUSES,
+    VERIFICATION_SUFFIX,
+    problems,
+    verification_path,
+)
 
 # `<` followed by a letter, `/` or `!` opens a tag, end tag, comment or doctype; `javascript:` is a URL
 # that runs code. `a < b` or `<2019>` stay allowed: they render escaped.
@@ -34,9 +39,8 @@ class Submission:
 
 def verification(path: Path, record: dict) -> dict | None:
     """The verification file beside a record, if it is one for this very record (same run_id)."""
-    beside = path.with_name(path.name.removesuffix(".json") + VERIFICATION_SUFFIX)
     try:
-        found = json.loads(beside.read_text(encoding="utf-8"))
+        found = json.loads(verification_path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     ok = isinstance(found, dict) and found.get("run_id") == record["run_id"] and found.get("status") in VERIFICATION_STATUSES

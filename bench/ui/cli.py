@@ -465,7 +465,8 @@ def _pct(value: float | None) -> str:
 
 
 def cmd_verify(args) -> int:
-    from bench.evaluation.verify import verification_path, verify
+    from bench.core.records import verification_path
+    from bench.evaluation.verify import verify
 
     with stop_on_signals(StopFlag()), _reporter() as reporter:
         result = verify(args.record, args.seeds, args.checkpoint, args.device, reporter, args.runs_dir)

@@ -179,6 +179,20 @@ def test_scratch_b():
     assert r("scratch-b", flops_ratio=1.5).epochs == 240
 
 
+def test_the_original_schedule_is_the_dense_training_s_scaled_and_stretched_on_request():
+    """The schedule of a pruner's own training (SFP's soft pruning)."""
+    full = P.original_schedule(CIFAR, name="sfp-soft")
+    assert full.epochs == 160 and not full.reinitialize
+    assert full.lr_schedule(SPE) == [CIFAR.step_lr(s // SPE) for s in range(160 * SPE)]
+    tenth = P.original_schedule(CIFAR, name="sfp-soft", lr_scale=0.1)
+    assert tenth.lr_schedule(SPE) == pytest.approx([lr / 10 for lr in full.lr_schedule(SPE)], rel=1e-12)
+    short = P.original_schedule(CIFAR, name="sfp-soft", epochs=40)  # milestones at the same fractions: 20, 30
+    s = short.lr_schedule(SPE)
+    assert len(s) == 40 * SPE and s[20 * SPE - 1] == 0.1 and s[20 * SPE] == approx(0.01) and s[30 * SPE] == approx(0.001)
+    with pytest.raises(BenchError, match="positive LR scale"):
+        P.original_schedule(CIFAR, name="x", lr_scale=0)
+
+
 def test_scratch_b_needs_flops_ratio():
     with pytest.raises(BenchError, match="--flops-ratio"):
         r("scratch-b")

@@ -105,6 +105,28 @@ def test_expansion_order_targets_hp_axes_and_layout(workdir):
     assert len({r.hash for r in grid.runs}) == len(grid.runs)
 
 
+def test_a_soft_pruning_shared_by_several_protocols_is_counted_once(workdir):
+    grid = parse_grid(
+        """
+        protocols = ["ft-16", "clr-16"]
+        seeds = 2
+        checkpoint = "dense.pt"
+        [[adapters]]
+        name = "sfp"
+        ratios = [0.3, 0.5]
+        hp = { soft_epochs = 4 }
+        """,
+        source=workdir / "soft.toml",
+    )
+    assert [r.soft_epochs for r in grid.runs] == [4] * 4
+    first = grid.runs[0]  # ft-16 on digits: 16/160 of 30 epochs → 3; two arms; two seeds with 4 soft epochs each
+    assert first.train_epochs == 2 * (2 * 3 + 4)
+    assert len({r.soft_key for r in grid.runs}) == 2  # one per ratio, whichever the protocol
+    to_do = grid.epochs_to_do(set())
+    assert sum(to_do.values()) == 4 * 2 * 2 * 3 + 2 * 2 * 4
+    assert sum(grid.epochs_to_do({first.hash}).values()) == 3 * 2 * 2 * 3 + 2 * 4  # ratio 0.3's soft phase is trained
+
+
 def test_layouts_are_an_axis_validated_against_the_model_and_hashed_only_when_given(workdir):
     grid = parse_grid(
         """
@@ -214,8 +236,8 @@ def test_dry_run_prints_the_plan_and_runs_nothing(workdir, tmp_path, capsys):
     assert all(rows[r.hash][-1] == "do" for r in grid.runs)  # status "to do"
     assert "8 runs: 8 to do, 0 done" in text
     assert "all 1 seeds + the random control → one record" in text
-    assert "retraining: 16 epochs to do" in text
-    assert "estimated retraining compute:" in text and "estimated wall time with 2 runs at once" in text
+    assert "training: 16 epochs to do" in text
+    assert "estimated training compute:" in text and "estimated wall time with 2 runs at once" in text
     assert "estimate basis:" in text
     assert "dense baselines: 1 from checkpoints" in text
     assert not out.exists()

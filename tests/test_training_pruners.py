@@ -249,15 +249,33 @@ class Messages(SilentReporter):
 
 
 @pytest.mark.slow
-def test_sfp_retrains_softly_and_reports_the_small_network(tmp_path, checkpoint):
-    record, path = evaluate(*options(tmp_path, checkpoint, adapter="sfp", target=Target(ratio=0.3)))
-    records.read(path)
+def test_sfp_soft_prunes_first_then_retrains_the_small_network_under_the_protocol(tmp_path, checkpoint):
+    """Le & Hua's SFP case study: SFP's own (soft) training, then the protocol on the pruned network.
+    The soft phase does not depend on the protocol: a second protocol reuses it and only retrains."""
+    hparams = get_adapter("sfp").Hparams(soft_epochs=2)
+    opts = dict(adapter="sfp", target=Target(ratio=0.3), hparams=hparams)
+    record, path = evaluate(*options(tmp_path, checkpoint, **opts))
+    records.read(path)  # the schema holds the soft phase
     method, control = record["method"], record["random_control"]
     assert method["structure"] == control["structure"] and method["flops"] < record["dense"]["flops"]
-    assert method["runs"][0]["top1"] is not None
+    run = method["runs"][0]
+    soft = run["soft"]
+    recipe = load_data("digits", torch.device("cpu")).spec.recipe
+    assert soft["epochs"] == 2 and soft["lr_max"] == pytest.approx(0.1 * recipe.lr)
+    assert soft["top1"] is not None and run["top1"] is not None and not soft["reused"]
+    assert len(run["curve"]) == 1  # the protocol's one epoch: the soft phase is not retraining
+    assert "soft" not in control["runs"][0]  # the control has no soft phase of its own
     assert record["layout"]["name"] == method["structure"]["layout"] == "full-width"
     assert record["dense"]["weights_sha256"] == weights_digest(torch.load(checkpoint, weights_only=True))
     assert method["identity_routes"] == control["identity_routes"] == 1.0  # the residual stream keeps its width
+
+    reporter = Messages()
+    other, _ = evaluate(*options(tmp_path, checkpoint, **opts, protocol="ft-11"), reporter=reporter)  # 2 digits epochs
+    again = other["method"]["runs"][0]
+    assert again["soft"]["run_key"] == soft["run_key"] and again["soft"]["reused"]
+    assert {k: again["soft"][k] for k in ("top1", "best_val_top1")} == {k: soft[k] for k in ("top1", "best_val_top1")}
+    assert any(f"reusing another evaluation's finished run {soft['run_key']}" in m for m in reporter.seen)
+    assert len(again["curve"]) == 2 and not again["reused"]  # the retraining itself is new
 
 
 def test_soft_pruning_in_a_layout_that_is_not_full_width_is_refused_before_any_training(tmp_path, checkpoint):
@@ -267,7 +285,7 @@ def test_soft_pruning_in_a_layout_that_is_not_full_width_is_refused_before_any_t
 
 
 def test_iterations_are_refused_where_they_do_not_apply(tmp_path, checkpoint):
-    with pytest.raises(BenchError, match="prunes during retraining"):
+    with pytest.raises(BenchError, match="prunes while it trains"):
         evaluate(*options(tmp_path, checkpoint, adapter="sfp", iterations=2))
     with pytest.raises(BenchError, match="starts from scratch"):
         evaluate(*options(tmp_path, checkpoint, adapter="l1-norm", protocol="scratch-e", iterations=2))

@@ -36,6 +36,9 @@ SYNTHESIZABLE = ("ft", "lrw", "slr", "clr")
 # The paper warms SLR and CLR up for the first 10% of the retraining budget (Sec. 2, Appendix F).
 DEFAULT_WARMUP = {"ft": 0.0, "lrw": 0.0, "slr": 0.1, "clr": 0.1, "scratch": 0.0}
 SCRATCH_BUDGETS = ("epochs", "flops")
+# Not a protocol schedule: the original training's step schedule, which a pruner that trains before
+# the protocol (SFP's soft pruning) follows; see `original_schedule`.
+ORIGINAL = "original"
 
 _DESCRIPTIONS = {
     "ft": "Fine-tuning (FT): retrain for {e} epochs at the smallest learning rate of the original training (Le & Hua 2021, Sec. 2).",
@@ -123,7 +126,7 @@ class ResolvedProtocol:
         if self.schedule == "lrw":
             # Replay epochs [recipe_epochs - t, recipe_epochs) of the original run.
             return lambda s: recipe.step_lr(self.recipe_epochs - t + s // spe)
-        if self.schedule == "scratch":
+        if self.schedule in ("scratch", ORIGINAL):
             return lambda s: recipe.step_lr(s // spe, t)
         if self.schedule == "slr":
             warm = self.warmup_fraction * total  # in steps; a float so no rounding drift
@@ -358,6 +361,21 @@ def resolve(protocol: Protocol | str, recipe: Recipe, *, flops_ratio: float | No
         nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, recipe_epochs=recipe.epochs,
         milestones=tuple(recipe.milestones), gamma=recipe.gamma, flops_ratio=recorded_ratio,
         budget_epochs=p.epochs if p.schedule != "scratch" and recipe.budget_epochs else None,
+    )
+
+
+def original_schedule(recipe: Recipe, *, name: str, epochs: int = 0, lr_scale: float = 1.0) -> ResolvedProtocol:
+    """The dataset's original step schedule for a pruner's own training (SFP), over `epochs` epochs
+    (0: the original training's length; milestones at the same fractions of it), at `lr_scale` times
+    its learning rates, with its batch size and SGD settings."""
+    if epochs < 0 or not lr_scale > 0:
+        raise BenchError(f"{name}: needs epochs >= 0 and a positive LR scale, got {epochs} and {lr_scale}")
+    return ResolvedProtocol(
+        name=name, version=1, schedule=ORIGINAL, epochs=epochs or recipe.epochs, warmup_fraction=0.0,
+        lr_max=recipe.lr_max * lr_scale, lr_min=recipe.lr_min * lr_scale, reinitialize=False,
+        batch_size=recipe.batch_size, momentum=recipe.momentum, nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay, recipe_epochs=recipe.epochs, milestones=tuple(recipe.milestones),
+        gamma=recipe.gamma,
     )
 
 

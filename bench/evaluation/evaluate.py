@@ -24,7 +24,12 @@ from bench.evaluation.arms import Arm
 from bench.evaluation.dense import DEFAULT_RUNS_DIR, train_dense
 from bench.evaluation.loading import example_inputs, load_data, new_model
 from bench.evaluation.record import build_record
-from bench.evaluation.runs import Evaluation, check_iterations, prunes_during_training
+from bench.evaluation.runs import (
+    Evaluation,
+    check_iterations,
+    prunes_while_training,
+    soft_schedule,
+)
 from bench.evaluation.runs import run as retrain
 from bench.evaluation.spec import RunSpec
 from bench.infra import distributed
@@ -101,7 +106,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     check_iterations(adapter, protocol, spec.iterations)
     fresh = new_model(spec.model, data.spec, device)
     layout = check_target(fresh, spec.model, adapter, spec.target, example_inputs(data.spec, device), spec.layout)
-    if prunes_during_training(adapter):
+    if prunes_while_training(adapter):
         check_soft_layout(fresh, spec.model, adapter, layout)
     records.ensure_dir(execution.records_dir)
     dense = train_dense(
@@ -138,6 +143,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
         compile=spec.compile,
         checkpoint_every=execution.checkpoint_every,
         layout=layout.name,
+        soft_epochs=len(spec.seeds) * soft.epochs if (soft := soft_schedule(adapter, data.spec.recipe)) else 0,
     )
     for seed in spec.seeds:
         method_steps = None

@@ -4,8 +4,9 @@ Three shapes, chosen by what the adapter declares and the user asks for:
 - one-shot: prune the dense network once, retrain under the protocol;
 - iterative (`--iterations K`): prune to 1/K of the target, retrain, prune to 2/K, retrain, ... with
   every rate counted against the dense network; the record keeps every step;
-- during training (the adapter has a `retrain_hook`, e.g. SFP): retrain at full width with the hook,
-  then remove for real what the adapter's final scores say.
+- soft pruning first (the adapter declares `soft_pruning`, e.g. SFP): train at full width from the
+  dense weights with the adapter's hook under the original step schedule, remove for real what the
+  adapter's final scores say, then retrain the small network under the protocol.
 
 A random control is pruned to the method's per-unit counts of the same seed at every step.
 
@@ -35,9 +36,9 @@ import torch
 
 from bench.core import records
 from bench.core.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
-from bench.core.config import config_hash, to_jsonable
+from bench.core.config import Recipe, config_hash, to_jsonable
 from bench.core.counting import Counts, count
-from bench.core.protocols import Protocol, ResolvedProtocol, resolve
+from bench.core.protocols import Protocol, ResolvedProtocol, original_schedule, resolve
 from bench.core.train import TrainResult, TrainSpec, train
 from bench.core.train import evaluate as evaluate_accuracy
 from bench.data import DataBundle
@@ -48,8 +49,15 @@ from bench.infra import distributed
 from bench.infra.interrupt import StopFlag
 from bench.infra.locks import exclusive
 from bench.infra.progress import Reporter
-from bench.pruning import Adapter, Target
-from bench.pruning.engine import PrunedModel, Step, Structure, ZeroingPruner, prune
+from bench.pruning import Adapter, SoftPruning, Target
+from bench.pruning.engine import (
+    PrunedModel,
+    Step,
+    Structure,
+    ZeroingPruner,
+    prune,
+    rescale_filters,
+)
 
 
 @dataclass
@@ -73,6 +81,7 @@ class Evaluation:
     compile: bool = False  # train through torch.compile
     checkpoint_every: float = CHECKPOINT_EVERY  # seconds between periodic checkpoints
     layout: str | None = None  # where the method prunes (its control takes it from the method's structure)
+    soft_epochs: int = 0  # epochs of soft pruning before the protocol, summed over the method's seeds
 
     def example_inputs(self) -> torch.Tensor:
         device = next(self.dense_model.parameters()).device
@@ -91,20 +100,28 @@ def check_iterations(adapter: Adapter, protocol: Protocol, iterations: int) -> N
         raise BenchError(f"--iterations must be >= 1, got {iterations}")
     if iterations == 1:
         return
-    if prunes_during_training(adapter):
-        raise BenchError(f"adapter {adapter.name!r} prunes during retraining; --iterations does not apply to it")
+    if prunes_while_training(adapter):
+        raise BenchError(f"adapter {adapter.name!r} prunes while it trains (soft pruning); --iterations does not apply to it")
     if protocol.reinitialize:
         raise BenchError(f"--iterations needs a protocol that keeps the weights; {protocol.name} starts from scratch")
 
 
-def prunes_during_training(adapter: Adapter) -> bool:
-    return type(adapter).retrain_hook is not Adapter.retrain_hook
+def prunes_while_training(adapter: Adapter) -> bool:
+    return adapter.soft_pruning() is not None
+
+
+def soft_schedule(adapter: Adapter, recipe: Recipe) -> ResolvedProtocol | None:
+    """The schedule of the adapter's own soft-pruning training on a dataset (None: it has none)."""
+    soft = adapter.soft_pruning()
+    if soft is None:
+        return None
+    return original_schedule(recipe, name=f"{adapter.name}-soft", epochs=soft.epochs, lr_scale=soft.lr_scale)
 
 
 def run(ev: Evaluation, adapter: Adapter, seed: int, reference_steps: list[Structure] | None) -> RunOutcome:
     """Retrain one arm for one seed; `reference_steps` (the method's structures) make it a control."""
-    if prunes_during_training(adapter) and reference_steps is None:
-        return _run_during_training(ev, adapter, seed)
+    if prunes_while_training(adapter) and reference_steps is None:
+        return _run_soft(ev, adapter, seed)
     current, original, masks = ev.dense_model, None, {}
     structures: list[Structure] = []
     step_records: list[dict] = []
@@ -168,7 +185,7 @@ def _resolve(ev: Evaluation, counts: Counts) -> ResolvedProtocol:
     flops_ratio = ev.dense_counts.flops / max(counts.flops, 1) if ev.protocol.budget == "flops" else None
     resolved = resolve(ev.protocol, ev.data.spec.recipe, flops_ratio=flops_ratio)
     if ev.resolved is None:
-        ev.reporter.plan(ev.total_runs * ev.iterations * resolved.epochs)
+        ev.reporter.plan(ev.total_runs * ev.iterations * resolved.epochs + ev.soft_epochs)
     ev.resolved = resolved
     return resolved
 
@@ -196,48 +213,67 @@ def _run_dir(ev: Evaluation, key: str) -> Path:
     return ev.runs_dir / "run" / key
 
 
-def _run_during_training(ev: Evaluation, adapter: Adapter, seed: int) -> RunOutcome:
-    """Full-width retraining with the adapter's hook; the channels go after the last epoch."""
+def _run_soft(ev: Evaluation, adapter: Adapter, seed: int) -> RunOutcome:
+    """The adapter's own soft-pruning training, then the protocol: the network trains at full width
+    from the dense weights with the adapter's hook (SFP zeroes filters every epoch), the zeroed
+    channels are removed for real, and the small network retrains under the protocol like any other.
+    The soft phase does not depend on the protocol, so every protocol of a (method, target, seed)
+    shares it; its own result (the reference's "without fine-tuning" number) is kept as `soft`."""
+    soft = adapter.soft_pruning()
+    schedule = soft_schedule(adapter, ev.data.spec.recipe)
     planned = _prune(ev, adapter, ev.dense_model, seed, None, None)  # the structure the hook prunes towards
-    resolved = _resolve(ev, count(planned.model, ev.example_inputs(), planned.masks))
     key = run_key(
-        ev, ev.dense_model, {}, resolved, seed,
+        ev, ev.dense_model, {}, schedule, seed,
         adapter=[adapter.name, adapter.version, to_jsonable(adapter.hparams)], target=ev.target.to_dict(), layout=ev.layout,
     )
-    label = f"{adapter.name} seed {seed}"
+    label = f"{adapter.name} seed {seed} (soft pruning)"
     run_dir = _run_dir(ev, key)
+    weights = run_dir / "model.pt"  # the full-width network after its final zeroing
+    model = copy.deepcopy(ev.dense_model)
     with _holding(ev, run_dir, label):
-        finished = _finished(ev, run_dir, key, label)
-        if finished is not None:  # counts and latency need the small network's shape only
-            return RunOutcome(finished, [planned.structure], planned)
-        model = copy.deepcopy(ev.dense_model)
-        if resolved.reinitialize:
-            reinitialize(model, seed)
-        zeroing = ZeroingPruner(
-            model,
-            ev.model_name,
-            adapter,
-            ev.target,
-            example_inputs=ev.example_inputs(),
-            calibration=calibration_batches(adapter, ev.data),
-            seed=seed,
-            layout=ev.layout,
-            recalibration=ev.data.calibration_batches(RECALIBRATION_BATCHES, resolved.batch_size, seed=CALIBRATION_SEED),
-        )
-        hook = adapter.retrain_hook(zeroing)
-        result = _train(ev, model, resolved, seed, run_dir, label, [hook])
-        final = _prune(ev, adapter, model, seed, None, None)
-        if final.structure != planned.structure:
-            raise BenchError(f"{adapter.name}: the network pruned after training does not have the planned structure")
-        if not result.diverged:  # the accuracy of the small network, not of the zeroed full-width one
-            result.test_top1, result.test_top5 = evaluate_accuracy(final.model, ev.data, "test")
-            small_val, _ = evaluate_accuracy(final.model, ev.data, "val")
-            if abs(small_val - result.best_val_top1) > 1e-6:  # e.g. --hp interval > 1: the best epoch was not zeroed
-                ev.reporter.message(
-                    f"{label}: the small network validates at {small_val:.2f}%, the soft network it came from at "
-                    f"{result.best_val_top1:.2f}%: the reported network differs from the validated one"
-                )
-        return RunOutcome(_finish(ev, run_dir, key, seed, result), [final.structure], final)
+        entry = _finished(ev, run_dir, key, label)
+        if entry is None or not load_weights(model, weights):
+            entry = _train_soft(ev, adapter, soft, schedule, model, seed, run_dir, key, label)
+    small = _prune(ev, adapter, model, seed, None, None)
+    if small.structure != planned.structure:
+        raise BenchError(f"{adapter.name}: the network pruned after soft pruning does not have the planned structure")
+    if soft.rescale:
+        rescale_filters(small.model, ev.dense_model, ev.example_inputs(), small.structure.layout)
+    resolved = _resolve(ev, count(small.model, ev.example_inputs(), small.masks))
+    if resolved.reinitialize:
+        reinitialize(small.model, seed)
+    retrain_key = run_key(ev, small.model, small.masks, resolved, seed)
+    result = _train_or_reuse(ev, small, resolved, seed, retrain_key, f"{adapter.name} seed {seed}", keep_weights=False)
+    phase = {k: entry[k] for k in ("top1", "top5", "best_epoch", "best_val_top1", "diverged", "seconds", "run_key", "reused")}
+    return RunOutcome({**result, "soft": {"epochs": schedule.epochs, "lr_max": schedule.lr_max, **phase}}, [small.structure], small)
+
+
+def _train_soft(ev: Evaluation, adapter: Adapter, soft: SoftPruning, schedule: ResolvedProtocol, model, seed: int,
+                run_dir: Path, key: str, label: str) -> dict:
+    """Train `model` in place with the soft-pruning hook; its entry states the small network's accuracy."""
+    zeroing = ZeroingPruner(
+        model,
+        ev.model_name,
+        adapter,
+        ev.target,
+        example_inputs=ev.example_inputs(),
+        calibration=calibration_batches(adapter, ev.data),
+        seed=seed,
+        layout=ev.layout,
+        recalibration=ev.data.calibration_batches(RECALIBRATION_BATCHES, schedule.batch_size, seed=CALIBRATION_SEED),
+    )
+    result = _train(ev, model, schedule, seed, run_dir, label, [soft.hook(zeroing)])
+    if not result.diverged:  # the accuracy of the small network, not of the zeroed full-width one
+        small = _prune(ev, adapter, model, seed, None, None)
+        result.test_top1, result.test_top5 = evaluate_accuracy(small.model, ev.data, "test")
+        small_val, _ = evaluate_accuracy(small.model, ev.data, "val")
+        if abs(small_val - result.best_val_top1) > 1e-6:  # e.g. --hp interval > 1: the best epoch was not zeroed
+            ev.reporter.message(
+                f"{label}: the small network validates at {small_val:.2f}%, the soft network it came from at "
+                f"{result.best_val_top1:.2f}%: the network retrained differs from the one validated"
+            )
+    save_weights(model, run_dir / "model.pt")
+    return _finish(ev, run_dir, key, seed, result)
 
 
 def _train_or_reuse(

@@ -11,6 +11,7 @@ from bench.pruning.interface import (
     PruningContext,
     Scores,
     SoftPruner,
+    SoftPruning,
     TrainingHook,
     parse_hparams,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "PruningContext",
     "Scores",
     "SoftPruner",
+    "SoftPruning",
     "Target",
     "TrainingHook",
     "get_adapter",

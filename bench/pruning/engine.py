@@ -21,11 +21,16 @@ from bench.core.hooks import TrainingHook
 from bench.errors import BenchError
 from bench.pruning.interface import Adapter, PruningContext, Scores
 from bench.pruning.layouts import Layout, model_layouts, resolve_layout
-from bench.pruning.surgery import identity_routes, remove_channels, zero_filters
+from bench.pruning.surgery import (
+    identity_routes,
+    remove_channels,
+    rescale_filters,
+    zero_filters,
+)
 from bench.pruning.targets import Target, check_rate, format_compress_rate
 from bench.pruning.units import Group, Units, batchnorms_after, feature_maps
 
-__all__ = ["PrunedModel", "Step", "Structure", "ZeroingPruner", "batchnorms_after", "check_soft_layout", "check_target", "identity_routes",
+__all__ = ["PrunedModel", "Step", "Structure", "ZeroingPruner", "batchnorms_after", "check_soft_layout", "check_target", "identity_routes", "rescale_filters",
            "layout_for", "plan", "prune"]
 
 

@@ -18,9 +18,11 @@ core never branches on an adapter's name:
 
 Pruners that act while a network trains return a `TrainingHook`: `dense_hook()` runs while the
 dense baseline trains (network slimming's sparsity penalty; it changes the baseline, so its
-`identity()` keys the dense cache), `retrain_hook()` runs while the pruned network retrains (soft
-filter pruning: the network retrains at full width, the hook zeroes what the adapter's current
-scores would remove, and the core removes those channels after the last epoch).
+`identity()` keys the dense cache). `soft_pruning()` declares a pruner's own training, which runs
+before the protocol (soft filter pruning): the network trains at full width from the dense weights
+under the original step schedule, its hook zeroes what the adapter's current scores would remove,
+the core removes those channels after the last epoch, and the small network then retrains under the
+protocol like any other pruned network.
 
 Hyperparameters are a frozen dataclass (`Hparams`) with the paper's defaults; `--hp key=value` sets
 them from the CLI. Named per-layer configurations from a paper go in `configs`.
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Mapping, Protocol
+from typing import Callable, ClassVar, Literal, Mapping, Protocol
 
 import torch
 import torch.nn as nn
@@ -123,7 +125,7 @@ class PruningContext:
 
 
 class SoftPruner(Protocol):
-    """Handed to `Adapter.retrain_hook` by the core."""
+    """Handed to `SoftPruning.hook` by the core."""
 
     def zero(self, model: nn.Module) -> None:
         """Zero, in place, the filters (or weights) this adapter's current scores would remove."""
@@ -131,6 +133,26 @@ class SoftPruner(Protocol):
     def recalibrate(self, model: nn.Module) -> None:
         """Re-estimate the BatchNorm statistics of `model` on fixed training batches (no gradients),
         so that in eval mode the zeroed network runs with the statistics of what it now computes."""
+
+
+@dataclass(frozen=True)
+class SoftPruning:
+    """A pruner's own training at full width, before the protocol retrains the small network (SFP).
+
+    It starts from the dense weights and follows the dataset's original step schedule, stretched to
+    `epochs` epochs (0: the original length), at `lr_scale` times its learning rates. `hook(pruner)` builds the
+    hook active while it trains (the core hands it the `SoftPruner` of the copy being trained)."""
+
+    hook: Callable[["SoftPruner"], TrainingHook]
+    epochs: int = 0
+    lr_scale: float = 1.0
+    # Before the protocol, rescale the small network's filters to the dense network's filter norms
+    # where a BatchNorm makes their scale irrelevant to the function (surgery.rescale_filters).
+    rescale: bool = False
+
+    def __post_init__(self):
+        if self.epochs < 0 or not self.lr_scale > 0:
+            raise BenchError(f"soft pruning needs epochs >= 0 and a positive lr_scale, got {self.epochs} and {self.lr_scale}")
 
 
 class Adapter:
@@ -165,9 +187,10 @@ class Adapter:
         """A hook active while prunebench trains the dense baseline; None uses the shared baseline."""
         return None
 
-    def retrain_hook(self, pruner: SoftPruner) -> TrainingHook | None:
-        """A hook active while the network retrains; when given, the network retrains at full width
-        and is pruned for real (by this adapter's final scores) after the last epoch."""
+    def soft_pruning(self) -> SoftPruning | None:
+        """The adapter's own training before the protocol; when given, the network trains at full width
+        with its hook, is pruned for real by this adapter's final scores after the last epoch, and the
+        small network retrains under the protocol."""
         return None
 
     @classmethod

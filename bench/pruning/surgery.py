@@ -15,7 +15,8 @@ import torch_pruning as tp
 
 from bench.errors import BenchError
 from bench.models.cifar_resnet import ChannelScatter, ChannelShortcut
-from bench.pruning.units import Group, Units
+from bench.pruning.layouts import model_layouts
+from bench.pruning.units import Group, Units, batchnorms_after
 
 
 def zero_filters(model: nn.Module, groups: dict[str, Group], removed: dict[str, list[int]]) -> None:
@@ -147,3 +148,39 @@ def identity_routes(model: nn.Module) -> float | None:
     if not shortcuts:
         return None
     return sum(m.src.numel() for m in shortcuts) / sum(m.dense_routes for m in shortcuts)
+
+
+def rescale_filters(model: nn.Module, reference: nn.Module, example_inputs: torch.Tensor, layout: str) -> None:
+    """Give every filter of a conv that a BatchNorm normalizes the mean filter norm its conv has in
+    `reference` (the dense network), and scale that BatchNorm's running statistics with it.
+
+    The function is unchanged: a BatchNorm divides each channel by its own standard deviation, so a
+    channel's scale cancels (its eps is compensated in the running
+    variance). What changes is how the network trains: the gradient of
+    a weight whose scale cancels shrinks with its norm, so a filter at 20x the norm trains at 1/400 of
+    the learning rate. Soft pruning regrows zeroed filters to such norms (SFP); rescaling lets the
+    protocol retrain its network at the learning rates it gives every other method's. Zero filters
+    stay zero; a constant the `layout` adds to a conv's output (a full-width block's `conv2_offset`)
+    scales with its filters."""
+    dense = dict(reference.named_modules())
+    offsets = model_layouts(model)[layout].offsets
+    norms_after = batchnorms_after(model, example_inputs)  # traced with autograd, so outside no_grad
+    with torch.no_grad():
+        for name, bn in norms_after.items():
+            offset = model.get_submodule(offsets[name].rpartition(".")[0]) if name in offsets else None
+            offset = getattr(offset, offsets[name].rpartition(".")[2]) if offset is not None else None
+            _rescale(model.get_submodule(name), bn, dense[name].weight.flatten(1).norm(dim=1).mean(), offset)
+
+
+def _rescale(conv: nn.Module, bn: nn.Module, target: torch.Tensor, offset: torch.Tensor | None) -> None:
+    norms = conv.weight.flatten(1).norm(dim=1)
+    scale = torch.where(norms > 0, target / norms.clamp_min(torch.finfo(norms.dtype).tiny), torch.ones_like(norms))
+    conv.weight.mul_(scale.view(-1, *[1] * (conv.weight.dim() - 1)))
+    if conv.bias is not None:
+        conv.bias.mul_(scale)
+    if offset is not None:
+        offset.mul_(scale.view(-1, 1, 1))  # a (…, C, H, W) map
+    if bn.running_mean is not None:
+        bn.running_mean.mul_(scale)
+        # var' + eps = scale² (var + eps): the eval-mode function is unchanged exactly, eps included
+        bn.running_var.copy_((scale.square() * (bn.running_var + bn.eps) - bn.eps).clamp_min(0))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import defaults
-from bench.core.config import file_digest
+from bench.core.config import config_hash, file_digest
 from bench.errors import BenchError
 from bench.evaluation.spec import RunSpec
 from bench.pruning.targets import Target, parse_compress_rate
@@ -47,6 +47,7 @@ class Run:
     epochs: int  # retraining epochs of one (arm, seed)
     epochs_exact: bool  # False for FLOPs-budgeted protocols (scratch-b): known only after pruning
     batch_size: int
+    soft_epochs: int = 0  # the method's soft pruning before the protocol, per seed (SFP); shared across protocols
 
     hash = property(lambda self: self.spec.hash)
     record = property(lambda self: self.spec.record_path)  # inside the output folder: the submissions layout
@@ -72,9 +73,18 @@ class Run:
         return f"{self.adapter} {self.target_tag}{hp}{layout} {self.model}/{self.dataset} {self.protocol_name}"
 
     @property
+    def soft_key(self) -> str | None:
+        """What this run's soft pruning depends on (None: it has none): everything but the protocol, so
+        the runs of one method, target and seeds under several protocols share it."""
+        if not self.soft_epochs:
+            return None
+        return config_hash({k: v for k, v in self.config.items() if k not in ("protocol", "random_control")})
+
+    @property
     def train_epochs(self) -> int:
-        """Retraining epochs of the whole run: seeds × arms × protocol epochs."""
-        return len(self.seeds) * self.arms * self.epochs
+        """Training epochs of the whole run: seeds × (arms × protocol epochs + soft-pruning epochs); at
+        most, since runs of other protocols may already have trained the soft pruning."""
+        return len(self.seeds) * (self.arms * self.epochs + self.soft_epochs)
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,20 @@ class Grid:
     random_control: bool
     duplicates: int  # grid points that expanded to an already listed run
     threads: int | None = None  # the grid's own `threads`; None: the sweep sizes them
+
+    def epochs_to_do(self, done: set[str]) -> dict[str, int]:
+        """Training epochs of each run not in `done`, by run hash, counting a soft pruning shared by
+        several runs once (and not at all where a finished run already trained it)."""
+        trained = {r.soft_key for r in self.runs if r.hash in done}
+        out = {}
+        for r in self.runs:
+            if r.hash in done:
+                continue
+            out[r.hash] = len(r.seeds) * r.arms * r.epochs
+            if r.soft_key is not None and r.soft_key not in trained:
+                out[r.hash] += len(r.seeds) * r.soft_epochs
+                trained.add(r.soft_key)
+        return out
 
     def checkpoint_for(self, model: str) -> Path | None:
         return self.checkpoints.get(model)
@@ -413,7 +437,10 @@ class _Expander:
                     duplicates += 1
                     continue
                 r = by_dataset[dataset]
-                runs[spec.hash] = Run(spec=spec, hp=hp_text, epochs=r.epochs, epochs_exact=protocol.budget != "flops", batch_size=r.batch_size)
+                runs[spec.hash] = Run(
+                    spec=spec, hp=hp_text, epochs=r.epochs, epochs_exact=protocol.budget != "flops", batch_size=r.batch_size,
+                    soft_epochs=_soft_epochs(adapter, dataset),
+                )
         return Grid(
             path=self.source,
             runs=tuple(runs.values()),
@@ -444,3 +471,15 @@ def _hp_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else repr(value)
+
+
+
+def _soft_epochs(adapter, dataset: str) -> int:
+    """Epochs of the adapter's soft pruning per seed on `dataset` (0: it has none)."""
+    from bench.data import DATASETS
+    from bench.evaluation.runs import (
+        soft_schedule,  # torch-heavy, as the models the grid checks targets on
+    )
+
+    schedule = soft_schedule(adapter, DATASETS.get(dataset).recipe)
+    return schedule.epochs if schedule else 0

@@ -28,9 +28,10 @@ MAX_MEASURED_BATCH = 32  # bigger batches are timed at this size and scaled (kee
 
 def describe(grid: Grid, out: Path, done: set[str], executor: str, sizing) -> str:
     todo = [r for r in grid.runs if r.hash not in done]
+    to_do = grid.epochs_to_do(done)
     rows = [
         [i, r.hash, r.adapter, r.target_tag, " ".join(r.hp) or "-", r.model, r.dataset, r.protocol_name,
-         _seeds(r.seeds), r.train_epochs if r.epochs_exact else f"≥{r.train_epochs}", "done" if r.hash in done else "to do"]
+         _seeds(r.seeds), _epochs(r, to_do), "done" if r.hash in done else "to do"]
         for i, r in enumerate(grid.runs, 1)
     ]
     headers = ["#", "run", "adapter", "target", "hp", "model", "dataset", "protocol", "seeds", "epochs", "status"]
@@ -45,12 +46,17 @@ def describe(grid: Grid, out: Path, done: set[str], executor: str, sizing) -> st
         f"a run = one `bench evaluate`: all {'/'.join(map(str, sorted(seeds)))} seeds {control} → one record "
         f"at {out}/<dataset>/<model>/<adapter>_<target>_<protocol>_<run>.json",
     ]
-    epochs = sum(r.train_epochs for r in todo)
-    lines.append(f"retraining: {epochs} epochs to do (seeds × arms × protocol epochs, summed over runs)")
+    soft = " plus each soft pruning once" if any(r.soft_epochs for r in todo) else ""
+    lines.append(f"training: {sum(to_do.values())} epochs to do (seeds × arms × protocol epochs{soft}, summed over runs)")
     lines += _dense_lines(grid, todo)
     if todo:
-        lines += _estimate_lines(grid, todo, sizing)
+        lines += _estimate_lines(grid, todo, to_do, sizing)
     return "\n".join(lines)
+
+
+def _epochs(run: Run, to_do: dict[str, int]) -> str:
+    epochs = to_do.get(run.hash, run.train_epochs)
+    return str(epochs) if run.epochs_exact else f"≥{epochs}"
 
 
 def _seeds(seeds: tuple[int, ...]) -> str:
@@ -67,7 +73,7 @@ def _dense_lines(grid: Grid, todo: list[Run]) -> list[str]:
     return [text]
 
 
-def _estimate_lines(grid: Grid, todo: list[Run], sizing) -> list[str]:
+def _estimate_lines(grid: Grid, todo: list[Run], to_do: dict[str, int], sizing) -> list[str]:
     import torch
 
     from bench import api
@@ -89,7 +95,7 @@ def _estimate_lines(grid: Grid, todo: list[Run], sizing) -> list[str]:
 
     by_key: dict[tuple[str, str, int], int] = defaultdict(int)
     for r in todo:
-        by_key[(r.model, r.dataset, r.batch_size)] += r.train_epochs
+        by_key[(r.model, r.dataset, r.batch_size)] += to_do[r.hash]
     unknown = []
     total = 0.0
     for key, epochs in sorted(by_key.items()):
@@ -99,7 +105,7 @@ def _estimate_lines(grid: Grid, todo: list[Run], sizing) -> list[str]:
             total += epoch(*key) * epochs
     per_epoch = ", ".join(f"{m}/{d} {_duration(epoch(m, d, b))}" for m, d, b in sorted(by_key) if epoch(m, d, b) is not None)
     where = f"{device.type}{note}, {threads or 'all'} thread{'s' if threads != 1 else ''} per run"
-    lines = [f"estimated retraining compute: {_duration(total)} (per epoch: {per_epoch}; {where})"]
+    lines = [f"estimated training compute: {_duration(total)} (per epoch: {per_epoch}; {where})"]
     dense = []
     for model, dataset in sorted({(r.model, r.dataset) for r in todo if grid.checkpoint_for(r.model) is None}):
         recipe = DATASETS.get(dataset).recipe

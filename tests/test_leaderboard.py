@@ -524,3 +524,62 @@ def test_speedup_column_appears_for_records_with_latency(subs, example_record, t
     code, _, _ = cli(capsys, "leaderboard", "--submissions", str(subs), "--out", str(tmp_path / "site"))
     text = (tmp_path / "site" / "README.md").read_text()
     assert code == 0 and "speedup measured / FLOPs" in text and "1.62× / 3.07×" in text and "| —" in text
+
+
+# --- the width-scaled dense model from scratch ------------------------------------------------------
+
+
+def _width_scaled(example: dict, ratio: float, top1: float, digest: str = "1" * 64) -> dict:
+    r = make(example, adapter="width-scaled", protocol="scratch-e", epochs=38, schedule="scratch", reinitialize=True,
+             ratio=ratio, top1=top1, control=None, flops=(1 - ratio) ** 2)
+    r["dense"]["weights_sha256"] = digest
+    r["run_id"] = hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()[:12]
+    return r
+
+
+def _with_weights(record: dict, digest: str) -> dict:
+    record["dense"]["weights_sha256"] = digest
+    record["run_id"] = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:12]
+    return record
+
+
+def test_width_scaled_series_is_drawn_on_every_plot_of_its_dense_baseline_only(subs, example_record):
+    from bench.leaderboard.group import REFERENCE, families
+
+    put(subs, "a.json", _with_weights(make(example_record, adapter="a"), "1" * 64))
+    other = make(example_record, adapter="b")  # pruned from other dense weights
+    other["dense"]["run_id"] = "feedfacecafe"
+    put(subs, "b.json", _with_weights(other, "2" * 64))
+    for ratio, top1 in ((0.5, 96.0), (0.7, 93.0)):
+        put(subs, f"w{ratio}.json", _width_scaled(example_record, ratio, top1))
+    groups = groups_of(subs)
+    by_title = {f.title: f for f in families(groups)}
+    series = {t: [(p, e.target) for p, e in f.width_scaled] for t, f in by_title.items()}
+    same = [t for t in series if "clr-3" in t and "dense" in t and series[t]]
+    assert len(same) == 1 and series[same[0]] == [("scratch-e (v1)", "ratio=0.7"), ("scratch-e (v1)", "ratio=0.5")]
+    assert sum(1 for t in series if "clr-3" in t) == 2  # the other dense baseline's family: no series
+    assert not any(series[t] for t in series if "clr-3" in t and t != same[0])
+    # the scratch family draws its own entries as the series, not as methods, and ranks them as references
+    scratch = next(f for f in by_title.values() if "scratch-e" in f.title)
+    assert scratch.methods == [] and len(scratch.width_scaled) == 2
+    assert {e.status for e in scratch.entries} == {REFERENCE}
+
+    generate(subs, subs.parent / "lb")
+    svgs = {f.slug: (subs.parent / "lb" / "groups" / f"{f.slug}.svg").read_text() for f in by_title.values()}
+    drawn = {f.title for f in by_title.values() if 'id="width-scaled-0"' in svgs[f.slug]}
+    assert drawn == {same[0], scratch.title}
+    readme = (subs.parent / "lb" / "README.md").read_text()
+    assert "from-scratch reference" in readme
+
+
+def test_families_sharing_a_title_are_told_apart_by_their_dense_run(subs, example_record):
+    from bench.leaderboard.group import families
+
+    one = _with_weights(make(example_record, adapter="a"), "1" * 64)
+    two = _with_weights(make(example_record, adapter="b"), "2" * 64)
+    two["dense"]["run_id"] = "feedfacecafe"
+    two["run_id"] = hashlib.sha256(json.dumps(two, sort_keys=True).encode()).hexdigest()[:12]
+    put(subs, "a.json", one)
+    put(subs, "b.json", two)
+    titles = sorted(f.title for f in families(groups_of(subs)))
+    assert len(set(titles)) == 2 and titles[1].endswith("· dense feedfacecafe")

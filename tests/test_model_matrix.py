@@ -33,6 +33,9 @@ REFUSED = {
     ("timm:convnext_atto", "slimming"): "BatchNorm",  # no BatchNorm after its convs: nothing to score
     # squeeze-and-excitation convs have no BatchNorm: slimming cannot score them (never a silent 0)
     ("timm:mobilenetv3_small_050", "slimming"): "returned no score for layer blocks.0.0.se.conv_reduce",
+    # the width-scaled dense model needs a layout that scales every conv; these offer only HRankPlus's
+    ("vgg16", "width-scaled"): "needs the 'stage-coupled' layout",
+    ("densenet40", "width-scaled"): "needs the 'stage-coupled' layout",
 }
 
 INPUT_SHAPE = (3, 32, 32)  # the smallest the ImageNet-style models (stride 32) accept

@@ -377,11 +377,16 @@ def protocol_spec(protocol: ResolvedProtocol, data: DataBundle) -> TrainSpec:
 
 
 def reinitialize(model: torch.nn.Module, seed: int) -> None:
-    """Scratch protocols: the pruned architecture from a fresh random init (seeded)."""
+    """Scratch protocols: the pruned architecture from a fresh random init (seeded), as its dense model
+    was initialized: every module's default reset, then the model's own `init_parameters()` where it
+    has one (the built-in models' Kaiming fan-out convs; bench.models.init)."""
     torch.manual_seed(seed)
     for module in model.modules():
         if module is not model and hasattr(module, "reset_parameters"):
             module.reset_parameters()
+    init = getattr(model, "init_parameters", None)
+    if callable(init):
+        init()
 
 
 def _load_json(path: Path) -> dict | None:

@@ -93,8 +93,15 @@ class RunSpec:
                 raise BenchError(f"checkpoint {self.checkpoint} does not exist") from None
             except OSError as exc:
                 raise BenchError(f"cannot read checkpoint {self.checkpoint}: {exc.strerror or exc}") from None
-        if self.random_control and cls.name == "random":
-            set_("random_control", False)  # random pruning is its own control
+        if self.random_control and (cls.name == "random" or cls.from_scratch):
+            # random pruning is its own control; a from-scratch architecture's control would be the
+            # same architecture from another init
+            set_("random_control", False)
+        if cls.from_scratch and not self.resolved_protocol.reinitialize:
+            raise BenchError(
+                f"{cls.name} is an architecture trained from scratch and needs a protocol that reinitializes "
+                f"(scratch-e, scratch-b), not {self.resolved_protocol.name}"
+            )
 
     # --- what it is -------------------------------------------------------------------------------
 

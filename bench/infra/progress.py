@@ -53,15 +53,24 @@ class RichReporter(Reporter):
             console=self.console,
         )
         self._overall = None
+        self._live = False
 
     def __enter__(self) -> "RichReporter":
-        self.progress.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.progress.stop()
+        if self._live:
+            self.progress.stop()
+
+    def _start(self) -> None:
+        # Started with the first bar, not on entry: a stopped display that never showed a bar still
+        # writes an empty line, which would put a blank line before a one-line error.
+        if not self._live:
+            self._live = True
+            self.progress.start()
 
     def plan(self, total_epochs: int) -> None:
+        self._start()
         if self._overall is None:
             self._overall = self.progress.add_task("all runs", total=total_epochs, status="")
         else:
@@ -69,6 +78,7 @@ class RichReporter(Reporter):
 
     @contextlib.contextmanager
     def task(self, label: str, epochs: int) -> Iterator[OnEpoch]:
+        self._start()
         task_id = self.progress.add_task(label, total=epochs, status="")
 
         def on_epoch(log: EpochLog) -> None:

@@ -38,6 +38,11 @@ TOO_FEW = "n too small"  # fewer than 2 seeds in both arms: no interval
 VERDICTS = {1: BEATS, 0: TIED, -1: BEATEN, None: TOO_FEW}
 CONTROL = "control"  # the entry *is* random pruning
 NO_CONTROL = "no control"
+REFERENCE = "from-scratch reference"  # the width-scaled dense model: an architecture, never a control
+# The adapter of the width-scaled dense model trained from scratch (adapters/width_scaled.py), named
+# here because the leaderboard never imports the adapters. Its entries are also drawn as a series on
+# every accuracy-vs-FLOPs plot of the same dense baseline.
+WIDTH_SCALED = "width-scaled"
 CONTROL_DIVERGED = "control diverged"
 DIVERGED = "diverged"  # a seed of the method diverged: not ranked
 
@@ -129,7 +134,7 @@ class Entry:
     control: Summary | None  # over the control's finished seeds
     control_flops: int | None
     vs_random: Difference | None  # method minus its own control, paired by seed
-    status: str  # a verdict (BEATS, TIED, BEATEN, TOO_FEW), CONTROL, NO_CONTROL, CONTROL_DIVERGED or DIVERGED
+    status: str  # a verdict (BEATS, TIED, BEATEN, TOO_FEW), CONTROL, NO_CONTROL, REFERENCE, CONTROL_DIVERGED or DIVERGED
     speedup: dict[str, float] | None = None  # measured vs FLOPs speedup, in records that carry latency
     rank: int | None = None
     verified: tuple[str, str] | None = None  # `bench verify`'s (outcome, where it ran), e.g. ("identical", "cpu (x86_64, ...)")
@@ -178,6 +183,8 @@ def entry(sub: Submission) -> Entry:
         status = DIVERGED
     elif r["adapter"]["name"] == "random":
         status = CONTROL
+    elif r["adapter"]["name"] == WIDTH_SCALED:
+        status = REFERENCE
     elif control is None:
         status = NO_CONTROL
     else:
@@ -290,10 +297,18 @@ class Family:
     slug: str
     title: str
     groups: list[Group]  # one per level, in level order
+    # The width-scaled dense model from scratch with the same dense baseline, under any scratch
+    # protocol: (protocol text, entry), drawn as a reference series on the family's plot.
+    width_scaled: tuple[tuple[str, Entry], ...] = ()
 
     @property
     def entries(self) -> list[Entry]:
         return [e for g in self.groups for e in g.entries]
+
+    @property
+    def methods(self) -> list[Entry]:
+        """The family's pruned entries with a result (the width-scaled reference is drawn apart)."""
+        return [e for e in self.entries if e.top1 is not None and e.adapter != WIDTH_SCALED]
 
     @property
     def dense(self) -> list[Dense]:
@@ -322,7 +337,21 @@ def families(groups: list[Group]) -> list[Family]:
     by_slug: dict[str, list[Group]] = {}
     for g in groups:
         by_slug.setdefault(g.family, []).append(g)
-    return [Family(name, members[0].family_title, members) for name, members in by_slug.items()]
+    scaled: dict[str, list[tuple[str, Entry]]] = {}  # baseline → the width-scaled series
+    for g in groups:
+        if g.protocol["schedule"] == "scratch":
+            scaled.setdefault(canonical_json(g.baseline), []).extend(
+                (g.protocol_text, e) for e in g.entries if e.adapter == WIDTH_SCALED and e.top1 is not None
+            )
+    titles = [members[0].family_title for members in by_slug.values()]
+    out = []
+    for name, members in by_slug.items():
+        series = sorted(scaled.get(canonical_json(members[0].baseline), []), key=lambda p: (p[0], p[1].flops, p[1].run_id))
+        title = members[0].family_title
+        if titles.count(title) > 1:  # same protocol from other dense weights (e.g. slimming's penalized model)
+            title += " · dense " + ", ".join(sorted({d.run_id for g in members for d in g.dense}))
+        out.append(Family(name, title, members, tuple(series)))
+    return out
 
 
 def _group_order(g: Group) -> tuple:

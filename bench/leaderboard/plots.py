@@ -1,6 +1,6 @@
 """The plots as deterministic SVG strings: accuracy vs FLOPs of one protocol family (every level, its
-Pareto front, the random controls' front and the dense model) and accuracy vs retraining budget of
-one method (bench.leaderboard.budget). Means are drawn large, each seed's result small beside them.
+Pareto front, the random controls' front, the dense model and the width-scaled dense model trained
+from scratch) and accuracy vs retraining budget of one method (bench.leaderboard.budget). Means are drawn large, each seed's result small beside them.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _seeds(ax, x: float, runs: dict[int, float], color, control: bool = False) -
 
 def pareto_svg(family: Family) -> str:
     def draw(ax, color) -> None:
-        methods = [e for e in family.entries if e.top1 is not None]
+        methods = family.methods
         for i, adapter in enumerate(sorted({e.adapter for e in methods})):
             mine = [e for e in methods if e.adapter == adapter]
             for j, e in enumerate(mine):  # one artist per entry: its SVG id names the record
@@ -69,6 +69,13 @@ def pareto_svg(family: Family) -> str:
                        gid=f"control-{e.run_id}")
         _draw_front(ax, [(e.control_flops / 1e6, e.control.mean) for e in controls], "--", "tab:red",
                "random controls' front")
+        for k, protocol in enumerate(sorted({p for p, _ in family.width_scaled})):
+            series = sorted((e for p, e in family.width_scaled if p == protocol), key=lambda e: e.flops)
+            for e in series:
+                _seeds(ax, e.flops / 1e6, e.runs, color="dimgray")
+            ax.plot([e.flops / 1e6 for e in series], [e.top1.mean for e in series], ":D", color="dimgray",
+                    markersize=5, markeredgecolor="black", markeredgewidth=0.4, linewidth=1.0, zorder=3,
+                    label=f"width-scaled dense, from scratch ({protocol})", gid=f"width-scaled-{k}")
         ax.scatter([d.flops / 1e6 for d in family.dense], [d.top1 for d in family.dense], marker="*", s=160,
                    color="gold", edgecolors="black", linewidths=0.6, zorder=5, label="dense model")
         ax.set_xlabel("FLOPs after pruning (millions; fvcore, one multiply-add = one FLOP)")

@@ -1,9 +1,10 @@
 """Model zoo: CIFAR ResNets, VGG-16, DenseNet-40, plus any torchvision model and `timm:<name>`.
 
-Models may define two optional hints that the pruning engine uses (the core never branches on a
-model name): `feature_maps()` (conv name → module whose output is that conv's feature map) and
+Models may define optional hints that the core uses (it never branches on a model name):
+`feature_maps()` (conv name → module whose output is that conv's feature map),
 `pruning_layouts()` (which convs a ratio prunes and how residual channels are coupled, as plain data;
-see bench/pruning/layouts.py).
+see bench/pruning/layouts.py) and `init_parameters()` (the model's own initialization, which the
+Scratch protocols reapply to a pruned copy after resetting every module; bench/models/init.py).
 """
 
 from __future__ import annotations

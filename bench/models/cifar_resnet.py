@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from bench.models.init import kaiming_convs
+
 
 class ChannelShortcut(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int):
@@ -144,9 +146,11 @@ class CifarResNet(nn.Module):
         self.layer1, self.layer2, self.layer3 = stages
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(64, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        self.init_parameters()
+
+    def init_parameters(self) -> None:
+        """Also the Scratch protocols' reinitialization of a pruned copy (bench.models.init)."""
+        kaiming_convs(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.stem_scatter(self.bn1(self.conv1(x))))

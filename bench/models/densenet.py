@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from bench.models.init import kaiming_convs
+
 
 class DenseLayer(nn.Module):
     def __init__(self, in_channels: int, growth: int):
@@ -50,9 +52,11 @@ class CifarDenseNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(width, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        self.init_parameters()
+
+    def init_parameters(self) -> None:
+        """Also the Scratch protocols' reinitialization of a pruned copy (bench.models.init)."""
+        kaiming_convs(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn(self.blocks(self.conv1(x))))

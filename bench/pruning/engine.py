@@ -194,7 +194,16 @@ class Step:
 
 
 def layout_for(model: nn.Module, model_name: str, adapter: Adapter, requested: str | None = None) -> Layout:
-    """The layout `adapter` prunes `model` with: `requested`, else the adapter's own, else the model's default."""
+    """The layout `adapter` prunes `model` with: `requested`, else the adapter's own, else the model's
+    default (unless the adapter requires its own: then a model offering layouts without it is an error;
+    a model offering none is pruned by its dependency graph, every conv group)."""
+    if requested is None and adapter.layout_required and adapter.layout is not None:
+        offered = model_layouts(model)
+        if adapter.layout not in offered and any(lay.entries is not None for lay in offered.values()):
+            raise BenchError(
+                f"{adapter.name} needs the {adapter.layout!r} layout, which {model_name} does not offer "
+                f"(it offers {', '.join(offered)}; --layout chooses one explicitly)"
+            )
     return resolve_layout(model, model_name, adapter.layout, requested)
 
 

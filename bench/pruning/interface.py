@@ -15,6 +15,12 @@ core never branches on an adapter's name:
   model's default. Used where the model offers it; `--layout` chooses another.
 - `rounding`: how a layerwise rate becomes a channel count, as the reference rounds: "kept"
   (int(n * (1 - rate)) kept) or "removed" (int(n * rate) removed).
+- `layout_required`: the adapter is defined by its layout, so a model that offers layouts but not
+  this one is an error rather than a silent fallback to the model's default (`--layout` still
+  chooses another explicitly).
+- `from_scratch`: the adapter names an architecture, not a criterion (the width-scaled dense
+  model): it runs only under protocols that reinitialize the pruned network, and it has no random
+  control, which would be the same architecture from another random init.
 
 Pruners that act while a network trains return a `TrainingHook`: `dense_hook()` runs while the
 dense baseline trains (network slimming's sparsity penalty; it changes the baseline, so its
@@ -164,6 +170,8 @@ class Adapter:
     needs_gradients: ClassVar[bool] = False
     layout: ClassVar[str | None] = None
     rounding: ClassVar[Literal["kept", "removed"]] = "kept"
+    layout_required: ClassVar[bool] = False
+    from_scratch: ClassVar[bool] = False
     Hparams: ClassVar[type] = NoHparams
     configs: ClassVar[Mapping[str, NamedConfig]] = {}
     paper: ClassVar[str] = ""

@@ -21,6 +21,7 @@ BUILTIN_MODULES = (
     "lamp",
     "sfp",
     "slimming",
+    "width_scaled",
 )
 _builtins_loaded = False
 

@@ -26,6 +26,9 @@ def _prune(model_name, adapter, target, layout=None):
         ("resnet56", "[0.]+[0.15]*2+[0.4]*27", 0.48e6, 65.94e6),
         ("resnet110", "[0.]+[0.2]*2+[0.3]*18+[0.35]*36", 1.04e6, 140.54e6),
         ("vgg16", "[0.21]*7+[0.75]*5", 2.76e6, 131.17e6),
+        # DenseNet-40's 0.39M / 113.08M row: the string NPTM's hrankplus/scripts/*densenet40* run
+        # (395,908 params: the README truncates to two decimals)
+        ("densenet40", "[0.]+[0.4]*12+[0.]+[0.4]*12+[0.]+[0.4]*12", 0.39e6, 113.08e6),
     ],
 )
 def test_hrankplus_compress_rates_reproduce_published_sizes(model_name, rate, params, flops):
@@ -103,10 +106,13 @@ def test_wrong_compress_rate_length_and_config_model_are_clear_errors():
 
 
 def test_hrankplus_densenet_mapping_gives_hrankplus_widths():
-    """NPTM's DenseNet-40 string (HRank's configuration) through HRankPlus's mapping: the stem entry
-    prunes nothing, growth layers keep int(12 * (1 - r)), transitions int(pruned input * (1 - r)).
-    HRankPlus's own model gives widths 102 / 180 / 267 and 0.3667M parameters for it (counted with
-    HRankPlus's model code; its README's 0.39M / 113.08M row comes from an unpublished string)."""
+    """HRankPlus's DenseNet-40 mapping (its models/cifar10/densenet.py, copied unchanged by NPTM): the
+    stem entry prunes nothing, growth layers keep int(12 * (1 - r)), a transition keeps
+    floor(pruned input * (1 - r)), and the BatchNorm before it has the pruned width. The string below is
+    HRank's (the original HRank repository and NPTM's hrank/scripts run it; its published 0.66M / 167.41M
+    is HRank's count of a masked full-width model, Conv and Linear only); through HRankPlus's code it
+    gives widths 102 / 180 / 267 and 366,676 parameters, as here. HRankPlus's own 0.39M / 113.08M row is
+    the uniform 0.4 string checked in test_hrankplus_compress_rates_reproduce_published_sizes."""
     rates = "[0.0]+[0.1]*6+[0.7]*6+[0.0]+[0.1]*6+[0.7]*6+[0.0]+[0.1]*6+[0.7]*5+[0.0]"
     _, pruned = _prune("densenet40", "random", Target(compress_rate=parse_compress_rate(rates)))
     model = pruned.model

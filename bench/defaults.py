@@ -10,5 +10,9 @@ RATIO = 0.5
 ITERATIONS = 1
 DENSE_SEED = 0
 RANDOM_CONTROL = True
+# The layout of the model and its batches while training: channels_last is faster on CPU and GPU alike
+# (docs/performance.md); "contiguous" is what CPU runs trained in before it was a choice.
+MEMORY_FORMAT = "channels_last"
+MEMORY_FORMATS = ("channels_last", "contiguous")
 RUNS_DIR = "runs"
 RECORDS_DIR = "results"

@@ -1,5 +1,5 @@
-"""Device options of the training loop (CUDA: cuDNN autotuning, channels_last, bf16 autocast; CPU:
-none of them), `--compile`, the checkpoint cadence, the best-state copy, and `bench perf --only
+"""Device options of the training loop (CUDA: cuDNN autotuning, bf16 autocast; both: the memory
+format, channels_last for runs), `--compile`, the checkpoint cadence, the best-state copy, and `bench perf --only
 quickstart`. No GPU here: the CUDA branches are exercised with the device type mocked."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from bench.core.train import (
     _layout,
     _precision,
     compile_problem,
+    default_memory_format,
     compiled,
     train,
 )
@@ -68,43 +69,71 @@ def weights(model: nn.Module) -> dict:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-# --- CPU: nothing changes --------------------------------------------------------------------------
+# --- CPU: plain fp32, in the memory format asked for -------------------------------------------------
 
 
-def test_cpu_training_is_the_plain_fp32_loop_bit_for_bit(data):
-    """On CPU the harness trains exactly like a hand-written fp32 loop: no autocast, no layout change."""
+def _hand_written_epoch(model: nn.Module, data, memory_format: torch.memory_format) -> None:
+    torch.manual_seed(0)
+    model.to(memory_format=memory_format)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    model.train()
+    for inputs, labels in data.train_batches(32, seed=0, epoch=0):
+        loss = nn.functional.cross_entropy(model(inputs.contiguous(memory_format=memory_format)), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+@pytest.mark.parametrize("memory_format", [None, "contiguous", "channels_last"])
+def test_cpu_training_is_the_plain_fp32_loop_bit_for_bit(data, memory_format):
+    """On CPU the harness trains exactly like a hand-written fp32 loop in the same memory format (the
+    CPU's own by default): no autocast; its multi-tensor SGD update is bitwise the per-parameter one."""
     seen = []
 
     class Probe(TrainingHook):
         def after_backward(self, model):
             autocast = torch.is_autocast_enabled("cuda") or torch.is_autocast_enabled("cpu")
-            seen.append((autocast, model.conv.weight.is_contiguous(), torch.backends.cudnn.benchmark))
+            layout = "channels_last" if model.conv.weight.is_contiguous(memory_format=torch.channels_last) else "contiguous"
+            seen.append((autocast, layout, torch.backends.cudnn.benchmark))
 
     benchmark = torch.backends.cudnn.benchmark
     harness = tiny()
-    train(harness, data, spec(epochs=1), seed=0, hooks=[Probe()])
-    assert set(seen) == {(False, True, benchmark)}
+    train(harness, data, spec(epochs=1), seed=0, hooks=[Probe()], memory_format=memory_format)
+    expected = memory_format or "contiguous"
+    assert set(seen) == {(False, expected, benchmark)}
+    assert harness.conv.weight.is_contiguous()  # back to the default layout for pruning and saving
 
     bare = tiny()
-    torch.manual_seed(0)
-    optimizer = torch.optim.SGD(bare.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    bare.train()
-    for inputs, labels in data.train_batches(32, seed=0, epoch=0):
-        loss = nn.functional.cross_entropy(bare(inputs), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    _hand_written_epoch(bare, data, train_module.MEMORY_FORMATS[expected])
     for (name, a), b in zip(weights(harness).items(), weights(bare).values()):
         assert torch.equal(a, b), name
 
 
-def test_cpu_gets_no_device_options():
+def test_channels_last_rounds_differently_so_it_is_part_of_the_identity(data):
+    a, b = tiny(), tiny()
+    train(a, data, spec(epochs=1), seed=0, memory_format="channels_last")
+    train(b, data, spec(epochs=1), seed=0, memory_format="contiguous")
+    assert any(not torch.equal(x, y) for x, y in zip(weights(a).values(), weights(b).values()))
+    spec_ = RunSpec(adapter="l1-norm", threads=1)
+    assert spec_.memory_format == "channels_last"
+    assert spec_.hash != RunSpec(adapter="l1-norm", threads=1, memory_format="contiguous").hash
+    with pytest.raises(ValueError, match="unknown memory format"):
+        train(tiny(), data, spec(epochs=1), seed=0, memory_format="nhwc")
+
+
+def test_cpu_gets_no_device_options_but_the_memory_format():
     model = tiny()
     benchmark = torch.backends.cudnn.benchmark
-    with _device_setup(model, CPU):
+    assert default_memory_format(CPU) == "contiguous"
+    with _device_setup(model, CPU, "contiguous"):
         assert model.conv.weight.is_contiguous() and torch.backends.cudnn.benchmark == benchmark
+    with _device_setup(model, CPU, "channels_last"):
+        assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
+        assert torch.backends.cudnn.benchmark == benchmark
+    assert model.conv.weight.is_contiguous()
     x = torch.zeros(2, 3, 4, 4)
-    assert _layout(x, CPU) is x
+    assert _layout(x, "contiguous") is x
+    assert _layout(x, "channels_last").is_contiguous(memory_format=torch.channels_last)
     assert isinstance(_precision(CPU)(), contextlib.nullcontext)
     assert train_module.eval_batch_size(CPU) == train_module.EVAL_BATCH_SIZE["cpu"]
 
@@ -115,7 +144,8 @@ def test_cpu_gets_no_device_options():
 def test_cuda_turns_on_cudnn_autotuning_and_channels_last_while_training(monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # restored after the test
     model = tiny()
-    with _device_setup(model, CUDA):
+    assert default_memory_format(CUDA) == "channels_last"
+    with _device_setup(model, CUDA, default_memory_format(CUDA)):
         assert torch.backends.cudnn.benchmark
         assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert model.conv.weight.is_contiguous()  # back to the default layout for pruning and saving
@@ -124,9 +154,9 @@ def test_cuda_turns_on_cudnn_autotuning_and_channels_last_while_training(monkeyp
 
 def test_cuda_layout_and_precision():
     images, flat = torch.randn(2, 3, 4, 4), torch.randn(2, 5)
-    assert _layout(images, CUDA).is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(_layout(images, CUDA), images)  # same values, other strides
-    assert _layout(flat, CUDA) is flat  # only image batches have a channels_last layout
+    assert _layout(images, "channels_last").is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(_layout(images, "channels_last"), images)  # same values, other strides
+    assert _layout(flat, "channels_last") is flat  # only image batches have a channels_last layout
     with warnings.catch_warnings():  # "CUDA is not available": this machine has none
         warnings.simplefilter("ignore")
         context = _precision(CUDA)()

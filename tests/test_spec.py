@@ -25,9 +25,13 @@ from bench.pruning import Target, get_adapter
 
 BASE = dict(adapter="hrankplus", threads=2)
 
-# Pinned: the default `bench evaluate --adapter hrankplus` on 2 CPU threads, and an l1-norm run.
-PINNED_DEFAULT = "f2cdff476a14"
-PINNED_L1 = "41f107f95844"
+# Pinned: the default `bench evaluate --adapter hrankplus` on 2 CPU threads, and an l1-norm run; and
+# the same runs in the contiguous memory format, which keep the ids they had before the format was a
+# choice (the reference records' runs are of that kind).
+PINNED_DEFAULT = "d309059640ec"
+PINNED_L1 = "832eec49f198"
+PINNED_DEFAULT_CONTIGUOUS = "f2cdff476a14"
+PINNED_L1_CONTIGUOUS = "41f107f95844"
 
 
 @pytest.fixture
@@ -42,6 +46,8 @@ def test_literal_hashes_are_pinned(weights):
     assert RunSpec(**BASE).hash == PINNED_DEFAULT
     spec = RunSpec(adapter="l1-norm", protocol="ft-40", seeds=(0,), threads=1, target=Target(ratio=0.8))
     assert spec.hash == PINNED_L1
+    assert RunSpec(**BASE, memory_format="contiguous").hash == PINNED_DEFAULT_CONTIGUOUS
+    assert dataclasses.replace(spec, memory_format="contiguous").hash == PINNED_L1_CONTIGUOUS
     assert RunSpec(**BASE).record_path == f"digits/resnet20/hrankplus_ratio0.5_clr-90_{PINNED_DEFAULT}.json"
 
 
@@ -62,6 +68,7 @@ CHANGES = {
     "device": "cuda",
     "threads": 1,
     "compile": True,
+    "memory_format": "contiguous",
     "world_size": 2,
 }
 
@@ -107,6 +114,21 @@ def test_the_json_form_refuses_what_it_cannot_trust(weights):
     torch.save({}, weights)
     with pytest.raises(BenchError, match="not the file this run was specified with"):
         RunSpec.from_dict(data)
+
+
+def test_a_version_1_spec_trained_in_its_devices_legacy_memory_format():
+    """Records written before the memory format was a choice carry spec_version 1 and no format: they
+    read back as the format their device trained in (CPU contiguous, CUDA channels_last), so their
+    stored run id still is their spec's hash."""
+    old = {k: v for k, v in RunSpec(**BASE, memory_format="contiguous").to_dict().items() if k != "memory_format"}
+    old["spec_version"] = 1
+    spec = RunSpec.from_dict(old)
+    assert spec.memory_format == "contiguous" and spec.hash == PINNED_DEFAULT_CONTIGUOUS
+    assert RunSpec.from_dict({**old, "device": "cuda", "threads": None}).memory_format == "channels_last"
+    with pytest.raises(BenchError, match="unsupported run specification version"):
+        RunSpec.from_dict({**old, "spec_version": 99})
+    with pytest.raises(BenchError, match="unknown memory format 'nhwc'"):
+        RunSpec(**BASE, memory_format="nhwc")
 
 
 def test_a_cpu_spec_states_its_threads_and_a_gpu_spec_none():

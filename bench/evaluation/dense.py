@@ -16,7 +16,7 @@ from bench.core.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
 from bench.core.config import config_hash, file_digest, to_jsonable
 from bench.core.counting import Counts, count
 from bench.core.hooks import TrainingHook
-from bench.core.train import TrainSpec, train
+from bench.core.train import TrainSpec, default_memory_format, train
 from bench.core.train import evaluate as evaluate_accuracy
 from bench.data import DataBundle
 from bench.errors import BenchError
@@ -68,7 +68,10 @@ def recipe_spec(data: DataBundle) -> TrainSpec:
     )
 
 
-def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict | None = None, compile: bool = False) -> dict:
+def dense_config(
+    model_name: str, data: DataBundle, seed: int, regularizer: dict | None = None, compile: bool = False,
+    memory_format: str = defaults.MEMORY_FORMAT,
+) -> dict:
     config = {
         "kind": "dense",
         "version": DENSE_TRAINING_VERSION,
@@ -82,6 +85,8 @@ def dense_config(model_name: str, data: DataBundle, seed: int, regularizer: dict
         config["regularizer"] = regularizer
     if compile:  # torch.compile changes the numbers (fused kernels round differently): its own cache entry
         config["compile"] = True
+    if memory_format != default_memory_format(data.device):  # named only then: earlier baselines keep their ids
+        config["memory_format"] = memory_format
     config.update(world_identity())  # per-rank BatchNorm statistics change the numbers too
     if data.device.type == "cpu":  # CPU kernels split reductions by thread count, so the weights differ with it
         config["threads"] = torch.get_num_threads()
@@ -99,13 +104,15 @@ def train_dense(
     reporter: Reporter | None = None,
     stop: StopFlag | None = None,
     compile: bool = False,
+    memory_format: str = defaults.MEMORY_FORMAT,
     checkpoint_every: float = CHECKPOINT_EVERY,
 ) -> Dense:
     """The dense model, trained with the dataset's original recipe and cached, or the user's weights.
 
     The cache is shared safely: a file lock makes a second process that needs the same baseline wait
     and reuse it, and an interrupted training resumes from its last checkpoint (saved at most every
-    `checkpoint_every` seconds, and when stopped). `compile` trains through torch.compile."""
+    `checkpoint_every` seconds, and when stopped). `compile` trains through torch.compile, in
+    `memory_format`."""
     reporter = reporter or SilentReporter()
     device = data.device
     torch.manual_seed(seed)  # the init a training run starts from; counting and cache loads draw no randomness
@@ -115,8 +122,8 @@ def train_dense(
         distributed.from_main(lambda: load_checkpoint(model, checkpoint))  # rank 0 reads, every rank gets the weights
         model.to(device)
         distributed.broadcast_state(model)
-        val_top1, _ = evaluate_accuracy(model, data, "val")
-        test_top1, test_top5 = evaluate_accuracy(model, data, "test")
+        val_top1, _ = evaluate_accuracy(model, data, "val", memory_format)
+        test_top1, test_top5 = evaluate_accuracy(model, data, "test", memory_format)
         sha = distributed.from_main(lambda: file_digest(Path(checkpoint)))
         digest = config_hash({"kind": "checkpoint", "sha": sha, "model": model_name})
         if hook is not None:
@@ -125,7 +132,7 @@ def train_dense(
 
     regularizer = hook.identity() if hook is not None else None
     compile = compile_usable(compile, device, reporter)
-    config = dense_config(model_name, data, seed, regularizer, compile)
+    config = dense_config(model_name, data, seed, regularizer, compile, memory_format)
     run_id = config_hash(config)
     run_dir = records.ensure_dir(Path(runs_dir) / "dense" / f"{data.spec.name}-{slug(model_name)}-{run_id}")
     with exclusive(run_dir / "lock", reporter, f"another process is training this dense baseline ({run_dir}); waiting"):
@@ -140,7 +147,7 @@ def train_dense(
             hooks = [hook] if hook is not None else []
             result = train(
                 model, data, spec, seed=seed, hooks=hooks, on_epoch=on_epoch, checkpointer=checkpointer, stop=stop,
-                compile=compile, warn=reporter.message,
+                compile=compile, memory_format=memory_format, warn=reporter.message,
             )
         if result.diverged:
             raise BenchError(f"dense training of {model_name} diverged (NaN/inf loss); nothing was cached")

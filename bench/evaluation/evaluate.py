@@ -100,6 +100,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     env = describe(device)  # the commit as the run starts, not as it ends
     if spec.compile:
         env["compile"] = True
+    env["memory_format"] = spec.memory_format
     data = load_data(spec.dataset, device, split_seed=spec.split_seed, data_root=execution.data_root, download=execution.download)
     # Fail fast, before any training: the protocol must resolve and the target must fit the model.
     spec.resolved_protocol  # noqa: B018 (resolving raises on a protocol the recipe cannot hold)
@@ -119,6 +120,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
         reporter=reporter,
         stop=stop,
         compile=spec.compile,
+        memory_format=spec.memory_format,
         checkpoint_every=execution.checkpoint_every,
     )
     dense_latency = measure_latency(dense.model, data.spec.input_shape, device) if distributed.is_main() else None
@@ -141,6 +143,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
         stop=stop,
         total_runs=len(spec.seeds) * len(arms),
         compile=spec.compile,
+        memory_format=spec.memory_format,
         checkpoint_every=execution.checkpoint_every,
         layout=layout.name,
         soft_epochs=len(spec.seeds) * soft.epochs if (soft := soft_schedule(adapter, data.spec.recipe)) else 0,

@@ -12,7 +12,7 @@ A random control is pruned to the method's per-unit counts of the same seed at e
 
 A run is identified by what determines its numbers, not by the record that asked for it: the network
 it starts from (architecture, weights and masks), the resolved protocol, the data and seed, the
-environment that changes numbers (device type, threads, compile, world size) and, for a run that
+environment that changes numbers (device type, threads, compile, memory format, world size) and, for a run that
 prunes while it trains, the adapter and target. Its folder is runs/run/<that hash>/, so the random
 controls of different methods that come out identical (same dense weights, structure, protocol and
 seed) are trained once and shared, and the records that reuse a run say so (`reused`).
@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from bench import defaults
 from bench.core import records
 from bench.core.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
 from bench.core.config import Recipe, config_hash, to_jsonable
@@ -79,6 +80,7 @@ class Evaluation:
     total_runs: int
     resolved: ResolvedProtocol | None = None
     compile: bool = False  # train through torch.compile
+    memory_format: str = defaults.MEMORY_FORMAT  # of the model and its batches while training
     checkpoint_every: float = CHECKPOINT_EVERY  # seconds between periodic checkpoints
     layout: str | None = None  # where the method prunes (its control takes it from the method's structure)
     soft_epochs: int = 0  # epochs of soft pruning before the protocol, summed over the method's seeds
@@ -265,8 +267,8 @@ def _train_soft(ev: Evaluation, adapter: Adapter, soft: SoftPruning, schedule: R
     result = _train(ev, model, schedule, seed, run_dir, label, [soft.hook(zeroing)])
     if not result.diverged:  # the accuracy of the small network, not of the zeroed full-width one
         small = _prune(ev, adapter, model, seed, None, None)
-        result.test_top1, result.test_top5 = evaluate_accuracy(small.model, ev.data, "test")
-        small_val, _ = evaluate_accuracy(small.model, ev.data, "val")
+        result.test_top1, result.test_top5 = evaluate_accuracy(small.model, ev.data, "test", ev.memory_format)
+        small_val, _ = evaluate_accuracy(small.model, ev.data, "val", ev.memory_format)
         if abs(small_val - result.best_val_top1) > 1e-6:  # e.g. --hp interval > 1: the best epoch was not zeroed
             ev.reporter.message(
                 f"{label}: the small network validates at {small_val:.2f}%, the soft network it came from at "
@@ -321,6 +323,7 @@ def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir
             checkpointer=checkpointer,
             stop=ev.stop,
             compile=ev.compile,
+            memory_format=ev.memory_format,
             warn=ev.reporter.message,
         )
     if result.diverged:

@@ -11,8 +11,8 @@ target, the layout asked for, the model, the dataset and split seed, the protoco
 (its LR, epochs and batch size against the dataset's recipe, not only its name, so that a synthesized
 `clr-41` cannot silently change meaning), the seeds, the random control, the iterations, the dense
 source (the user's checkpoint by SHA-256, or the dense seed, recipe and training-code version), and
-the environment parts that change numbers: device type, CPU thread count, torch.compile and the
-data-parallel world size. The CPU model and the torch version change the last bits too (measured: one
+the environment parts that change numbers: device type, CPU thread count, torch.compile, the memory
+format the model trains in and the data-parallel world size. The CPU model and the torch version change the last bits too (measured: one
 dense digits epoch ends at |w| sum 15136.10 on an AVX2 Xeon, 15129.57 on an AVX512 one, 15127.73 on the
 latter with AVX2 kernels forced), but they are where a result was computed, not what was asked: the
 record states them (`environment`), and a run is bitwise reproducible on the same machine type and
@@ -31,6 +31,7 @@ from typing import Any
 
 from bench import defaults
 from bench.core.config import config_hash, file_digest, to_jsonable
+from bench.core.train import LEGACY_MEMORY_FORMAT
 from bench.errors import BenchError
 from bench.pruning import Target, get_adapter
 from bench.pruning.interface import Adapter
@@ -40,7 +41,9 @@ from bench.pruning.interface import Adapter
 DENSE_TRAINING_VERSION = 2
 # Bump when the retraining path (pruning-to-training hand-off, training loop) changes its results.
 RETRAINING_VERSION = 1
-SPEC_VERSION = 1  # of the JSON form below
+# Of the JSON form below. Version 2 added `memory_format`; a version-1 spec trained in its device's
+# legacy format (CPU contiguous, CUDA channels_last), which leaves its identity, and so its hash, as it was.
+SPEC_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class RunSpec:
     device: str = "cpu"  # device type ("cpu", "cuda"); the index does not change numbers
     threads: int | None = None  # CPU threads (they change the numbers on CPU); None on GPUs
     compile: bool = False
+    memory_format: str = defaults.MEMORY_FORMAT  # of the model and its batches while training
     world_size: int = 1
 
     def __post_init__(self) -> None:
@@ -86,6 +90,8 @@ class RunSpec:
             raise BenchError("a CPU run needs its thread count (it changes the numbers)")
         if self.device != "cpu":
             set_("threads", None)
+        if self.memory_format not in defaults.MEMORY_FORMATS:
+            raise BenchError(f"unknown memory format {self.memory_format!r} (known: {', '.join(defaults.MEMORY_FORMATS)})")
         if self.checkpoint is not None and self.checkpoint_sha256 is None:
             try:
                 set_("checkpoint_sha256", file_digest(Path(self.checkpoint)))
@@ -131,8 +137,12 @@ class RunSpec:
         return {"seed": self.dense_seed, "training_version": DENSE_TRAINING_VERSION, "recipe": to_jsonable(DATASETS.get(self.dataset).recipe)}
 
     def environment_identity(self) -> dict:
-        """The parts of where a run executes that change its numbers."""
-        return {"device": self.device, "threads": self.threads, "compile": self.compile, "world_size": self.world_size}
+        """The parts of where a run executes that change its numbers. The memory format is named only
+        where it is not the device's legacy one, so that runs from before it was a choice keep their ids."""
+        env = {"device": self.device, "threads": self.threads, "compile": self.compile, "world_size": self.world_size}
+        if self.memory_format != LEGACY_MEMORY_FORMAT[self.device]:
+            env["memory_format"] = self.memory_format
+        return env
 
     def identity(self) -> dict:
         return {
@@ -189,8 +199,11 @@ class RunSpec:
         """The inverse of `to_dict`; a checkpoint whose bytes changed since is an error (unless not
         `check_checkpoint`: a record read elsewhere, whose weights are not at hand)."""
         data = dict(data)
-        if data.pop("spec_version", None) != SPEC_VERSION:
-            raise BenchError(f"unsupported run specification version (this prunebench reads version {SPEC_VERSION})")
+        version = data.pop("spec_version", None)
+        if version not in (1, SPEC_VERSION):
+            raise BenchError(f"unsupported run specification version (this prunebench reads versions 1 to {SPEC_VERSION})")
+        if version == 1:  # before the memory format was a choice: the device's legacy one
+            data["memory_format"] = LEGACY_MEMORY_FORMAT.get(data.get("device", "cpu"), "contiguous")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

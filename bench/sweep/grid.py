@@ -33,7 +33,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 GRID_KEYS = (
     "models", "datasets", "protocols", "seeds", "random_control", "checkpoint", "data_root",
-    "dense_seed", "split_seed", "device", "threads", "adapters",
+    "dense_seed", "split_seed", "device", "threads", "memory_format", "adapters",
 )
 ADAPTER_KEYS = ("name", "ratios", "compress_rates", "configs", "hp", "layouts", "models", "datasets", "protocols")
 
@@ -375,6 +375,9 @@ class _Expander:
         if threads is not None and threads < 1:
             raise self.fail("", f"threads must be at least 1, got {threads}")
         spec_threads = (threads or self.default_threads) if device_type == "cpu" else None
+        memory_format = self._scalar("memory_format", (str,), defaults.MEMORY_FORMAT, "a memory format")
+        if memory_format not in defaults.MEMORY_FORMATS:
+            raise self.fail("", f"memory_format must be one of {', '.join(defaults.MEMORY_FORMATS)}, got {memory_format!r}")
         data_root = self.data.get("data_root")
         if data_root is not None and not isinstance(data_root, str):
             raise self.fail("", f"data_root must be a folder path, got {data_root!r}")
@@ -429,7 +432,7 @@ class _Expander:
                         split_seed=split_seed, protocol=ref, seeds=seeds, random_control=random_control,
                         dense_seed=dense_seed, checkpoint=str(checkpoint) if checkpoint else None,
                         checkpoint_sha256=digests[checkpoint] if checkpoint else None,
-                        device=device_type, threads=spec_threads,
+                        device=device_type, threads=spec_threads, memory_format=memory_format,
                     )
                 except BenchError as exc:
                     raise self.fail(where, str(exc)) from None

@@ -59,6 +59,11 @@ def _add_training_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--compile", action="store_true", help="train through torch.compile (slow to start; changes the numbers, so cached apart)")
     g.add_argument(
+        "--memory-format", choices=defaults.MEMORY_FORMATS, default=defaults.MEMORY_FORMAT,
+        help="layout of the model and its batches while training (default channels_last: faster on CPU and GPU; "
+        "contiguous is how CPU runs trained before, e.g. the reference records; part of a run's identity)",
+    )
+    g.add_argument(
         "--checkpoint-every", type=_seconds, default=60.0, metavar="SECONDS",
         help="seconds between periodic checkpoints (default 60; 0 = every epoch); runs also save when stopped",
     )
@@ -256,6 +261,7 @@ def cmd_evaluate(args) -> int:
             dense_seed=args.dense_seed,
             checkpoint=args.checkpoint,
             compile=args.compile,
+            memory_format=args.memory_format,
         )
         record, path = api.evaluate(spec, execution, reporter, stop)
     if distributed.is_main():
@@ -301,7 +307,7 @@ def cmd_train(args) -> int:
         data = _load_data(args, device)
         dense = api.train_dense(
             args.model, data, seed=args.seed, runs_dir=args.runs_dir, reporter=reporter, stop=stop,
-            compile=args.compile, checkpoint_every=args.checkpoint_every,
+            compile=args.compile, memory_format=args.memory_format, checkpoint_every=args.checkpoint_every,
         )
     if not distributed.is_main():
         return 0

@@ -5,7 +5,8 @@ matmuls (2·n³ FLOPs each) on the threads a run uses. Training's achieved rate 
 real `bench.core.train.train`, per-epoch validation excluded, median over epochs) × the FLOPs one
 training image costs: forward + backward ≈ 3 forwards, and a forward is 2 × fvcore's count (fvcore
 counts one multiply-add as one FLOP, the matmul counts two). The fraction is informative, with no
-target: small convolutions on small images are far from a matmul's efficiency.
+target: small convolutions on small images are far from a matmul's efficiency. Each model is measured
+in both memory formats, the default (channels_last) first: the measurement that chose the default.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 
 from bench.core.counting import count
 from bench.core.hooks import TrainingHook
+from bench import defaults
 from bench.core.train import TrainSpec, train
 from bench.data import DataBundle, load_dataset
 from bench.models import build_model
@@ -31,6 +33,7 @@ class Limit:
     model: str
     inputs: str  # e.g. "digits 1×16×16"
     batch: int
+    memory_format: str
     images_per_second: float
     flops_per_image: float  # training FLOPs (multiply and add counted apart)
     peak: float  # FLOP/s of the matmul on the same threads
@@ -45,7 +48,7 @@ class Limit:
 
     def line(self) -> str:
         return (f"{self.fraction:8.1%}  of peak  {self.model} on {self.inputs}, batch {self.batch}: "
-                f"{self.images_per_second:.0f} img/s × {self.flops_per_image / 1e6:.1f} MFLOP/img = {self.achieved / 1e9:.2f} GFLOP/s")
+                f"{self.memory_format}: {self.images_per_second:.0f} img/s × {self.flops_per_image / 1e6:.1f} MFLOP/img = {self.achieved / 1e9:.2f} GFLOP/s")
 
 
 def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
@@ -74,28 +77,32 @@ class _StepsTimer(TrainingHook):
         self.mark = time.perf_counter()
 
 
-def training_limit(model_name: str, data: DataBundle, batch: int, epochs: int, peak: float) -> Limit:
+def training_limit(model_name: str, data: DataBundle, batch: int, epochs: int, peak: float,
+                   memory_format: str = defaults.MEMORY_FORMAT) -> Limit:
     torch.manual_seed(0)
     spec = data.spec
     model = build_model(model_name, num_classes=spec.num_classes, in_channels=spec.in_channels)
     forward = count(model, torch.zeros(1, *spec.input_shape)).flops
     plan = TrainSpec(epochs=epochs, batch_size=batch, lr_at=lambda s: 0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
     timer = _StepsTimer()
-    train(model, data, plan, seed=0, hooks=[timer], on_epoch=timer.epoch_done)
+    train(model, data, plan, seed=0, hooks=[timer], on_epoch=timer.epoch_done, memory_format=memory_format)
     seconds = statistics.median(timer.seconds[1:] or timer.seconds)  # the first epoch pays one-time setup
     shape = "×".join(str(d) for d in spec.input_shape)
-    return Limit(model_name, f"{spec.name} {shape}", batch, data.sizes["train"] / seconds,
+    return Limit(model_name, f"{spec.name} {shape}", batch, memory_format, data.sizes["train"] / seconds,
                  TRAINING_PASSES * FLOPS_PER_MAC * forward, peak)
 
 
 def limits(epochs: int = 3) -> list[Limit]:
-    """The default model on the default dataset, and ResNet-56 at CIFAR's 32×32 (synthetic images)."""
+    """The default model on the default dataset, and ResNet-56 at CIFAR's 32×32 (synthetic images),
+    each in every memory format."""
     from bench.ui.perf import synthetic_cifar
 
     peak = matmul_peak()
+    formats = sorted(defaults.MEMORY_FORMATS, key=lambda f: f != defaults.MEMORY_FORMAT)
     return [
-        training_limit("resnet20", load_dataset("digits"), 64, epochs, peak),
-        training_limit("resnet56", synthetic_cifar(n_train=2000, n_eval=200), 64, epochs, peak),
+        training_limit(model, data, 64, epochs, peak, memory_format)
+        for model, data in (("resnet20", load_dataset("digits")), ("resnet56", synthetic_cifar(n_train=2000, n_eval=200)))
+        for memory_format in formats
     ]
 
 

@@ -38,11 +38,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from bench import defaults
 from bench.core.checkpoint import Checkpointer
 from bench.core.counting import count
 from bench.core.hooks import TrainingHook
 from bench.core.latency import for_inference
-from bench.core.train import TrainSpec, train
+from bench.core.train import MEMORY_FORMATS, TrainSpec, train
 from bench.data import DATASETS, TensorDataBundle
 from bench.data.cifar import CIFAR10_FORMAT
 from bench.errors import BenchError
@@ -74,17 +75,19 @@ def synthetic_cifar(n_train: int = 4500, n_eval: int = 500, seed: int = 0) -> Te
 
 
 class BareLoop:
-    """The minimal loop anyone would write: SGD (the harness's settings), forward, loss, backward, step."""
+    """The minimal loop anyone would write: SGD (the harness's settings), forward, loss, backward, step,
+    with the model and its batches in `memory_format` (contiguous: as the reference implementations)."""
 
-    def __init__(self, model: nn.Module):
-        self.model = model
+    def __init__(self, model: nn.Module, memory_format: str = "contiguous"):
+        self.format = MEMORY_FORMATS[memory_format]
+        self.model = model.to(memory_format=self.format)
         self.optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
 
     def epoch_seconds(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> float:
         self.model.train()
         start = time.perf_counter()
         for inputs, labels in batches:
-            loss = F.cross_entropy(self.model(inputs), labels)
+            loss = F.cross_entropy(self.model(inputs.contiguous(memory_format=self.format)), labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -124,8 +127,9 @@ class _StepsDone(TrainingHook):
 
 
 def interleaved(model_name: str, data: TensorDataBundle, batch: int, epochs: int, baseline_epoch: Callable[[int], float]) -> Interleaved:
-    """`bench.core.train.train` as every run uses it (a checkpointer with the default cadence included),
-    with `baseline_epoch(e)` called, and timed apart, after each of its epochs."""
+    """`bench.core.train.train` as every run uses it (a checkpointer with the default cadence and the
+    default memory format included), with `baseline_epoch(e)` called, and timed apart, after each of its
+    epochs."""
     spec = TrainSpec(epochs=epochs, batch_size=batch, lr_at=lambda s: 0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
     harness: list[float] = []
     steps: list[float] = []
@@ -143,7 +147,8 @@ def interleaved(model_name: str, data: TensorDataBundle, batch: int, epochs: int
     with tempfile.TemporaryDirectory() as folder:
         model = _fresh_model(model_name)
         mark[0] = time.perf_counter()
-        train(model, data, spec, seed=0, hooks=[steps_done], on_epoch=on_epoch, checkpointer=Checkpointer(folder))
+        train(model, data, spec, seed=0, hooks=[steps_done], on_epoch=on_epoch, checkpointer=Checkpointer(folder),
+              memory_format=defaults.MEMORY_FORMAT)
         test_pass = time.perf_counter() - mark[0]
     return Interleaved(harness, steps, baseline, test_pass)
 
@@ -161,7 +166,7 @@ def _fresh_model(model_name: str) -> nn.Module:
 
 def harness_ratio(model_name: str = "resnet20", batch: int = 64, epochs: int = 5) -> Ratio:
     data = synthetic_cifar()
-    bare = BareLoop(_fresh_model(model_name))
+    bare = BareLoop(_fresh_model(model_name), defaults.MEMORY_FORMAT)  # the same work as the harness's steps
     result = interleaved(model_name, data, batch, epochs, lambda e: bare.epoch_seconds(data.train_batches(batch, seed=0, epoch=e)))
     validation = [h - s for h, s in zip(result.harness, result.steps)]
     detail = (_detail(model_name, batch, data, result, "bare", result.steps)

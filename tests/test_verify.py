@@ -102,3 +102,31 @@ def test_ci_verifies_a_committed_reference_record(tmp_path):
         assert result["status"] == "identical", done.stdout
     else:
         assert result["status"] in ("identical", "within spread"), done.stdout
+
+
+def _arm(top1s: list[float | None]) -> dict:
+    import statistics
+
+    done = [t for t in top1s if t is not None]
+    return {
+        "runs": [{"seed": i, "top1": t, "top5": 100.0, "best_epoch": 3} for i, t in enumerate(top1s)],
+        "top1_std": statistics.stdev(done) if len(done) > 1 else 0.0,
+    }
+
+
+def test_within_spread_is_the_95_percent_band_of_two_runs_of_the_arm():
+    """Elsewhere a rerun seed is 'within spread' when it differs from its recorded run by no more than
+    two independent runs of the arm would 95% of the time: t(0.975, n-1)·√2·s, at least one image."""
+    from bench.evaluation.verify import NOT_REPRODUCED, WITHIN, _compare, spread
+
+    # fpgm ratio 0.7 clr-40 (a committed record): s = 0.576 over 5 seeds → 2.776 · 1.414 · 0.576 = 2.26
+    method = _arm([97.77777777777777, 98.88888888888889, 98.33333333333333, 99.16666666666667, 98.05555555555556])
+    record = {"method": method, "random_control": None, "dataset": {"sizes": {"test": 360}}}
+    assert spread(record, "method") == pytest.approx(2.2613, abs=1e-3)
+    rerun = lambda top1: {"method": {"runs": [{"seed": 0, "top1": top1, "top5": 100.0, "best_epoch": 2}]}}  # noqa: E731
+    assert _compare(record, rerun(99.17), 0, same_environment=False)["status"] == WITHIN  # +1.39 points
+    assert _compare(record, rerun(95.0), 0, same_environment=False)["status"] == NOT_REPRODUCED
+    assert _compare(record, rerun(99.17), 0, same_environment=True)["status"] == NOT_REPRODUCED  # there: bitwise only
+    # one finished seed (or none that vary): one test image
+    assert spread({**record, "method": _arm([98.0, None])}, "method") == pytest.approx(100 / 360)
+    assert spread({**record, "method": _arm([98.0, 98.0, 98.0])}, "method") == pytest.approx(100 / 360)

@@ -7,6 +7,9 @@ run specification it carries. The leaderboard, which never imports torch, relies
 
 from __future__ import annotations
 
+import functools
+import json
+
 import torch
 
 from bench.core.counting import count
@@ -29,25 +32,39 @@ def problems(record: dict) -> list[str]:
             return [f"spec: {exc}"]
         if spec_hash != record["run_id"]:
             found.append(f"run_id: {record['run_id']} is not the hash of the record's own spec ({spec_hash})")
+    model_name, dataset_name = record["model"], record["dataset"]["name"]
     try:
-        data = DATASETS.get(record["dataset"]["name"])
-        torch.manual_seed(0)  # counts do not depend on the weights; a fixed init keeps this quiet and repeatable
-        dense = build_model(record["model"], num_classes=data.num_classes, in_channels=data.in_channels).eval()
+        DATASETS.get(dataset_name)
+        params, flops = _counts(model_name, dataset_name, None)
     except BenchError:
         return found
-    x = torch.zeros(1, *data.input_shape)
     recorded = record["dense"]
-    counted = count(dense, x)
-    found += [f"dense/{k}: {recorded[k]} but the model has {v}" for k, v in (("params", counted.params), ("flops", counted.flops)) if recorded[k] != v]
+    found += [f"dense/{k}: {recorded[k]} but the model has {v}" for k, v in (("params", params), ("flops", flops)) if recorded[k] != v]
     for arm_name in ("method", "random_control"):
         arm = record[arm_name]
         if arm is None:
             continue
-        structure = Structure.from_dict(arm["structure"])
-        pruned = prune(dense, record["model"], random_adapter(structure.kind), None, example_inputs=x, calibration=[], seed=0, reference=structure)
-        c = count(pruned.model, x, pruned.masks)
+        params, flops = _counts(model_name, dataset_name, json.dumps(arm["structure"], sort_keys=True))
         found += [
             f"{arm_name}/{k}: {arm[k]} but its stored structure gives {v}"
-            for k, v in (("params", c.params), ("flops", c.flops)) if arm[k] != v
+            for k, v in (("params", params), ("flops", flops)) if arm[k] != v
         ]
     return found
+
+
+@functools.lru_cache(maxsize=512)
+def _counts(model_name: str, dataset_name: str, structure: str | None) -> tuple[int, int]:
+    """(params, FLOPs) of the model, or of it pruned to a stored structure (canonical JSON): counts do
+    not depend on the weights, so each structure is counted once per process (the records of one
+    method and level under several protocols share theirs)."""
+    data = DATASETS.get(dataset_name)
+    torch.manual_seed(0)  # a fixed init keeps this quiet and repeatable
+    dense = build_model(model_name, num_classes=data.num_classes, in_channels=data.in_channels).eval()
+    x = torch.zeros(1, *data.input_shape)
+    if structure is None:
+        counted = count(dense, x)
+        return counted.params, counted.flops
+    reference = Structure.from_dict(json.loads(structure))
+    pruned = prune(dense, model_name, random_adapter(reference.kind), None, example_inputs=x, calibration=[], seed=0, reference=reference)
+    counted = count(pruned.model, x, pruned.masks)
+    return counted.params, counted.flops

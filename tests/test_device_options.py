@@ -365,3 +365,47 @@ def test_interleaved_times_the_training_steps_apart_from_validation():
     assert all(0 < s < h for s, h in zip(result.steps, result.harness))  # validation comes after the steps
     assert result.training_ratio == pytest.approx(statistics.median(0.01 / s for s in result.steps))
     assert result.training_ratio > result.ratio
+
+
+# --- precision of the forward, and `bench perf --only epoch` ---------------------------------------------
+
+
+@pytest.mark.parametrize("precision, autocast", [(None, False), ("fp32", False), ("bf16", True)])
+def test_the_forward_runs_in_the_precision_asked_for(data, precision, autocast):
+    """Runs use the device's precision (fp32 on CPU, bf16 autocast on CUDA); perf times the other too."""
+    seen = []
+    model = tiny()
+    model.conv.register_forward_hook(lambda module, args, out: seen.append((torch.is_autocast_enabled("cpu"), out.dtype)) if module.training else None)
+    train(model, data, spec(epochs=1), seed=0, precision=precision)
+    assert set(seen) == {(autocast, torch.bfloat16 if autocast else torch.float32)}
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast never changes the weights
+    assert train_module.default_precision(CUDA) == "bf16" and train_module.default_precision(CPU) == "fp32"
+    with pytest.raises(ValueError, match="unknown precision"):
+        train(tiny(), data, spec(epochs=1), seed=0, precision="fp8")
+
+
+def test_the_epoch_grid_is_the_whole_one_on_a_gpu_and_the_practical_one_on_a_cpu(monkeypatch):
+    from bench.ui import device_epoch
+
+    on_cpu = device_epoch.variants(CPU)
+    assert {(v.batch, v.compile) for v in on_cpu} == {(64, False)}
+    assert {(v.precision, v.memory_format) for v in on_cpu} == {("fp32", "channels_last"), ("fp32", "contiguous"), ("bf16", "channels_last"), ("bf16", "contiguous")}
+    monkeypatch.setattr(device_epoch, "compile_problem", lambda device: None)
+    on_gpu = device_epoch.variants(CUDA)
+    assert len(on_gpu) == 16 and {v.batch for v in on_gpu} == {64, 512} and {v.compile for v in on_gpu} == {False, True}
+    monkeypatch.setattr(device_epoch, "compile_problem", lambda device: "Triton is not installed")
+    assert {v.compile for v in device_epoch.variants(CUDA)} == {False}
+
+
+def test_perf_epoch_times_the_real_training_loop_per_variant(monkeypatch, capsys):
+    """`bench perf --only epoch` end to end, on a smaller model and set than its defaults."""
+    from bench.ui import device_epoch
+
+    real = device_epoch.epoch_timings
+    monkeypatch.setattr(device_epoch, "epoch_timings", lambda device: real(device, n_train=96, model_name="resnet20"))
+    assert main(["perf", "--only", "epoch"]) == 0
+    out = capsys.readouterr().out
+    assert "one resnet20 training epoch on synthetic CIFAR (cpu" in out
+    rows = [line for line in out.splitlines() if "img/s" in line]
+    assert len(rows) == 4 and "×1.00" in rows[0]
+    assert all(float(row.split("img/s")[0].split()[-1]) > 0 for row in rows)

@@ -68,11 +68,19 @@ def _layout(inputs: torch.Tensor, memory_format: str) -> torch.Tensor:
     return inputs
 
 
-def _precision(device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
-    """The training forward's context: bf16 autocast on CUDA (bf16 has fp32's range: no loss scaling);
-    nothing on CPU, which trains in fp32."""
-    if device.type == "cuda":
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+PRECISIONS = ("bf16", "fp32")  # of the training forward
+
+
+def default_precision(device: torch.device) -> str:
+    """bf16 autocast on CUDA (tensor cores; bf16 has fp32's range: no loss scaling), fp32 on CPU."""
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
+def _precision(device: torch.device, precision: str | None = None) -> Callable[[], contextlib.AbstractContextManager]:
+    """The training forward's context: autocast to bf16, or nothing (fp32). Runs always use their
+    device's default (`default_precision`); `bench perf --only epoch` times the other one too."""
+    if (precision or default_precision(device)) == "bf16":
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext
 
 
@@ -140,6 +148,7 @@ def train(
     stop: StopFlag | None = None,
     compile: bool = False,
     memory_format: str | None = None,
+    precision: str | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train `model` in place; on return it holds the best-validation weights.
@@ -150,14 +159,20 @@ def train(
     and after the current step when `stop` is raised; a run that finds a checkpoint continues from it.
     The data order is a function of (seed, epoch) and the RNG state is restored, so a resumed run
     reproduces an uninterrupted one exactly. `memory_format` (a key of `MEMORY_FORMATS`; default: the
-    device's, `default_memory_format`) is the layout of the model and its batches while it trains.
+    device's, `default_memory_format`) is the layout of the model and its batches while it trains, and
+    `precision` (bf16 or fp32; default: the device's, `default_precision`) that of its forward.
     `warn` gets one-line notes (default: stderr).
     """
     memory_format = memory_format or default_memory_format(data.device)
     if memory_format not in MEMORY_FORMATS:
         raise ValueError(f"unknown memory format {memory_format!r} (known: {', '.join(MEMORY_FORMATS)})")
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
     with _device_setup(model, data.device, memory_format):
-        return _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile, memory_format, warn or _to_stderr)
+        return _train(
+            model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile, memory_format,
+            _precision(data.device, precision), warn or _to_stderr,
+        )
 
 
 @contextlib.contextmanager
@@ -176,9 +191,8 @@ def _device_setup(model: nn.Module, device: torch.device, memory_format: str):
         model.to(memory_format=torch.contiguous_format)
 
 
-def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile, memory_format, warn) -> TrainResult:
+def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile, memory_format, precision, warn) -> TrainResult:
     device = data.device
-    precision = _precision(device)
     world = distributed.world_size()
     distributed.check_divisible(data.sizes["train"], spec.batch_size)
     torch.manual_seed(distributed.rank_seed(seed))  # dropout and any other stochastic layers

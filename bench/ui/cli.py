@@ -153,10 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("perf", help="measure the performance ratios (harness, data pipeline, real speedup) side by side")
     p.add_argument(
-        "--only", choices=["harness", "data", "end-to-end", "speedup", "limit", "sweep", "quickstart"],
+        "--only", choices=["harness", "data", "end-to-end", "speedup", "limit", "sweep", "quickstart", "epoch"],
         help="measure one ratio only; limit: training FLOP/s as a fraction of this machine's matmul peak; sweep and "
         "quickstart (not in the default set: minutes): runs/hour of `bench sweep` with K = 1, 2, 4 runs per device, and "
-        "the README's main command timed cold and cached",
+        "the README's main command timed cold and cached; epoch (not in the default set): one ResNet-56 training epoch "
+        "per device option (batch, compile, bf16/fp32, memory format) on this machine's training device",
     )
 
     p = sub.add_parser("validate", help="check submission records against the schema")
@@ -438,6 +439,13 @@ def cmd_perf(args) -> int:
         return 0
     if args.only == "limit":
         print(limit.report(limit.limits()))
+        return 0
+    if args.only == "epoch":
+        from bench.api import training_device
+        from bench.ui import device_epoch
+
+        device = training_device("auto")
+        print(device_epoch.report(device, device_epoch.epoch_timings(device)))
         return 0
     names = [args.only] if args.only else list(measures)
     ratios = [measures[name]() for name in names]

@@ -63,7 +63,7 @@ def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / best
 
 
-class _StepsTimer(TrainingHook):
+class StepsTimer(TrainingHook):
     """Seconds from an epoch's start (the previous epoch's end, validation included) to its last step."""
 
     def __init__(self):
@@ -84,7 +84,7 @@ def training_limit(model_name: str, data: DataBundle, batch: int, epochs: int, p
     model = build_model(model_name, num_classes=spec.num_classes, in_channels=spec.in_channels)
     forward = count(model, torch.zeros(1, *spec.input_shape)).flops
     plan = TrainSpec(epochs=epochs, batch_size=batch, lr_at=lambda s: 0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    timer = _StepsTimer()
+    timer = StepsTimer()
     train(model, data, plan, seed=0, hooks=[timer], on_epoch=timer.epoch_done, memory_format=memory_format)
     seconds = statistics.median(timer.seconds[1:] or timer.seconds)  # the first epoch pays one-time setup
     shape = "×".join(str(d) for d in spec.input_shape)

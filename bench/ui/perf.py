@@ -8,6 +8,7 @@
 - end to end: training images/s of the harness ÷ a bare loop fed by that conventional DataLoader;
 - speedup: measured ÷ FLOPs speedup of `l1-norm` pruning ResNet-56 to about half its FLOPs;
 - quickstart (opt-in, minutes): wall time of the README's main command, cold and cached.
+- epoch (opt-in): one ResNet-56 epoch under each device option (bench/ui/device_epoch.py).
 
 The two training ratios are interleaved epoch by epoch so that load from other processes hits both
 sides alike: the harness runs a real `train()` and, in its per-epoch callback, the baseline trains
@@ -64,13 +65,13 @@ class Ratio:
         return self.value >= self.target
 
 
-def synthetic_cifar(n_train: int = 4500, n_eval: int = 500, seed: int = 0) -> TensorDataBundle:
+def synthetic_cifar(n_train: int = 4500, n_eval: int = 500, seed: int = 0, device: str | torch.device = "cpu") -> TensorDataBundle:
     g = torch.Generator().manual_seed(seed)
     split = lambda n: (torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8), torch.randint(0, 10, (n,), generator=g))  # noqa: E731
     return TensorDataBundle(
         DATASETS.get("cifar10"),
         {"train": split(n_train), "val": split(n_eval), "test": split(n_eval)},
-        mean=CIFAR10_FORMAT.mean, std=CIFAR10_FORMAT.std, pad=4, flip=True,
+        mean=CIFAR10_FORMAT.mean, std=CIFAR10_FORMAT.std, pad=4, flip=True, device=device,
     )
 
 

@@ -9,8 +9,9 @@ stopped) and resume exactly.
 Devices: on CPU the loop is fp32 eager PyTorch (the thread count is set by the caller); on CUDA it
 turns on cuDNN autotuning and runs the training forward under bf16 autocast; evaluation stays fp32.
 The model and its input batches are kept in the run's memory format while it trains (`MEMORY_FORMATS`:
-channels_last is 13-32% faster per CPU training step than the default layout for the CIFAR ResNets, and
-faster on tensor cores; it rounds differently, so the format is part of a run's identity). `compile=True` trains through `torch.compile`
+channels_last is 13-32% faster per CPU training step than the default layout for the CIFAR ResNets,
+and faster on tensor cores; it rounds differently, so the format is part of a run's identity; callers
+that name none get their device's earlier layout). `compile=True` trains through `torch.compile`
 (falling back to eager, with a one-line warning, where it cannot work); the weights are always the
 underlying module's.
 

@@ -12,12 +12,13 @@ target, the layout asked for, the model, the dataset and split seed, the protoco
 `clr-41` cannot silently change meaning), the seeds, the random control, the iterations, the dense
 source (the user's checkpoint by SHA-256, or the dense seed, recipe and training-code version), and
 the environment parts that change numbers: device type, CPU thread count, torch.compile, the memory
-format the model trains in and the data-parallel world size. The CPU model and the torch version change the last bits too (measured: one
-dense digits epoch ends at |w| sum 15136.10 on an AVX2 Xeon, 15129.57 on an AVX512 one, 15127.73 on the
-latter with AVX2 kernels forced), but they are where a result was computed, not what was asked: the
-record states them (`environment`), and a run is bitwise reproducible on the same machine type and
-torch version. Paths (data, runs, records), the device index and the checkpoint cadence are
-not in it: they change where a result is computed, not what it is.
+format the model trains in and the data-parallel world size. The CPU model and the torch version
+change the last bits too (measured: one dense digits epoch ends at |w| sum 15136.10 on an AVX2 Xeon,
+15129.57 on an AVX512 one, 15127.73 on the latter with AVX2 kernels forced), but they are where a
+result was computed, not what was asked: the record states them (`environment`), and a run is
+bitwise reproducible on the same machine type and torch version. Paths (data, runs, records), the
+device index and the checkpoint cadence are not in it: they change where a result is computed, not
+what it is.
 """
 
 from __future__ import annotations

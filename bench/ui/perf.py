@@ -157,7 +157,9 @@ def interleaved(model_name: str, data: TensorDataBundle, batch: int, epochs: int
 def _warm_up(model_name: str, data: TensorDataBundle, batch: int) -> None:
     """One step on a throwaway model, so neither side's first epoch pays the kernels' one-time setup."""
     inputs, labels = next(iter(data.train_batches(batch, seed=1, epoch=0)))
-    F.cross_entropy(_fresh_model(model_name).train()(inputs), labels).backward()
+    layout = MEMORY_FORMATS[defaults.MEMORY_FORMAT]  # the format both sides train in
+    model = _fresh_model(model_name).to(memory_format=layout).train()
+    F.cross_entropy(model(inputs.contiguous(memory_format=layout)), labels).backward()
 
 
 def _fresh_model(model_name: str) -> nn.Module:

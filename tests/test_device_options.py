@@ -318,6 +318,9 @@ def test_cli_passes_compile_and_checkpoint_interval(monkeypatch, tmp_path, capsy
     assert main(["evaluate", "--adapter", "l1-norm", "--threads", "1"]) == 2
     assert seen["spec"].compile is False and seen["execution"].checkpoint_every == CHECKPOINT_EVERY
     assert seen["spec"].threads == 1 and seen["spec"].hash != RunSpec(adapter="l1-norm", threads=2).hash
+    assert seen["spec"].memory_format == "channels_last"
+    assert main(["evaluate", "--adapter", "l1-norm", "--threads", "1", "--memory-format", "contiguous"]) == 2
+    assert seen["spec"].memory_format == "contiguous"
     assert main(["evaluate", "--adapter", "l1-norm", "--checkpoint-every", "-1"]) == 2
     assert "number of seconds" in capsys.readouterr().err
 

@@ -198,10 +198,21 @@ BAD_GRIDS = {
     "bad seeds": ('seeds = [0, 0]\n[[adapters]]\nname = "l1-norm"\n', "seeds: need distinct non-negative integers"),
     "wrong type": ('protocols = 3\n[[adapters]]\nname = "l1-norm"\n', "protocols must be a protocol name or a list of them, got 3"),
     "bad device": ('device = "gpu"\n[[adapters]]\nname = "l1-norm"\n', "unknown device 'gpu'"),
+    "bad memory format": ('memory_format = "nhwc"\n[[adapters]]\nname = "l1-norm"\n', "memory_format must be one of channels_last, contiguous, got 'nhwc'"),
     "adapter protocol": ('[[adapters]]\nname = "l1-norm"\nprotocols = ["ft-x"]\n', "adapters[0] (l1-norm): unknown protocol 'ft-x'"),
     "no adapters": ('models = ["resnet20"]\n', "no [[adapters]] entries"),
     "not toml": ("models = [\n", "not valid TOML"),
 }
+
+
+def test_a_grid_fixes_the_memory_format_of_its_runs(tmp_path):
+    """Runs train in channels_last unless the grid says otherwise (the reference sweep pins contiguous,
+    the format its records were trained in): part of every run's identity."""
+    plain = load_grid(write(tmp_path, '[[adapters]]\nname = "l1-norm"\n', "plain.toml"))
+    pinned = load_grid(write(tmp_path, 'memory_format = "contiguous"\n[[adapters]]\nname = "l1-norm"\n', "pinned.toml"))
+    assert [r.spec.memory_format for r in plain.runs] == ["channels_last"]
+    assert [r.spec.memory_format for r in pinned.runs] == ["contiguous"]
+    assert plain.runs[0].hash != pinned.runs[0].hash
 
 
 @pytest.mark.parametrize("case", list(BAD_GRIDS))

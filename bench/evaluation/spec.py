@@ -32,7 +32,7 @@ from typing import Any
 
 from bench import defaults
 from bench.core.config import config_hash, file_digest, to_jsonable
-from bench.core.train import LEGACY_MEMORY_FORMAT
+from bench.core.train import default_memory_format
 from bench.errors import BenchError
 from bench.pruning import Target, get_adapter
 from bench.pruning.interface import Adapter
@@ -141,7 +141,7 @@ class RunSpec:
         """The parts of where a run executes that change its numbers. The memory format is named only
         where it is not the device's legacy one, so that runs from before it was a choice keep their ids."""
         env = {"device": self.device, "threads": self.threads, "compile": self.compile, "world_size": self.world_size}
-        if self.memory_format != LEGACY_MEMORY_FORMAT[self.device]:
+        if self.memory_format != default_memory_format(self.device):
             env["memory_format"] = self.memory_format
         return env
 
@@ -204,7 +204,7 @@ class RunSpec:
         if version not in (1, SPEC_VERSION):
             raise BenchError(f"unsupported run specification version (this prunebench reads versions 1 to {SPEC_VERSION})")
         if version == 1:  # before the memory format was a choice: the device's legacy one
-            data["memory_format"] = LEGACY_MEMORY_FORMAT.get(data.get("device", "cpu"), "contiguous")
+            data["memory_format"] = default_memory_format(data.get("device", "cpu"))
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -13,7 +13,16 @@ The pieces live in bench/evaluation/ (orchestration), bench/infra/environment.py
 
 from __future__ import annotations
 
+import io
+import json
+from pathlib import Path
+
+import torch
 import torch.nn as nn
+
+from bench.core import shipped
+from bench.core.config import file_digest
+from bench.core.records import write_atomic
 
 from bench.data import DataBundle, DatasetSpec
 from bench.errors import BenchError
@@ -37,7 +46,7 @@ from bench.evaluation.loading import (
     load_data,
     new_model,
 )
-from bench.evaluation.runs import calibration_batches
+from bench.evaluation.runs import CALIBRATION_SEED, calibration_batches
 from bench.evaluation.spec import DENSE_TRAINING_VERSION, RunSpec
 from bench.infra.environment import (
     compile_usable,
@@ -46,18 +55,77 @@ from bench.infra.environment import (
     training_device,
 )
 from bench.pruning import Adapter, Target, get_adapter
-from bench.pruning.engine import PrunedModel, Structure, prune
+from bench.pruning.cost import CostMatch, resolve_target
+from bench.pruning.engine import PrunedModel, Structure, check_target, prune
 
 __all__ = [
     "DEFAULT_RECORDS_DIR", "DEFAULT_RUNS_DIR", "DENSE_TRAINING_VERSION", "Dense", "Execution", "RunSpec",
-    "compile_usable", "dense_config", "evaluate", "example_inputs", "load_checkpoint", "load_data", "make_adapter",
-    "new_model", "prune_model", "random_control_adapter", "recipe_spec", "resolve_device", "set_threads", "specify",
-    "train_dense", "training_device",
+    "compile_usable", "dense_config", "evaluate", "example_inputs", "export_weights", "file_digest", "load_checkpoint", "load_data", "make_adapter",
+    "new_model", "prune_model", "prune_to", "random_control_adapter", "recipe_spec", "resolve_device", "set_threads", "specify",
+    "train_dense", "training_device", "unshared_baseline_warning",
 ]
+
+
+def export_weights(model: nn.Module, path: str | Path) -> None:
+    """The model's weights as a plain CPU state dict for `--checkpoint`, written atomically, refusing
+    to replace a file already there (shipped checkpoints are identified by their bytes)."""
+    path = Path(path)
+    if path.exists():
+        raise BenchError(f"{path} already exists; remove it first or export elsewhere")
+    if not path.parent.is_dir():
+        raise BenchError(f"folder {path.parent} does not exist")
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def unshared_baseline_warning(record: dict, path: str | Path) -> str | None:
+    """A warning when no other record beside `path` (same dataset and model folder) starts from the
+    record's dense weights and they are not a shipped checkpoint (bench/core/shipped.py)."""
+    weights = record["dense"].get("weights_sha256")
+    if weights is None or shipped.is_shipped(weights):
+        return None
+    folder = Path(path).parent
+    others = 0
+    for other in folder.glob("*.json"):
+        if other.resolve() == Path(path).resolve():
+            continue
+        try:
+            others += json.loads(other.read_text(encoding="utf-8"))["dense"]["weights_sha256"] == weights
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a record: `bench validate` is what judges it
+    if others:
+        return None
+    return shipped.unshared_warning(weights, record["model"], record["dataset"]["name"], record["adapter"]["name"],
+                                    Path(path).name)
 
 
 def make_adapter(name: str, hparams: object | None = None) -> Adapter:
     return get_adapter(name)(hparams)
+
+
+def prune_to(
+    dense: nn.Module,
+    model_name: str,
+    adapter: Adapter,
+    target: Target,
+    spec: DatasetSpec,
+    *,
+    seed: int,
+    data: DataBundle | None = None,
+    layout: str | None = None,
+) -> tuple[PrunedModel, CostMatch | None]:
+    """Prune a copy of `dense` to `target`; a `--speedup` is searched first (bench/pruning/cost.py) and
+    its match returned beside the pruned model."""
+    if adapter.needs_calibration and data is None:
+        raise BenchError(f"adapter {adapter.name!r} needs calibration data from the dataset")
+    inputs = example_inputs(spec, next(dense.parameters()).device)
+    calibration = calibration_batches(adapter, data) if data is not None else []
+    check_target(dense, model_name, adapter, target, inputs, layout)
+    resolved, match = resolve_target(dense, model_name, adapter, target, example_inputs=inputs, calibration=calibration,
+                                     seed=CALIBRATION_SEED, layout=layout)
+    pruned = prune(dense, model_name, adapter, resolved, example_inputs=inputs, calibration=calibration, seed=seed, layout=layout)
+    return pruned, match
 
 
 def prune_model(

@@ -212,8 +212,9 @@ def test_delta_random_comes_from_the_same_record_paired_by_seed(subs, example_re
     ci = scipy.stats.ttest_rel([95.0, 96.0, 94.0], [90.0, 91.5, 88.5]).confidence_interval(0.95)
     generate(subs, subs.parent / "lb")
     rows = {row[1]: row for row in md_rows((subs.parent / "lb" / "README.md").read_text())}
-    assert rows["a"][-3:-1] == [f"+5.00 \\[{ci.low:+.2f}, {ci.high:+.2f}\\]", "**beats its random control**"]
-    assert rows["b"][-3].startswith("-1.00 \\[") and rows["b"][-2] == "tied"
+    assert rows["a"][-4] == f"+5.00 \\[{ci.low:+.2f}, {ci.high:+.2f}\\]"
+    assert rows["a"][-2] == "**beats its random control, holds after Holm**"
+    assert rows["b"][-4].startswith("-1.00 \\[") and rows["b"][-2] == "tied"
 
 
 def test_mean_and_std_are_shown_as_in_the_record(subs, example_record):
@@ -233,16 +234,17 @@ def test_control_marks_and_order(subs, example_record):
     put(subs, "e.json", make(example_record, adapter="e", diverged=True))
     put(subs, "f.json", make(example_record, adapter="f", runs=[92.0], control_runs=[91.0]))
     (group,) = groups_of(subs)
+    # ranked by accuracy alone: an entry without a control is marked, not demoted
     assert [(e.rank, e.adapter, e.status) for e in group.ranked] == [
-        (1, "a", BEATS), (2, "b", BEATEN), (3, "f", TOO_FEW), (4, "c", NO_CONTROL), (5, "random", CONTROL),
+        (1, "c", NO_CONTROL), (2, "random", CONTROL), (3, "a", BEATS), (4, "b", BEATEN), (5, "f", TOO_FEW),
     ]
     assert [e.adapter for e in group.diverged] == ["e"] and group.diverged[0].rank is None
     site = generate(subs, subs.parent / "lb")
     page = (subs.parent / "lb" / "groups" / f"{site.groups[0].slug}.html").read_text()
     ranking, diverged = page.split('id="ranking"')[1].split('id="diverged"')
     assert ">no control<" in ranking and ">control<" in ranking and ">n too small<" in ranking
-    assert '<td class="good">beats its random control</td>' in ranking
-    assert '<td class="bad">beaten by random</td>' in ranking
+    assert '<td class="good">beats its random control, holds after Holm</td>' in ranking
+    assert '<td class="bad">beaten by random, holds after Holm</td>' in ranking
     assert "e<br>" not in ranking and ">e" in diverged
 
 

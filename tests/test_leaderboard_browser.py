@@ -4,6 +4,7 @@ tables fit a laptop screen, and rejected markup stays text."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import threading
@@ -50,6 +51,14 @@ def site(tmp_path, example_record) -> Path:
     built = generate(subs, out)
     assert [r.file for r in built.rejected] == ["evil.json"]
     return out
+
+
+def _group(site: Path, protocol: str, adapter: str, kind: str = "structured") -> dict:
+    """The group of `protocol` that ranks `adapter` (leaderboard.json): its title, level and page, however
+    levels are titled."""
+    groups = json.loads((site / "leaderboard.json").read_text())["groups"]
+    return next(g for g in groups if g["key"]["protocol"]["name"] == protocol and g["kind"] == kind
+                and any(e["adapter"] == adapter for e in g["ranked"]))
 
 
 @pytest.fixture
@@ -115,14 +124,15 @@ def _loaded(driver, img) -> bool:
     return driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img)
 
 
-def test_index_group_sorting_and_escaping(driver, server, tmp_path):
+def test_index_group_sorting_and_escaping(driver, server, site, tmp_path):
     from selenium.webdriver.common.by import By
 
     driver.get(server + "/index.html")
     assert driver.title == "prunebench leaderboard"
     links = driver.find_elements(By.CSS_SELECTOR, "#groups a")
     assert len(links) == 5
-    assert "digits · resnet20 · clr-3 (v1) · ratio=0.5 (structured)" in [link.text for link in links]
+    main = _group(site, "clr-3", "alpha")["title"]
+    assert main in [link.text for link in links]
 
     # The rejected file's reason quotes the payload: it must be text, and nothing of it may run.
     rejected = driver.find_element(By.ID, "rejected").text
@@ -134,9 +144,9 @@ def test_index_group_sorting_and_escaping(driver, server, tmp_path):
     )
     _screenshot(driver, tmp_path, "leaderboard-index.png")
 
-    driver.find_element(By.LINK_TEXT, "digits · resnet20 · clr-3 (v1) · ratio=0.5 (structured)").click()
-    assert "clr-3" in driver.title and "ratio=0.5" in driver.title
-    assert _column(driver, 1) == ["beta", "alpha", "gamma"]  # ranked: controls first, then "no control"
+    driver.find_element(By.LINK_TEXT, main).click()
+    assert main in driver.title
+    assert _column(driver, 1) == ["beta", "alpha", "gamma"]  # ranked by top-1: 97, 95, 90 ("no control" marked)
     header = driver.find_element(By.XPATH, "//table[@id='ranking']//th[normalize-space()='top-1 % mean ± std']")
     header.click()
     assert _column(driver, 1) == ["gamma", "alpha", "beta"]  # ascending top-1: 90, 95, 97
@@ -146,11 +156,11 @@ def test_index_group_sorting_and_escaping(driver, server, tmp_path):
     assert _column(driver, 1) == ["alpha", "beta", "gamma"]
     driver.find_element(By.XPATH, "//table[@id='ranking']//th[normalize-space()='Δ random, paired [95% CI]']").click()
     assert _column(driver, 1) == ["beta", "alpha", "gamma"]  # -1.00, +5.00, then "no control" (no value) last
-    assert _column(driver, 10) == ["tied", "tied", "no control"]  # two seeds: wide intervals
+    assert _column(driver, 11) == ["tied", "tied", "no control"]  # two seeds: wide intervals
 
     link = driver.find_element(By.LINK_TEXT, "alpha").get_attribute("href")
     assert link == "https://github.com/prunebench/prunebench/blob/main/adapters/l1_norm.py"
-    record = driver.find_element(By.XPATH, "//table[@id='ranking']//tr[td[2][starts-with(., 'alpha')]]/td[12]/a")
+    record = driver.find_element(By.XPATH, "//table[@id='ranking']//tr[td[2][starts-with(., 'alpha')]]/td[13]/a")
     assert record.get_attribute("href") == "https://github.com/prunebench/prunebench/blob/main/submissions/a.json"
     css = driver.execute_script("return getComputedStyle(document.querySelector('th')).backgroundColor")
     assert css == "rgb(246, 248, 250)"  # the local stylesheet loaded
@@ -158,24 +168,24 @@ def test_index_group_sorting_and_escaping(driver, server, tmp_path):
     assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def test_group_page_shows_both_plots_above_a_table_that_fits(driver, server):
+def test_group_page_shows_a_table_that_fits_then_both_plots(driver, server, site):
     from selenium.webdriver.common.by import By
 
     driver.get(server + "/index.html")
-    driver.find_element(By.LINK_TEXT, "digits · resnet20 · clr-3 (v1) · ratio=0.5 (structured)").click()
+    driver.find_element(By.LINK_TEXT, _group(site, "clr-3", "alpha")["title"]).click()
     pareto = driver.find_element(By.CSS_SELECTOR, "#pareto img")
     budget = driver.find_element(By.CSS_SELECTOR, "figure[id^='budget-'] img")
     assert _loaded(driver, pareto) and _loaded(driver, budget)
     assert "budget" in budget.get_attribute("src") and "pareto" in pareto.get_attribute("src")
     ranking = driver.find_element(By.ID, "ranking")
-    assert max(pareto.rect["y"], budget.rect["y"]) < ranking.rect["y"]  # the plots come first
+    assert ranking.rect["y"] < min(pareto.rect["y"], budget.rect["y"])  # the answer first, then the plots
     # the widest table fits the laptop window without a horizontal scroll bar
     assert driver.execute_script(
         "const box = arguments[0].parentElement; return box.scrollWidth <= box.clientWidth"
         " && document.documentElement.scrollWidth <= window.innerWidth", ranking)
 
 
-def test_index_filters(driver, server, tmp_path):
+def test_index_filters(driver, server, site, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -186,17 +196,18 @@ def test_index_filters(driver, server, tmp_path):
     assert len(_visible(driver, findings)) == 1  # alpha: clr-3 vs ft-3 at ratio=0.5
 
     level = Select(driver.find_element(By.CSS_SELECTOR, "select[data-filter='level']"))
-    level.select_by_visible_text("ratio=0.8")
-    assert _visible(driver, "#groups tbody tr") == ["digits · resnet20 · clr-3 (v1) · ratio=0.8 (structured)"]
+    heavy = _group(site, "clr-3", "delta")  # the ratio=0.8 level
+    level.select_by_visible_text(heavy["level"])
+    assert _visible(driver, "#groups tbody tr") == [heavy["title"]]
     assert count.text == "1 of 5 groups shown" and _visible(driver, findings) == []
     level.select_by_visible_text("all")
 
     Select(driver.find_element(By.CSS_SELECTOR, "select[data-filter='kind']")).select_by_visible_text("unstructured")
-    assert _visible(driver, "#groups tbody tr") == ["digits · resnet20 · clr-3 (v1) · ratio=0.5 (unstructured)"]
+    assert _visible(driver, "#groups tbody tr") == [_group(site, "clr-3", "omega", "unstructured")["title"]]
     Select(driver.find_element(By.CSS_SELECTOR, "select[data-filter='kind']")).select_by_visible_text("structured")
 
     Select(driver.find_element(By.CSS_SELECTOR, "select[data-filter='protocol']")).select_by_visible_text("ft-3 (v1)")
-    assert _visible(driver, "#groups tbody tr") == ["digits · resnet20 · ft-3 (v1) · ratio=0.5 (structured)"]
+    assert _visible(driver, "#groups tbody tr") == [_group(site, "ft-3", "alpha")["title"]]
     assert len(_visible(driver, findings)) == 1  # a finding compares two protocols: it has none to filter on
     _screenshot(driver, tmp_path, "leaderboard-filters.png")
     for name in ("dataset", "model"):  # the other filters offer what the records hold
@@ -210,12 +221,13 @@ def test_pages_work_from_file_urls(driver, site, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    page = next((site / "groups").glob("digits-resnet20-clr-3-ratio-0-5-structured-*.html"))
+    page = site / _group(site, "clr-3", "alpha")["page"]
     driver.get(page.as_uri())
     driver.find_element(By.XPATH, "//table[@id='ranking']//th[normalize-space()='adapter']").click()
     assert _column(driver, 1) == ["alpha", "beta", "gamma"]
     css = driver.execute_script("return getComputedStyle(document.querySelector('th')).backgroundColor")
     assert css == "rgb(246, 248, 250)"
     driver.get((site / "index.html").as_uri())
-    Select(driver.find_element(By.CSS_SELECTOR, "select[data-filter='level']")).select_by_visible_text("ratio=0.8")
+    level = _group(site, "clr-3", "delta")["level"]
+    Select(driver.find_element(By.CSS_SELECTOR, "select[data-filter='level']")).select_by_visible_text(level)
     assert len(_visible(driver, "#groups tbody tr")) == 1

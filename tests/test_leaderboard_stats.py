@@ -124,7 +124,8 @@ def test_every_entry_shows_n_and_its_interval(subs, example_record):
     put(subs, "a.json", make(example_record, adapter="a", runs=A, control_runs=B))
     generate(subs, subs.parent / "lb")
     ci = scipy.stats.t.interval(0.95, 4, loc=sum(A) / 5, scale=scipy.stats.sem(A))
-    (row,) = md_rows((subs.parent / "lb" / "README.md").read_text().split("### ratio=0.5 (structured)")[1])
+    level = groups_of(subs)[0].level.text  # the heading of the one level, however levels are titled
+    (row,) = md_rows((subs.parent / "lb" / "README.md").read_text().split(f"### {level}")[1])
     assert row[5:8] == [f"{sum(A) / 5:.2f} ± {scipy.stats.tstd(A):.2f}", "5", f"\\[{ci[0]:.2f}, {ci[1]:.2f}\\]"]
     for out in ("README.md", "index.html"):
         assert "paired t interval" in (subs.parent / "lb" / out).read_text()  # the method is stated
@@ -171,7 +172,36 @@ def test_different_targets_share_a_level_only_within_the_flops_tolerance(subs, e
     groups = groups_of(subs)
     assert len(groups) == levels
     if levels == 1:
-        assert groups[0].level.label == "ratio=0.5 ≈ config=half" and len(groups[0].ranked) == 2
+        assert groups[0].level.label == "2.0× FLOPs" and len(groups[0].ranked) == 2
+        assert groups[0].level.targets == ("config=half", "ratio=0.5")
+
+
+def test_one_ratio_at_different_costs_is_different_levels(subs, example_record):
+    """Layouts turn one nominal ratio into different networks: a level is a cost, not a target."""
+    put(subs, "a.json", make(example_record, adapter="a", ratio=0.7, flops=0.28))
+    put(subs, "b.json", make(example_record, adapter="b", ratio=0.7, flops=0.14))
+    groups = groups_of(subs)
+    assert sorted(g.level.label for g in groups) == ["3.6× FLOPs", "7.1× FLOPs"]
+    assert all(len(g.ranked) == 1 for g in groups)
+
+
+def test_a_level_of_speedup_targets_is_titled_by_the_speedup_asked(subs, example_record):
+    for name, flops in (("a", 1 / 3), ("b", 1 / 3 + 0.004)):
+        record = make(example_record, adapter=name, flops=flops)
+        record["target"].update(ratio=None, speedup=3, description="speedup=3")
+        put(subs, f"{name}.json", record)
+    (group,) = groups_of(subs)
+    assert group.level.label == "3× FLOPs" and group.level.text == "3× FLOPs (structured)"
+
+
+def test_unstructured_levels_match_on_parameters(subs, example_record):
+    for name, params in (("a", 0.1), ("b", 0.1 + 0.02), ("c", 0.1 + 0.005)):
+        record = make(example_record, adapter=name, ratio=0.9, kind="unstructured")
+        for arm in (record["method"], record["random_control"]):
+            arm["params"] = round(params * record["dense"]["params"])
+            arm["params_reduction_pct"] = round(100 * (1 - arm["params"] / record["dense"]["params"]), 4)
+        put(subs, f"{name}.json", record)
+    assert sorted(len(g.ranked) for g in groups_of(subs)) == [1, 2]
 
 
 def test_structured_and_unstructured_entries_are_different_levels(subs, example_record):
@@ -190,10 +220,10 @@ def test_sensitivity_tables_are_per_level_and_count_their_adapters(subs, example
             put(subs, f"{name}-{ratio}-ft.json", make(example_record, adapter=name, top1=ft - ratio, **level,
                                                        protocol="ft-3", schedule="ft"))
     tables = {t.title.split(" · ")[-1]: t for t in sensitivity(groups_of(subs))}
-    assert sorted(tables) == ["ratio=0.5 (structured)", "ratio=0.8 (structured)"]
-    assert tables["ratio=0.5 (structured)"].adapters == ["a", "b", "c"]
-    assert [(t.tau, t.common) for t in tables["ratio=0.5 (structured)"].taus] == [(pytest.approx(-1.0), 3)]
-    assert [(t.tau, t.common) for t in tables["ratio=0.8 (structured)"].taus] == [(pytest.approx(-1.0), 2)]
+    assert sorted(tables) == ["2.0× FLOPs (structured)", "5.0× FLOPs (structured)"]
+    assert tables["2.0× FLOPs (structured)"].adapters == ["a", "b", "c"]
+    assert [(t.tau, t.common) for t in tables["2.0× FLOPs (structured)"].taus] == [(pytest.approx(-1.0), 3)]
+    assert [(t.tau, t.common) for t in tables["5.0× FLOPs (structured)"].taus] == [(pytest.approx(-1.0), 2)]
     generate(subs, subs.parent / "lb")
     assert "adapters it rests on" in (subs.parent / "lb" / "README.md").read_text()
 
@@ -219,8 +249,11 @@ def _schedules(subs, example, adapter="a", controls=None, epochs=20, **fields):
 def test_a_schedule_with_fts_learning_rate_at_every_step_is_the_same_schedule(subs, example_record):
     """LRW over the last LR phase only (3 of the example's 30 epochs) is FT: no claim either way."""
     _schedules(subs, example_record, epochs=3)
-    claim1 = {f.comparison: f for f in board_of(subs).findings.claim1}
-    assert claim1["lrw vs ft"].outcome == SAME and claim1["clr vs ft"].outcome == HOLDS
+    b = board_of(subs)
+    claim1 = {f.comparison: f for f in b.findings.claim1}
+    assert "lrw vs ft" not in claim1 and claim1["clr vs ft"].outcome == HOLDS  # listed once, never tested
+    (same,) = b.findings.same
+    assert (same.schedule, same.ft, same.comparisons) == ("lrw-3", "ft-3", 1) and SAME in same.text
 
 
 def test_findings_show_both_claims_with_paired_intervals(subs, example_record):
@@ -242,11 +275,14 @@ def test_findings_show_both_claims_with_paired_intervals(subs, example_record):
     readme = (out / "README.md").read_text()
     findings = readme.split("## Findings")[1].split("## digits")[0]
     rows = {(r[0].split("](")[0], r[4].split("](")[0]): r for r in md_rows(findings)}
-    row = rows[("[digits · resnet20 · ratio=0.5 (structured)", "[clr vs ft")]
-    assert row[6:] == [f"\\[{expected.low:+.2f}, {expected.high:+.2f}\\]", "paired t, n=5", "**holds**"]
-    row2 = rows[("[digits · resnet20 · ratio=0.5 (structured)", "[random + clr vs a + ft")]
-    assert row2[6] == f"\\[{expected2.low:+.2f}, {expected2.high:+.2f}\\]" and row2[-1] == "**holds**"
-    assert "Of 3 comparisons: holds in 1, does not hold in 1, inconclusive in 1." in findings
+    setting = f"[digits · resnet20 · {b.groups[0].level.text}"
+    row = rows[(setting, "[clr vs ft")]
+    p, adjusted = claim1["clr vs ft"].diff.p, claim1["clr vs ft"].holm
+    assert row[6:] == [f"\\[{expected.low:+.2f}, {expected.high:+.2f}\\]", "paired t, n=5", f"{p:.2g} → {adjusted:.2g}",
+                       "0", "**holds after Holm**"]
+    row2 = rows[(setting, "[random + clr vs a + ft")]
+    assert row2[6] == f"\\[{expected2.low:+.2f}, {expected2.high:+.2f}\\]" and row2[-1] == "**holds after Holm**"
+    assert "Of 3 tests: holds in 1 (1 after Holm), does not hold in 1 (1 after Holm), inconclusive in 1." in findings
     index = (out / "index.html").read_text()
     assert index.count('class="claim"') == 2 and f"{expected.low:+.2f}" in index and f"{expected2.low:+.2f}" in index
     assert MISSING_1 not in readme + index and MISSING_2 not in readme + index
@@ -278,13 +314,13 @@ def test_different_budgets_or_levels_are_never_findings(subs, example_record):
     put(subs, "clr6.json", make(example_record, adapter="a", runs=CLR, protocol="clr-6", epochs=6, schedule="clr"))
     put(subs, "clr8.json", make(example_record, adapter="a", runs=CLR, ratio=0.8, flops=0.2, schedule="clr"))
     b = board_of(subs)
-    assert b.findings.claim1 == [] and len(b.findings.claim2) == 1  # a + ft against its own control only
+    assert b.findings.claim1 == [] and b.findings.claim2 == []  # random + CLR at the same budget and level only
 
 
 # --- budget view -------------------------------------------------------------------------------------
 
 
-def test_budget_view_for_a_method_at_two_budgets_sits_atop_its_group_pages(subs, example_record):
+def test_group_pages_open_with_the_ranking_then_the_plots(subs, example_record):
     for schedule in ("ft", "clr"):
         for epochs in (3, 6):
             put(subs, f"a-{schedule}-{epochs}.json", make(example_record, adapter="a", protocol=f"{schedule}-{epochs}",
@@ -300,5 +336,6 @@ def test_budget_view_for_a_method_at_two_budgets_sits_atop_its_group_pages(subs,
     assert (out / "groups" / f"{view.slug}.svg").read_text().startswith("<?xml")
     for g in b.groups:
         page = (out / "groups" / f"{g.slug}.html").read_text()
-        top = page.split("<h2>")[0]  # above the first section heading
-        assert f'src="{g.family}.svg"' in top and f'src="{view.slug}.svg"' in top
+        assert page.split("<h2>")[1].startswith("Ranking")  # the answer first
+        plots = page.split('id="ranking"')[1].split("<h2>")[0]  # right below the ranking table
+        assert f'src="{g.family}.svg"' in plots and f'src="{view.slug}.svg"' in plots

@@ -63,6 +63,7 @@ CHANGES = {
     "protocol": "clr-40",
     "seeds": (0, 1),
     "random_control": False,
+    "allocation_control": True,
     "iterations": 2,
     "dense_seed": 1,
     "device": "cuda",
@@ -78,6 +79,14 @@ def test_every_field_that_determines_the_numbers_moves_the_hash(field):
     changed = RunSpec(**{**BASE, field: CHANGES[field]})
     assert changed.hash != RunSpec(**BASE).hash
     assert RunSpec.from_dict(json.loads(json.dumps(changed.to_dict()))) == changed
+
+
+def test_a_speedup_target_is_its_own_identity_and_round_trips():
+    spec = RunSpec(**{**BASE, "target": Target(speedup=3.0)})
+    assert spec.hash != RunSpec(**{**BASE, "target": Target(speedup=3.5)}).hash != RunSpec(**BASE).hash
+    assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert "speedup3" in spec.record_path
+    assert "speedup" not in RunSpec(**BASE).identity()["target"]  # runs specified before it keep their ids
 
 
 def test_every_field_is_covered_by_the_changes_above():

@@ -119,6 +119,14 @@ class ResolvedProtocol:
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResolvedProtocol:
+        """Back from `to_dict` (a record's `protocol`; keys it does not know, such as `iterations`,
+        are left out). A KeyError or TypeError when a field is missing or malformed."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        fields = {k: v for k, v in data.items() if k in known}
+        return cls(**{**fields, "milestones": tuple(fields["milestones"])})
+
     def _lr_fn(self, spe: int) -> Callable[[int], float]:
         recipe, t, total = self._recipe, self.epochs, self.epochs * spe
         if self.schedule == "ft":
@@ -140,6 +148,20 @@ class ResolvedProtocol:
         if self.schedule == "clr":
             return lambda s: one_cycle_lr(s, total, self.lr_max, self.lr_min, self.warmup_fraction)
         raise AssertionError(f"unhandled schedule {self.schedule!r}")  # validated at load time
+
+
+# Besides the learning rate, what decides how a retraining run trains.
+_TRAINING_FIELDS = ("epochs", "batch_size", "momentum", "nesterov", "weight_decay", "reinitialize")
+
+
+def same_schedule(a: ResolvedProtocol, b: ResolvedProtocol, steps_per_epoch: int) -> bool:
+    """Whether two resolved protocols train alike: the same epochs, batch size, optimiser and start,
+    and the same learning rate at every one of their steps. Such protocols differ only in name (LRW
+    over the original schedule's last LR phase is FT: LRW-40 on CIFAR's 160 epochs, as Le & Hua note,
+    and on digits' 30), so the runs of one are the runs of the other and are compared once."""
+    if any(getattr(a, f) != getattr(b, f) for f in _TRAINING_FIELDS):
+        return False
+    return a.lr_schedule(steps_per_epoch) == b.lr_schedule(steps_per_epoch)
 
 
 def one_cycle_lr(step: int, total: int, lr_max: float, lr_min: float, pct_start: float) -> float:

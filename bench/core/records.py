@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -25,6 +26,28 @@ SCHEMA_VERSION = 1
 # `bench verify` writes its result beside the record, named after it; readers of records skip these.
 VERIFICATION_SUFFIX = ".verification.json"
 VERIFICATION_STATUSES = ("identical", "within spread", "not reproduced")
+# A run *collapsed* when it finished (no NaN, so not diverged) having learnt next to nothing: its test
+# top-1 is at most COLLAPSE_POINTS above chance (100 / classes), or its last epoch's training loss is
+# within COLLAPSE_LOSS of ln(classes), what a uniform guess scores, or above it. Such a run stays in
+# every mean (dropping it would flatter its arm) but is flagged wherever the arm is shown.
+COLLAPSE_POINTS = 10.0
+COLLAPSE_LOSS = 0.05  # relative to ln(classes)
+
+
+def collapsed(run: dict, classes: int) -> bool:
+    """Whether one finished run collapsed (the rule above); a diverged run is marked diverged instead."""
+    if run["diverged"] or run["top1"] is None:
+        return False
+    if run["top1"] <= 100.0 / classes + COLLAPSE_POINTS:
+        return True
+    curve = run["curve"]
+    return bool(curve) and curve[-1]["train_loss"] >= (1 - COLLAPSE_LOSS) * math.log(classes)
+
+
+def with_health(arm: dict, classes: int) -> dict:
+    """The arm with each run's `collapsed` flag and the arm's `collapsed_runs` count."""
+    runs = [{**run, "collapsed": collapsed(run, classes)} for run in arm["runs"]]
+    return {**arm, "runs": runs, "collapsed_runs": sum(run["collapsed"] for run in runs)}
 
 
 def verification_path(record_path: str | Path) -> Path:
@@ -77,7 +100,20 @@ def problems(record: Any) -> list[str]:
         if [r["seed"] for r in arm["runs"]] != record["seeds"]:
             found.append(f"{arm_name}/runs: seeds do not match the record's seeds {record['seeds']}")
         found += [f"{arm_name}/{field}: {message}" for field, message in _derived_disagreements(arm, dense)]
+        found += [f"{arm_name}/{field}: {message}" for field, message in _health_disagreements(arm, record)]
     return found
+
+
+def _health_disagreements(arm: dict, record: dict) -> list[tuple[str, str]]:
+    """A stated `collapsed` flag (or count) that the collapse rule, applied to the runs, contradicts."""
+    classes = record["dataset"]["num_classes"]
+    flags = [collapsed(run, classes) for run in arm["runs"]]
+    out = [(f"runs/{i}/collapsed", f"is {run['collapsed']} but the rule says {flag} (top-1 within "
+            f"{COLLAPSE_POINTS:g} points of chance or last train loss within {COLLAPSE_LOSS:.0%} of ln {classes})")
+           for i, (run, flag) in enumerate(zip(arm["runs"], flags)) if run.get("collapsed", flag) != flag]
+    if arm.get("collapsed_runs", sum(flags)) != sum(flags):
+        out.append(("collapsed_runs", f"is {arm['collapsed_runs']} but {sum(flags)} of its runs collapsed"))
+    return out
 
 
 def _derived_disagreements(arm: dict, dense: dict) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from bench.pruning.engine import Structure, identity_routes
 @dataclass
 class Arm:
     adapter: Adapter
-    role: str  # "method" | "control"
+    role: str  # "method" | "control" | "allocation" (the allocation control)
     runs: list[dict] = field(default_factory=list)
     structure: Structure | None = None
     counts: Counts | None = None
@@ -34,7 +34,9 @@ class Arm:
         pruning gives every seed the same structure; iterative steps may differ per seed (each run
         keeps its own steps' counts)."""
         final = outcome.final
-        if self.structure is None:
+        if self.counts is None:
+            if self.structure is not None and final.structure != self.structure:
+                raise BenchError(f"{self.adapter.name}'s {self.role} was not pruned to the structure it was matched to")
             self.structure = final.structure
             self.counts = count(final.model, inputs, final.masks)
             self.identity_routes = identity_routes(final.model) if final.structure.kind == "structured" else None

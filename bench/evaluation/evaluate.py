@@ -25,7 +25,9 @@ from bench.evaluation.dense import DEFAULT_RUNS_DIR, train_dense
 from bench.evaluation.loading import example_inputs, load_data, new_model
 from bench.evaluation.record import build_record
 from bench.evaluation.runs import (
+    CALIBRATION_SEED,
     Evaluation,
+    calibration_batches,
     check_iterations,
     prunes_while_training,
     soft_schedule,
@@ -42,9 +44,11 @@ from bench.infra.environment import (
 from bench.infra.interrupt import StopFlag
 from bench.infra.progress import Reporter, SilentReporter
 from bench.pruning import Adapter, get_adapter
-from bench.pruning.engine import check_soft_layout, check_target
+from bench.pruning.cost import check_reach, resolve_target, uniform_at_flops
+from bench.pruning.engine import Structure, check_soft_layout, check_target
 
 DEFAULT_RECORDS_DIR = defaults.RECORDS_DIR
+SAME_AS_RANDOM_CONTROL = "same_as_random_control"  # the record's allocation control, when it is the random control's network
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,10 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     spec.resolved_protocol  # noqa: B018 (resolving raises on a protocol the recipe cannot hold)
     check_iterations(adapter, protocol, spec.iterations)
     fresh = new_model(spec.model, data.spec, device)
-    layout = check_target(fresh, spec.model, adapter, spec.target, example_inputs(data.spec, device), spec.layout)
+    inputs = example_inputs(data.spec, device)
+    layout = check_target(fresh, spec.model, adapter, spec.target, inputs, spec.layout)
+    if spec.target.speedup is not None:  # reach depends on the widths only, not on weights or scores
+        check_reach(fresh, spec.model, adapter, spec.target.speedup, example_inputs=inputs, layout=spec.layout)
     if prunes_while_training(adapter):
         check_soft_layout(fresh, spec.model, adapter, layout)
     records.ensure_dir(execution.records_dir)
@@ -125,12 +132,24 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     )
     dense_latency = measure_latency(dense.model, data.spec.input_shape, device) if distributed.is_main() else None
 
+    # A cost target becomes the adapter's keep counts, searched once on the dense weights (its scores
+    # drawn on the same calibration batches every seed prunes with).
+    target, match = resolve_target(
+        dense.model, spec.model, adapter, spec.target, example_inputs=inputs,
+        calibration=calibration_batches(adapter, data), seed=CALIBRATION_SEED, layout=spec.layout,
+    )
+    if match is not None:
+        reporter.message(
+            f"--speedup {match.speedup:g}: {adapter.name} keeps {100 / match.achieved_speedup:.2f}% of the FLOPs "
+            f"({match.achieved_speedup:.3f}x; ratio {match.ratio:.4f}, {match.candidates} structures counted)"
+            + (f"; {match.note}" if match.note else "")
+        )
     arms = [Arm(adapter, "method")]
     if spec.random_control:
         arms.append(Arm(random_control_adapter(adapter), "control"))
     ev = Evaluation(
         model_name=spec.model,
-        target=spec.target,
+        target=target,
         data=data,
         dense_model=dense.model,
         dense_counts=dense.counts,
@@ -148,16 +167,39 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
         layout=layout.name,
         soft_epochs=len(spec.seeds) * soft.epochs if (soft := soft_schedule(adapter, data.spec.recipe)) else 0,
     )
+    allocation: Arm | str | None = None  # the allocation control: an arm, SAME_AS_RANDOM_CONTROL, or not asked
     for seed in spec.seeds:
         method_steps = None
         for arm in arms:
             outcome = retrain(ev, arm.adapter, seed, method_steps)
             method_steps = method_steps or outcome.steps
             arm.add(outcome, seed, ev.example_inputs(), data.spec.input_shape, spec.iterations)
-    record = build_record(spec, data, dense, ev.resolved, arms, time.perf_counter() - start, env, dense_latency, layout)
+        if spec.allocation_control and allocation is None:
+            allocation = allocation_arm(ev, adapter, arms[0], layout.name, len(spec.seeds))
+        if isinstance(allocation, Arm):
+            outcome = retrain(ev, allocation.adapter, seed, [allocation.structure])
+            allocation.add(outcome, seed, ev.example_inputs(), data.spec.input_shape, spec.iterations)
+    record = build_record(spec, data, dense, ev.resolved, arms, time.perf_counter() - start, env, dense_latency, layout,
+                          match=match, allocation=allocation)
     if distributed.is_main():
         records.write(record, path)
     return record, path
+
+
+def allocation_arm(ev: Evaluation, method: Adapter, method_arm: Arm, layout: str, seeds: int) -> Arm | str:
+    """The allocation control of a method: random channels, one rate for every entry of the method's
+    layout, at the method's FLOPs. Where that is the method's own widths (a layerwise method at one
+    rate) it is the random control's network, trained once: the record says so instead."""
+    uniform = uniform_at_flops(
+        ev.dense_model, ev.model_name, method, random_control_adapter(method), method_arm.counts.flops,
+        example_inputs=ev.example_inputs(), layout=layout,
+    )
+    structure = Structure("structured", {u: (uniform.counts[u], t) for u, (_, t) in method_arm.structure.units.items()}, layout)
+    if structure == method_arm.structure:
+        return SAME_AS_RANDOM_CONTROL
+    ev.total_runs += seeds
+    ev.reporter.plan(ev.total_runs * ev.resolved.epochs + ev.soft_epochs)
+    return Arm(random_control_adapter(method), "allocation", structure=structure)
 
 
 def _bind(spec: RunSpec, execution: Execution, reporter: Reporter) -> torch.device:

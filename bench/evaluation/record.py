@@ -14,6 +14,7 @@ from bench.data import DataBundle
 from bench.evaluation.arms import Arm
 from bench.evaluation.dense import Dense
 from bench.evaluation.spec import RunSpec
+from bench.pruning.cost import CostMatch
 from bench.pruning.layouts import Layout
 
 
@@ -27,7 +28,12 @@ def build_record(
     env: dict,
     dense_latency: Latency | None = None,
     layout: Layout | None = None,
+    *,
+    match: CostMatch | None = None,
+    allocation: Arm | str | None = None,
 ) -> dict:
+    """`match`: what a --speedup search found; `allocation`: the allocation control's arm, or a string
+    saying which arm's network it is (a layerwise method's uniform widths are its random control's)."""
     adapter = arms[0].adapter
     protocol_dict = {k: v for k, v in protocol.to_dict().items() if v is not None}
     if spec.iterations > 1:
@@ -48,7 +54,7 @@ def build_record(
             "module": type(adapter).__module__,
             "args": to_jsonable(adapter.hparams),
         },
-        "target": {"description": spec.target.describe(), **spec.target.to_dict()},
+        "target": {"description": spec.target.describe(), **spec.target.to_dict(), **({"match": match.to_dict()} if match else {})},
         **({"layout": layout.to_dict()} if layout is not None and structured else {}),
         "model": spec.model,
         "dataset": {
@@ -74,8 +80,17 @@ def build_record(
             **({"regularizer": dense.regularizer} if dense.regularizer else {}),
         },
         "counting": {"tool": "fvcore", "convention": FLOP_CONVENTION, "input_shape": [1, *data.spec.input_shape]},
-        "method": arms[0].summary(dense.counts, dense_latency),
-        "random_control": arms[1].summary(dense.counts, dense_latency) if len(arms) > 1 else None,
+        # Each run states its health: a collapsed run (near chance, no NaN) is flagged, never dropped.
+        "method": records.with_health(arms[0].summary(dense.counts, dense_latency), data.spec.num_classes),
+        "random_control": (records.with_health(arms[1].summary(dense.counts, dense_latency), data.spec.num_classes)
+                           if len(arms) > 1 else None),
+        **({"allocation_control": _allocation(allocation, dense, data)} if allocation is not None else {}),
         "wall_time_seconds": round(seconds, 2),
         "environment": env,
     }
+
+
+def _allocation(allocation: Arm | str, dense: Dense, data: DataBundle) -> dict | str:
+    if isinstance(allocation, str):
+        return allocation
+    return records.with_health(allocation.summary(dense.counts), data.spec.num_classes)

@@ -62,6 +62,7 @@ class RunSpec:
     protocol: str = defaults.PROTOCOL  # a protocol name, or a protocol file's path
     seeds: tuple[int, ...] = defaults.SEEDS
     random_control: bool = defaults.RANDOM_CONTROL
+    allocation_control: bool = False  # also uniform random pruning in the layout at the method's FLOPs (opt-in)
     iterations: int = defaults.ITERATIONS
     dense_seed: int = defaults.DENSE_SEED
     checkpoint: str | None = None  # the user's dense weights (a state dict file)
@@ -104,6 +105,13 @@ class RunSpec:
             # random pruning is its own control; a from-scratch architecture's control would be the
             # same architecture from another init
             set_("random_control", False)
+            set_("allocation_control", False)
+        if self.allocation_control and cls.kind != "structured":
+            raise BenchError("--allocation-control matches FLOPs by channel widths: it applies to structured adapters only")
+        if self.allocation_control and self.iterations > 1:
+            raise BenchError("--allocation-control applies to one-shot pruning; --iterations does not apply to it")
+        if self.target.speedup is not None and self.iterations > 1:
+            raise BenchError("a --speedup target prunes in one step; --iterations does not apply to it")
         if cls.from_scratch and not self.resolved_protocol.reinitialize:
             raise BenchError(
                 f"{cls.name} is an architecture trained from scratch and needs a protocol that reinitializes "
@@ -155,6 +163,7 @@ class RunSpec:
             "protocol": self.resolved_protocol.to_dict(),
             "seeds": list(self.seeds),
             "random_control": self.random_control,
+            **({"allocation_control": True} if self.allocation_control else {}),  # named only when asked: earlier ids stay
             "iterations": self.iterations,
             "dense": self.dense_identity(),
             "retraining_version": RETRAINING_VERSION,
@@ -170,6 +179,8 @@ class RunSpec:
     @property
     def target_tag(self) -> str:
         t = self.target
+        if t.speedup is not None:
+            return f"speedup{t.speedup:g}"
         if t.ratio is not None:
             return f"ratio{t.ratio:g}"
         if t.config is not None:
@@ -211,12 +222,7 @@ class RunSpec:
             raise BenchError(f"unknown run specification field(s): {', '.join(unknown)}")
         adapter_cls = get_adapter(data["adapter"])
         data["hparams"] = hparams_from_dict(adapter_cls, data.get("hparams") or {})
-        t = data.get("target") or {"ratio": defaults.RATIO}
-        data["target"] = Target(
-            ratio=t.get("ratio"),
-            compress_rate=tuple(t["compress_rate"]) if t.get("compress_rate") is not None else None,
-            config=t.get("config"),
-        )
+        data["target"] = Target.from_dict(data.get("target") or {"ratio": defaults.RATIO})
         data["seeds"] = tuple(data.get("seeds", defaults.SEEDS))
         if not check_checkpoint and data.get("checkpoint_sha256"):
             return cls(**data)  # the path is only informative then: the digest is the identity

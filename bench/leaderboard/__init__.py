@@ -63,4 +63,21 @@ def check(
     return stale + rejection_lines(submissions, built.rejected)
 
 
-__all__ = ["DEFAULT_SOURCE_URL", "check", "generate", "rejection_lines"]
+def baseline_warnings(site: Site) -> list[str]:
+    """One line per record whose dense baseline no other record shares: it can only be ranked alone."""
+    from bench.core.config import canonical_json
+    from bench.core.shipped import unshared_warning
+
+    by_baseline: dict[str, tuple[dict, dict]] = {}  # baseline → (its key, file → entry)
+    for g in site.groups:
+        by_baseline.setdefault(canonical_json(g.baseline), (g.baseline, {}))[1].update({e.file: e for e in g.entries})
+    lines = []
+    for baseline, entries in by_baseline.values():
+        if len(entries) == 1:
+            ((file, e),) = entries.items()
+            line = unshared_warning(baseline.get("dense_weights"), baseline["model"], baseline["dataset"]["name"], e.adapter, file)
+            lines += [line] if line else []
+    return lines
+
+
+__all__ = ["DEFAULT_SOURCE_URL", "baseline_warnings", "check", "generate", "rejection_lines"]

@@ -6,26 +6,28 @@ import dataclasses
 import json
 from typing import Any
 
-from bench.leaderboard import levels, stats
+from bench.leaderboard import headline, levels, stats
 from bench.leaderboard.board import Board
 from bench.leaderboard.findings import Finding
 from bench.leaderboard.group import Entry, Group
 from bench.leaderboard.sensitivity import Table
 from bench.leaderboard.table import record_url
 
-FORMAT = "prunebench-leaderboard/2"
+FORMAT = "prunebench-leaderboard/3"
 
 
 def _entry(e: Entry, source_url: str) -> dict[str, Any]:
     out = dataclasses.asdict(e)
-    out.update(delta_dense=e.delta_dense, delta_random=e.delta_random, source_path=e.source_path,
+    out.update(delta_dense=e.delta_dense, delta_random=e.delta_random, holds_after_holm=e.survives, source_path=e.source_path,
                source_url=source_url + e.source_path if e.source_path else None, record_url=record_url(e, source_url))
     return out
 
 
-def _group(g: Group, source_url: str) -> dict[str, Any]:
+def _group(b: Board, g: Group, source_url: str) -> dict[str, Any]:
+    power = b.power.get(g.slug)
     return {
         "slug": g.slug, "title": g.title, "key": g.key, "level": g.level.label, "kind": g.level.kind,
+        "same_schedule_as": b.same.get(g.slug), "power": None if power is None else dataclasses.asdict(power),
         "page": f"groups/{g.slug}.html", "pareto_plot": f"groups/{g.family}.svg",
         "dense": [dataclasses.asdict(d) for d in g.dense],
         "ranked": [_entry(e, source_url) for e in g.ranked],
@@ -34,7 +36,7 @@ def _group(g: Group, source_url: str) -> dict[str, Any]:
 
 
 def _finding(f: Finding) -> dict[str, Any]:
-    return {**dataclasses.asdict(f), "outcome": f.outcome}
+    return {**dataclasses.asdict(f), "outcome": f.outcome, "holds_after_holm": f.survives, "verdict": f.verdict}
 
 
 def _table(t: Table) -> dict[str, Any]:
@@ -52,13 +54,18 @@ def render(b: Board, source_url: str) -> str:
     doc = {
         "format": FORMAT,
         "source_url": source_url,
+        "summary": b.summary,
         "method": {"confidence": stats.CONFIDENCE, "statement": stats.METHOD, "level_rule": levels.RULE,
-                   "flops_tolerance": levels.FLOPS_TOLERANCE},
-        "groups": [_group(g, source_url) for g in b.groups],
+                   "flops_tolerance": levels.FLOPS_TOLERANCE, "multiple_comparisons": stats.HOLM,
+                   "detectable_difference": stats.DETECTABLE, "run_health": headline.HEALTH},
+        "corrections": [dataclasses.asdict(c) for c in b.corrections],
+        "collapsed_runs": [dataclasses.asdict(c) for c in headline.collapsed_runs(b.groups)],
+        "groups": [_group(b, g, source_url) for g in b.groups],
         "budget_plots": [{"title": v.title, "plot": f"groups/{v.slug}.svg", "groups": sorted(v.groups)}
                          for v in b.budgets],
         "findings": {"claim1": [_finding(f) for f in b.findings.claim1],
-                     "claim2": [_finding(f) for f in b.findings.claim2]},
+                     "claim2": [_finding(f) for f in b.findings.claim2],
+                     "same_schedule": [{**dataclasses.asdict(s), "text": s.text} for s in b.findings.same]},
         "sensitivity": [_table(t) for t in b.sensitivity],
         "rejected": [{"file": r.file, "reasons": list(r.reasons)} for r in b.rejected],
     }

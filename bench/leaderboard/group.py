@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bench.core.config import canonical_json
+from bench.core.records import collapsed
 from bench.leaderboard import levels
 from bench.leaderboard.levels import Level
 from bench.leaderboard.load import Submission
-from bench.leaderboard.stats import Difference, Summary, difference, summary
+from bench.leaderboard.stats import ALPHA, Difference, Summary, difference, summary
 
 # Every protocol field that changes what "retraining" means; two protocols agreeing on all of them
 # give comparable numbers.
@@ -45,6 +46,10 @@ REFERENCE = "from-scratch reference"  # the width-scaled dense model: an archite
 WIDTH_SCALED = "width-scaled"
 CONTROL_DIVERGED = "control diverged"
 DIVERGED = "diverged"  # a seed of the method diverged: not ranked
+# Not tests: the same runs on both sides (Scratch-B's l1-norm and its control keep the same channels),
+# or a group whose schedule is another group's under another name (bench.leaderboard.verdicts).
+IDENTICAL = "same runs as its control"
+SAME_SCHEDULE = "same schedule"
 
 
 def flops_budget(protocol: dict) -> bool:
@@ -134,10 +139,16 @@ class Entry:
     control: Summary | None  # over the control's finished seeds
     control_flops: int | None
     vs_random: Difference | None  # method minus its own control, paired by seed
-    status: str  # a verdict (BEATS, TIED, BEATEN, TOO_FEW), CONTROL, NO_CONTROL, REFERENCE, CONTROL_DIVERGED or DIVERGED
+    status: str  # a verdict (BEATS, TIED, BEATEN, TOO_FEW), CONTROL, NO_CONTROL, REFERENCE, CONTROL_DIVERGED,
+    # DIVERGED, IDENTICAL or SAME_SCHEDULE
     speedup: dict[str, float] | None = None  # measured vs FLOPs speedup, in records that carry latency
     rank: int | None = None
     verified: tuple[str, str] | None = None  # `bench verify`'s (outcome, where it ran), e.g. ("identical", "cpu (x86_64, ...)")
+    run_keys: dict[int, str] = field(default_factory=dict)  # seed → run key (records that state them)
+    control_keys: dict[int, str] = field(default_factory=dict)
+    collapsed: dict[int, float] = field(default_factory=dict)  # seed → top-1 of each collapsed run
+    control_collapsed: dict[int, float] = field(default_factory=dict)
+    holm: float | None = None  # Holm-adjusted p of the test against the control, across the leaderboard
 
     @property
     def source_path(self) -> str | None:
@@ -166,11 +177,37 @@ class Entry:
     def has_control(self) -> bool:
         return self.status in VERDICTS.values()
 
+    @property
+    def tested(self) -> bool:
+        """Whether the entry is a test against its control (one of family (a)): an interval and a p."""
+        return self.status in (BEATS, TIED, BEATEN) and self.vs_random is not None and self.vs_random.p is not None
+
+    @property
+    def survives(self) -> bool:
+        """A verdict (beats or beaten) that holds after Holm's correction."""
+        return self.status in (BEATS, BEATEN) and self.holm is not None and self.holm < ALPHA
+
 
 def _runs(arm: dict | None) -> dict[int, float]:
     if arm is None:
         return {}
     return {run["seed"]: run["top1"] for run in arm["runs"] if not run["diverged"] and run["top1"] is not None}
+
+
+def _keys(arm: dict | None) -> dict[int, str]:
+    return {} if arm is None else {run["seed"]: run["run_key"] for run in arm["runs"] if "run_key" in run}
+
+
+def _collapsed(arm: dict | None, classes: int) -> dict[int, float]:
+    """Seed → top-1 of the runs that collapsed: the stated flag, or the rule for records without one."""
+    if arm is None:
+        return {}
+    return {run["seed"]: run["top1"] for run in arm["runs"] if run.get("collapsed", collapsed(run, classes))}
+
+
+def same_runs(a: dict[int, str], b: dict[int, str]) -> bool:
+    """Two arms made of the very same runs: every seed's run key stated and equal."""
+    return bool(a) and a == b
 
 
 def entry(sub: Submission) -> Entry:
@@ -187,9 +224,12 @@ def entry(sub: Submission) -> Entry:
         status = REFERENCE
     elif control is None:
         status = NO_CONTROL
+    elif same_runs(_keys(method), _keys(control)) and runs == control_runs:
+        status = IDENTICAL  # no test: a difference of 0 with a point interval says nothing
     else:
         vs_random = difference(runs, control_runs)
         status = CONTROL_DIVERGED if vs_random is None else VERDICTS[vs_random.sign]
+    classes = r["dataset"]["num_classes"]
     return Entry(
         file=sub.file, run_id=r["run_id"], adapter=r["adapter"]["name"], args=r["adapter"]["args"],
         module=r["adapter"].get("module"), paper=r["adapter"].get("paper"), kind=r["adapter"]["kind"],
@@ -204,6 +244,8 @@ def entry(sub: Submission) -> Entry:
         vs_random=vs_random, status=status,
         speedup=method.get("latency", {}).get("speedup"),
         verified=_verified(sub.verification),
+        run_keys=_keys(method), control_keys=_keys(control),
+        collapsed=_collapsed(method, classes), control_collapsed=_collapsed(control, classes),
     )
 
 
@@ -216,12 +258,10 @@ def _order(e: Entry) -> tuple:
 
 
 def rank(entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
-    """(ranked, diverged). Entries with their own control first, then the rest; best top-1 first."""
+    """(ranked, diverged). Best top-1 first, whatever the entry's control: an entry without one is
+    marked in its verdict column, not demoted (accuracy is what the ranking states)."""
     live = [e for e in entries if not e.diverged]
-    ordered = sorted((e for e in live if e.has_control), key=_order) + sorted(
-        (e for e in live if not e.has_control), key=_order
-    )
-    ranked = [replace(e, rank=i) for i, e in enumerate(ordered, 1)]
+    ranked = [replace(e, rank=i) for i, e in enumerate(sorted(live, key=_order), 1)]
     diverged = sorted((e for e in entries if e.diverged), key=lambda e: (e.adapter, e.run_id))
     return ranked, diverged
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bench.leaderboard import findings, levels, stats
+from bench.leaderboard import findings, headline, levels, stats
 from bench.leaderboard.board import Board
 from bench.leaderboard.group import Group
 from bench.leaderboard.sensitivity import Table
@@ -19,6 +19,7 @@ from bench.leaderboard.table import (
     finding_row,
     group_row,
     outcome_counts,
+    power_text,
     ranked_columns,
     ranked_row,
     sensitivity_cell,
@@ -63,8 +64,8 @@ def _sensitivity(t: Table) -> dict:
     }
 
 
-def _claim(rows: list[findings.Finding], claim: tuple[str, str], missing: str) -> dict:
-    return {"title": claim[0], "statement": claim[1], "missing": missing,
+def _claim(rows: list[findings.Finding], claim: tuple[str, str], missing: str, same: list[findings.Same] = ()) -> dict:
+    return {"title": claim[0], "statement": claim[1], "missing": missing, "same": [s.text for s in same],
             "summary": outcome_counts(rows) if rows else "",
             "rows": [finding_row(f) for f in rows], "filters": [f.filters for f in rows]}
 
@@ -75,13 +76,16 @@ def _choices(b: Board) -> list[tuple[str, list[str]]]:
 
 def index_page(b: Board) -> str:
     return _env().get_template("index.html.j2").render(
-        groups=b.groups, group_columns=GROUP_COLUMNS, group_rows=[group_row(g) for g in b.groups],
-        filters=_choices(b),
-        claims=[_claim(b.findings.claim1, findings.CLAIM_1, findings.MISSING_1),
+        groups=b.groups, group_columns=GROUP_COLUMNS,
+        group_rows=[group_row(g, b.power.get(g.slug), b.same_as(g)) for g in b.groups],
+        filters=_choices(b), summary=b.summary,
+        claims=[_claim(b.findings.claim1, findings.CLAIM_1, findings.MISSING_1, b.findings.same),
                 _claim(b.findings.claim2, findings.CLAIM_2, findings.MISSING_2)],
         finding_columns=FINDING_COLUMNS, pairing=findings.PAIRING,
         sensitivity=[_sensitivity(t) for t in b.sensitivity], rejected=b.rejected,
-        level_rule=levels.RULE, method=stats.METHOD, root="",
+        level_rule=levels.RULE, method=stats.METHOD, holm=stats.HOLM, corrections=[c.text for c in b.corrections],
+        detectable=stats.DETECTABLE, health=headline.HEALTH, collapsed=headline.collapsed_runs(b.groups),
+        root="",
     )
 
 
@@ -95,6 +99,7 @@ def group_page(b: Board, g: Group, source_url: str) -> str:
         diverged=[diverged_row(e, source_url) for e in g.diverged],
         dense_columns=DENSE_COLUMNS,
         dense=_dense_rows(g),
-        level_rule=levels.RULE, method=stats.METHOD,
+        same_as=b.same_as(g), power=power_text(b.power.get(g.slug)),
+        level_rule=levels.RULE, method=stats.METHOD, holm=stats.HOLM, health=headline.HEALTH,
         root="../",
     )

@@ -1,11 +1,14 @@
-"""Compression levels: which entries are pruned to the same degree and may be ranked together.
+"""Cost levels: which entries cost the same and may be ranked together.
 
-The rule: within one dense baseline (dataset, model, dense recipe and weights) and one kind of pruning
-(structured or unstructured: a 50% sparse network is not a network with half its channels), entries
-with the same target (ratio, compress rate or named config) share a level. Two targets share a level
-too when their FLOPs agree: targets are taken in order of their smallest FLOPs and merged while the
-method FLOPs of every entry in the merged level stay within 1% of the dense model's FLOPs of each
-other. Protocols play no part, so one level means the same networks under every protocol.
+A nominal ratio does not fix the cost: each method's layout turns one ratio into networks 2-3× apart
+in FLOPs, and inside such a table accuracy mostly follows size. So a level is a cost, not a target:
+within one dense baseline (dataset, model, dense recipe and weights) and one kind of pruning,
+structured entries share a level when their FLOPs lie within `TOLERANCE` of the dense model's FLOPs
+of each other, unstructured entries when their parameters do (a 50% sparse network is not a network
+with half its channels, and its FLOPs saving is only nominal). Entries are taken in order of cost and
+a level closes when the next would widen it past the tolerance. Levels are titled by their cost
+("3.0× FLOPs"): the speed-up every entry asked for (`--speedup`) where they agree, else the measured
+one. Protocols play no part, so one level means the same networks under every protocol.
 """
 
 from __future__ import annotations
@@ -13,24 +16,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-FLOPS_TOLERANCE = 0.01  # of the dense model's FLOPs
+TOLERANCE = 0.01  # of the dense model's FLOPs (structured) or parameters (unstructured)
+FLOPS_TOLERANCE = TOLERANCE  # the name earlier modules import
 
 RULE = (
-    "A ranked table holds one compression level: the same dense baseline, the same kind of pruning "
-    "(structured or unstructured) and the same target (ratio, compress rate or named config); different "
-    f"targets share a level only when all their entries' FLOPs lie within {FLOPS_TOLERANCE:.0%} of the "
-    "dense model's FLOPs of each other. Entries at different levels meet only on the accuracy-vs-FLOPs plot."
+    "A ranked table holds one cost: the same dense baseline, the same kind of pruning (structured or "
+    f"unstructured), and FLOPs (structured) or parameters (unstructured) within {TOLERANCE:.0%} of the dense "
+    "model's of each other, whatever ratio or target produced them. Entries of different cost meet only on "
+    "the accuracy-vs-FLOPs plot."
 )
 
 
 @dataclass(frozen=True)
 class Level:
     kind: str
-    targets: tuple[str, ...]  # target descriptions, in FLOPs order
-
-    @property
-    def label(self) -> str:
-        return " ≈ ".join(self.targets)
+    label: str  # the cost, e.g. "3.0× FLOPs" or "10.0× params"
+    targets: tuple[str, ...]  # the target descriptions of its entries
+    low: int  # the cheapest and dearest entry, in FLOPs (structured) or params (unstructured)
+    high: int
 
     @property
     def text(self) -> str:
@@ -38,35 +41,46 @@ class Level:
 
     @property
     def key(self) -> dict[str, Any]:
-        return {"kind": self.kind, "targets": list(self.targets)}
+        return {"kind": self.kind, "cost": self.label, "span": [self.low, self.high]}
 
 
-def _merge(spans: list[tuple[int, int, str]], tolerance: float) -> list[list[str]]:
-    """Targets (min FLOPs, max FLOPs, description), sorted, merged while the span stays within tolerance."""
-    levels: list[list[str]] = []
-    low = high = 0
-    for lo, hi, target in spans:
-        if levels and max(high, hi) - low <= tolerance:
-            levels[-1].append(target)
-            high = max(high, hi)
-        else:
-            levels.append([target])
-            low, high = lo, hi
-    return levels
+def cost(record: dict) -> int:
+    """What a level matches on: FLOPs for structured pruning, parameters for unstructured."""
+    return record["method"]["flops" if record["adapter"]["kind"] == "structured" else "params"]
+
+
+def dense_cost(record: dict) -> int:
+    return record["dense"]["flops" if record["adapter"]["kind"] == "structured" else "params"]
+
+
+def _label(kind: str, members: list[dict]) -> str:
+    dense = max(dense_cost(r) for r in members)
+    mean = sum(cost(r) for r in members) / len(members)
+    if kind != "structured":
+        return f"{dense / mean:.1f}× params"
+    asked = {r["target"].get("speedup") for r in members}
+    if len(asked) == 1 and None not in asked:
+        return f"{asked.pop():g}× FLOPs"
+    return f"{dense / mean:.1f}× FLOPs"
 
 
 def assign(records: list[dict], baseline: Callable[[dict], str]) -> list[Level]:
     """Each record's level; `baseline` names a record's dense baseline (records agreeing on it share levels)."""
-    flops: dict[tuple[str, str], dict[str, list[int]]] = {}
-    dense: dict[tuple[str, str], int] = {}
-    for r in records:
-        context = (baseline(r), r["adapter"]["kind"])
-        flops.setdefault(context, {}).setdefault(r["target"]["description"], []).append(r["method"]["flops"])
-        dense[context] = max(dense.get(context, 0), r["dense"]["flops"])
-    level_of: dict[tuple[str, str], dict[str, Level]] = {}
-    for context, by_target in flops.items():
-        spans = sorted((min(f), max(f), target) for target, f in by_target.items())
-        for targets in _merge(spans, FLOPS_TOLERANCE * dense[context]):
-            level = Level(context[1], tuple(targets))
-            level_of.setdefault(context, {}).update({t: level for t in targets})
-    return [level_of[(baseline(r), r["adapter"]["kind"])][r["target"]["description"]] for r in records]
+    contexts: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(records):
+        contexts.setdefault((baseline(r), r["adapter"]["kind"]), []).append(i)
+    level_of: dict[int, Level] = {}
+    for (_, kind), members in contexts.items():
+        width = TOLERANCE * max(dense_cost(records[i]) for i in members)
+        clusters: list[list[int]] = []
+        for i in sorted(members, key=lambda i: (cost(records[i]), i)):
+            if clusters and cost(records[i]) - cost(records[clusters[-1][0]]) <= width:
+                clusters[-1].append(i)
+            else:
+                clusters.append([i])
+        for cluster in clusters:
+            rs = [records[i] for i in cluster]
+            targets = tuple(sorted({r["target"]["description"] for r in rs}))
+            level = Level(kind, _label(kind, rs), targets, cost(rs[0]), cost(rs[-1]))
+            level_of.update({i: level for i in cluster})
+    return [level_of[i] for i in range(len(records))]

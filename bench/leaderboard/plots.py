@@ -78,7 +78,8 @@ def pareto_svg(family: Family) -> str:
                     label=f"width-scaled dense, from scratch ({protocol})", gid=f"width-scaled-{k}")
         ax.scatter([d.flops / 1e6 for d in family.dense], [d.top1 for d in family.dense], marker="*", s=160,
                    color="gold", edgecolors="black", linewidths=0.6, zorder=5, label="dense model")
-        ax.set_xlabel("FLOPs after pruning (millions; fvcore, one multiply-add = one FLOP)")
+        ax.set_xscale("log")  # levels span a decade or more of FLOPs: a linear axis crowds the pruned end
+        ax.set_xlabel("FLOPs after pruning (millions, log scale; fvcore, one multiply-add = one FLOP)")
         ax.set_title(f"{family.title}: every level", fontsize=9)
 
     return _svg((8.0, 4.6), draw)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.leaderboard.findings import FAILS, HOLDS, INCONCLUSIVE, SAME, Finding
+from bench.leaderboard.findings import FAILS, HOLDS, INCONCLUSIVE, Finding
 from bench.leaderboard.group import (
     BEATEN,
     BEATS,
+    SAME_SCHEDULE,
     TIED,
     TOO_FEW,
     Entry,
@@ -16,9 +17,12 @@ from bench.leaderboard.group import (
 )
 from bench.leaderboard.sensitivity import Cell as SensitivityCell
 from bench.leaderboard.stats import Difference, Interval
+from bench.leaderboard.verdicts import Power
 
 GOOD, BAD = "good", "bad"
 _TONES = {BEATS: GOOD, HOLDS: GOOD, BEATEN: BAD, FAILS: BAD}
+AFTER_HOLM = "holds after Holm"
+BEFORE_ONLY = "before correction only"
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,48 @@ def record_url(e: Entry, base: str) -> str:
     return f"{base}submissions/{e.file}"
 
 
-def verdict(text: str) -> Cell:
-    return Cell(text, tone=_TONES.get(text))
+def entry_verdict(e: Entry) -> Cell:
+    """The verdict against the control and whether it holds after Holm; a tone only for one that does."""
+    if e.status not in (BEATS, BEATEN) or e.holm is None:
+        return Cell(e.status)
+    if e.survives:
+        return Cell(f"{e.status}, {AFTER_HOLM}", tone=_TONES[e.status])
+    return Cell(f"{e.status} {BEFORE_ONLY}; not after Holm")
+
+
+def p_text(p: float | None, adjusted: float | None) -> Cell:
+    """The raw p and the Holm-adjusted one."""
+    if p is None:
+        return NONE
+    return Cell(f"{p:.2g} → {adjusted:.2g}" if adjusted is not None else f"{p:.2g}", sort=num(adjusted if adjusted is not None else p))
+
+
+def collapsed_text(method: dict[int, float], control: dict[int, float]) -> str:
+    """Which seeds collapsed, e.g. "control seed 4 (10.00%)"; empty when none did."""
+    parts = [f"{arm}seed {seed} ({acc(top1)}%)" for arm, runs in (("", method), ("control ", control))
+             for seed, top1 in sorted(runs.items())]
+    return ", ".join(parts)
+
+
+def _collapsed(e: Entry) -> Cell:
+    text = collapsed_text(e.collapsed, e.control_collapsed)
+    return Cell(f"⚠ {text}", sort=num(len(e.collapsed) + len(e.control_collapsed))) if text else Cell("none", sort="0")
+
+
+def has_collapsed(g: Group) -> bool:
+    return any(e.collapsed or e.control_collapsed for e in g.ranked)
+
+
+def power_text(p: Power | None) -> str:
+    """What a table's seeds can detect, and whether it is saturated."""
+    if p is None or p.detectable is None:
+        return "No paired test against a random control here: no detectable difference to state."
+    text = (f"Detectable difference: {p.detectable:.2f} points (80% power, α = 0.05, two-sided paired t, n = {p.n} "
+            f"seeds, observed paired spread {p.spread:.2f}).")
+    if p.saturated:
+        text += (" Saturated: every method here lies within that of its random control, so these seeds cannot tell "
+                 "the methods from random pruning at this level, and their order says little.")
+    return text
 
 
 def _adapter(e: Entry, base: str) -> Cell:
@@ -81,8 +125,10 @@ def ranked_columns(group: Group) -> list[str]:
     target = ["target"] if len(group.level.targets) > 1 else []
     epochs = ["epochs"] if group.flops_budget else []
     speed = ["speedup measured / FLOPs"] if group.has_speedup else []
+    health = ["collapsed runs"] if has_collapsed(group) else []
     return ["#", "adapter", "args", *target, *epochs, "params (−%)", "FLOPs (−%)", *speed,
-            "top-1 % mean ± std", "n", "95% CI", "Δ dense", "Δ random, paired [95% CI]", "verdict", "record"]
+            "top-1 % mean ± std", "n", "95% CI", *health, "Δ dense", "Δ random, paired [95% CI]", "p (raw → Holm)",
+            "verdict", "record"]
 
 
 def _speedup(e: Entry) -> Cell:
@@ -110,7 +156,9 @@ def ranked_row(group: Group, e: Entry, base: str) -> list[Cell]:
     target = [Cell(e.target)] if len(group.level.targets) > 1 else []
     epochs = [Cell(str(e.epochs), sort=num(e.epochs))] if group.flops_budget else []
     speed = [_speedup(e)] if group.has_speedup else []
+    health = [_collapsed(e)] if has_collapsed(group) else []
     s = e.top1
+    d = e.vs_random
     return [
         Cell(str(e.rank), sort=num(e.rank)),
         _adapter(e, base),
@@ -123,9 +171,11 @@ def ranked_row(group: Group, e: Entry, base: str) -> list[Cell]:
         Cell(mean_std(s.mean, s.std), sort=num(s.mean)),
         Cell(str(s.n), sort=num(s.n)),
         Cell(interval(s.ci), sort="" if s.ci is None else num(s.ci.low)),
+        *health,
         Cell(delta(e.delta_dense), sort=num(e.delta_dense)),
         _delta_random(e),
-        verdict(e.status),
+        p_text(None if d is None or e.status == SAME_SCHEDULE else d.p, e.holm),
+        entry_verdict(e),
         _record(e, base),
     ]
 
@@ -148,26 +198,39 @@ def diverged_row(e: Entry, base: str) -> list[Cell]:
 
 DENSE_COLUMNS = ["dense run", "top-1 %", "params", "FLOPs"]
 
-GROUP_COLUMNS = ["group", "kind", "ranked", "verdicts vs random", "best top-1 %"]
+GROUP_COLUMNS = ["group", "kind", "ranked", "verdicts vs random", "detectable Δ", "collapsed runs",
+                 "best top-1 %"]
 _COUNTED = ((BEATS, "beat"), (TIED, "tied"), (BEATEN, "beaten"), (TOO_FEW, "n too small"))
 
 
-def group_row(g: Group) -> list[Cell]:
+def _counts(g: Group, same_as: Group | None) -> str:
+    if same_as is not None:
+        return f"same schedule as {same_as.protocol['name']}: tested there"
     statuses = [e.status for e in g.ranked]
-    counts = [f"{statuses.count(status)} {word}" for status, word in _COUNTED if status in statuses]
+    held = {s: sum(e.survives for e in g.ranked if e.status == s) for s in (BEATS, BEATEN)}
+    counts = [f"{statuses.count(status)} {word}" + (f" ({held[status]} after Holm)" if status in held else "")
+              for status, word in _COUNTED if status in statuses]
+    return " · ".join(counts) or "—"
+
+
+def group_row(g: Group, power: Power | None = None, same_as: Group | None = None) -> list[Cell]:
     best = max(g.ranked, key=lambda e: e.top1_mean or 0.0, default=None)
+    runs = sum(len(e.collapsed) + len(e.control_collapsed) for e in g.ranked)
+    shown = None if power is None or power.detectable is None else power.detectable
     return [
         Cell(g.title, href=f"groups/{g.slug}.html"),
         Cell(g.level.kind),
         Cell(str(len(g.ranked)), sort=num(len(g.ranked))),
-        Cell(" · ".join(counts) or "—"),
+        Cell(_counts(g, same_as)),
+        NONE if shown is None else Cell(f"{shown:.2f}" + (" · saturated" if power.saturated else ""), sort=num(shown)),
+        Cell(f"⚠ {runs}" if runs else "0", sort=num(runs)),
         NONE if best is None or best.top1_mean is None else
         Cell(f"{acc(best.top1_mean)} ({best.adapter})", sort=num(best.top1_mean)),
     ]
 
 
 FINDING_COLUMNS = ["setting", "adapter", "args", "budget (epochs)", "comparison", "Δ top-1", "95% CI", "test, n",
-                   "outcome"]
+                   "p (raw → Holm)", "collapsed runs", "outcome"]
 
 
 def finding_row(f: Finding) -> list[Cell]:
@@ -181,14 +244,22 @@ def finding_row(f: Finding) -> list[Cell]:
         Cell(delta(d.mean), sort=num(d.mean)),
         Cell(interval(d.ci, signed=True), sort="" if d.ci is None else num(d.ci.low)),
         Cell(f"{d.test}, n={d.n}"),
-        verdict(f.outcome),
+        p_text(d.p, f.holm),
+        Cell(f"⚠ {f.collapsed}" if f.collapsed else "0", sort=num(f.collapsed)),
+        Cell(f.verdict, tone=_TONES.get(f.outcome) if f.survives else None),
     ]
 
 
 def outcome_counts(rows: list[Finding]) -> str:
-    outcomes = [f.outcome for f in rows]
-    parts = [f"{word} in {outcomes.count(word)}" for word in (HOLDS, FAILS, INCONCLUSIVE, SAME) if word in outcomes]
-    return f"Of {len(rows)} comparison{'s' if len(rows) != 1 else ''}: " + ", ".join(parts) + "."
+    parts = []
+    for word in (HOLDS, FAILS, INCONCLUSIVE):
+        found = [f for f in rows if f.outcome == word]
+        if found:
+            held = f" ({sum(f.survives for f in found)} after Holm)" if word != INCONCLUSIVE else ""
+            parts.append(f"{word} in {len(found)}{held}")
+    collapsed = sum(f.collapsed > 0 for f in rows)
+    rest = f" {collapsed} rest on a collapsed run." if collapsed else ""
+    return f"Of {len(rows)} test{'s' if len(rows) != 1 else ''}: " + ", ".join(parts) + "." + rest
 
 
 def sensitivity_cell(c: SensitivityCell) -> Cell:

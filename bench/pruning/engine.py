@@ -27,11 +27,11 @@ from bench.pruning.surgery import (
     rescale_filters,
     zero_filters,
 )
-from bench.pruning.targets import Target, check_rate, format_compress_rate
+from bench.pruning.targets import KeepCounts, Target, check_rate, format_compress_rate
 from bench.pruning.units import Group, Units, batchnorms_after, feature_maps
 
 __all__ = ["PrunedModel", "Step", "Structure", "ZeroingPruner", "batchnorms_after", "check_soft_layout", "check_target", "identity_routes", "rescale_filters",
-           "layout_for", "plan", "prune"]
+           "layout_for", "plan", "prune", "score_units", "target_counts"]
 
 
 @dataclass(frozen=True)
@@ -219,9 +219,15 @@ def check_target(
 ) -> Layout:
     """Raise the error `prune` would raise for this target and layout, without scoring anything (fail
     fast); return the layout."""
+    if target.speedup is not None and adapter.kind != "structured":
+        raise BenchError(
+            f"--speedup is a FLOPs target for structured pruning; {adapter.name} is unstructured, where --ratio is "
+            "already the fraction of weights removed (its record states the params and FLOPs it reaches)"
+        )
     resolved = layout_for(model, model_name, adapter, layout)
     units = Units(model, adapter.kind == "structured", example_inputs, resolved)
-    conv_rates(model_name, resolved, units.members, target, adapter)
+    if target.speedup is None:  # a speedup's reach is checked by bench.pruning.cost.check_reach
+        conv_rates(model_name, resolved, units.members, target, adapter)
     return resolved
 
 
@@ -229,7 +235,7 @@ def plan(
     model: nn.Module,
     model_name: str,
     adapter: Adapter,
-    target: Target | None,
+    target: Target | KeepCounts | None,
     *,
     example_inputs: torch.Tensor,
     calibration: list[tuple[torch.Tensor, torch.Tensor]],
@@ -248,6 +254,36 @@ def plan(
                 raise BenchError(f"layout {layout!r} differs from the reference structure's {reference.layout!r}")
             layout = reference.layout
         units = Units(model, structured, example_inputs, layout_for(model, model_name, adapter, layout))
+    unit_scores = score_units(model, adapter, units, example_inputs=example_inputs, calibration=calibration, seed=seed)
+    for unit, mask in (step.masks if step else {}).items():
+        unit_scores[unit] = unit_scores[unit].masked_fill(~mask.cpu(), float("-inf"))  # removed earlier: stays removed
+
+    if step is not None and step.original is not None and set(step.original.units) != set(units.sizes):
+        raise BenchError("iterative pruning: the model's prunable units changed between steps")
+    if reference is not None:
+        counts = _matched_counts(reference, {u: _total(u, units, step) for u in units.sizes}, adapter.kind)
+    else:
+        counts = target_counts(model_name, adapter, target, units, unit_scores, step)
+    keep = {u: top_k_mask(unit_scores[u], counts[u]) for u in units.sizes}
+    structure = Structure(
+        adapter.kind,
+        {u: (int(keep[u].sum()), _total(u, units, step)) for u in units.sizes},
+        units.layout.name if structured else None,
+    )
+    return _Plan(units, keep, structure)
+
+
+def score_units(
+    model: nn.Module,
+    adapter: Adapter,
+    units: Units,
+    *,
+    example_inputs: torch.Tensor,
+    calibration: list[tuple[torch.Tensor, torch.Tensor]],
+    seed: int,
+) -> dict[str, torch.Tensor]:
+    """The adapter's scores per unit (structured: per root channel; unstructured: per weight)."""
+    structured = adapter.kind == "structured"
     ctx = PruningContext(
         model=model,
         example_inputs=example_inputs,
@@ -269,23 +305,7 @@ def plan(
     finally:
         model.train(was_training)
     who = adapter.name or type(adapter).__name__
-    unit_scores = _group_scores(scores, units.groups, who) if structured else _weight_scores(scores, units.layers, who)
-    for unit, mask in (step.masks if step else {}).items():
-        unit_scores[unit] = unit_scores[unit].masked_fill(~mask.cpu(), float("-inf"))  # removed earlier: stays removed
-
-    if step is not None and step.original is not None and set(step.original.units) != set(units.sizes):
-        raise BenchError("iterative pruning: the model's prunable units changed between steps")
-    if reference is not None:
-        counts = _matched_counts(reference, {u: _total(u, units, step) for u in units.sizes}, adapter.kind)
-    else:
-        counts = _target_counts(model_name, adapter, target, units, unit_scores, step)
-    keep = {u: top_k_mask(unit_scores[u], counts[u]) for u in units.sizes}
-    structure = Structure(
-        adapter.kind,
-        {u: (int(keep[u].sum()), _total(u, units, step)) for u in units.sizes},
-        units.layout.name if structured else None,
-    )
-    return _Plan(units, keep, structure)
+    return _group_scores(scores, units.groups, who) if structured else _weight_scores(scores, units.layers, who)
 
 
 def _total(unit: str, units: Units, step: Step | None) -> int:
@@ -293,14 +313,25 @@ def _total(unit: str, units: Units, step: Step | None) -> int:
     return step.original.units[unit][1] if step is not None and step.original is not None else units.sizes[unit]
 
 
-def _target_counts(
+def target_counts(
     model_name: str,
     adapter: Adapter,
-    target: Target,
+    target: Target | KeepCounts,
     units: Units,
     unit_scores: dict[str, torch.Tensor],
-    step: Step | None,
+    step: Step | None = None,
 ) -> dict[str, int]:
+    """Per-unit keep counts at a target. A layerwise target needs no scores (`unit_scores` may be
+    empty); a global ratio removes the lowest scores over the layout's units."""
+    if isinstance(target, KeepCounts):
+        if step is not None and step.fraction != 1.0:
+            raise BenchError("a --speedup target prunes in one step; --iterations does not apply to it")
+        counts = target.as_dict()
+        if set(counts) != set(units.sizes):
+            raise BenchError("the resolved cost target does not match this model's prunable units")
+        return {u: min(counts[u], units.sizes[u]) for u in units.sizes}
+    if target.speedup is not None:
+        raise BenchError("a --speedup target is resolved to the adapter's keep counts first (bench.pruning.cost)")
     fraction = step.fraction if step is not None else 1.0
     original = {u: _total(u, units, step) for u in units.sizes}
     rates = {c: r * fraction for c, r in conv_rates(model_name, units.layout, units.members, target, adapter).items()}
@@ -317,7 +348,7 @@ def prune(
     dense: nn.Module,
     model_name: str,
     adapter: Adapter,
-    target: Target | None,
+    target: Target | KeepCounts | None,
     *,
     example_inputs: torch.Tensor,
     calibration: list[tuple[torch.Tensor, torch.Tensor]],
@@ -347,7 +378,11 @@ class ZeroingPruner:
     weights) the adapter would remove now, leaving them free to grow back. Filters are zeroed in
     every conv of a unit, as removing the unit would remove them; like SFP's reference code,
     BatchNorm parameters are left alone. Structured soft pruning needs a full-width layout, where
-    removing the zeroed channels at the end computes exactly what the zeroed network computes."""
+    removing the zeroed channels at the end computes exactly what the zeroed network computes.
+    `mask_gradients` zeroes the gradients of what the last `zero` zeroed (FPGM's reference code, SFP's
+    successor, does so before every optimizer step); after a resume, before any `zero` in this
+    process, it takes what the current scores would remove: the zeroed filters, which masked move only
+    by their momentum and stay far below the norms of the filters kept."""
 
     def __init__(self, model, model_name, adapter, target, *, example_inputs, calibration, seed, layout=None, recalibration=()):
         self.args = dict(model_name=model_name, adapter=adapter, target=target)
@@ -357,18 +392,48 @@ class ZeroingPruner:
         resolved = layout_for(model, model_name, adapter, layout)
         check_soft_layout(model, model_name, adapter, resolved)
         self.units = Units(model, adapter.kind == "structured", example_inputs, resolved)  # the model keeps its shape
+        self.keep: dict[str, torch.Tensor] | None = None  # what the last `zero` kept, per unit
+        self._masked: dict[str, list[int]] | None = None  # the filters mask_gradients masks, per conv
 
     @torch.no_grad()
     def zero(self, model: nn.Module) -> None:
         if model is not self.model:
             raise ValueError("ZeroingPruner.zero: pass the model it was built for")
         p = plan(model, **self.args, **self.kw, units=self.units)
+        self.keep, self._masked = p.keep, None
         if self.args["adapter"].kind != "structured":
             for unit, keep in p.keep.items():
                 weight = self.units.layers[unit].weight
                 weight.mul_(keep.to(weight.device, weight.dtype))
             return
         zero_filters(model, self.units.groups, {u: (~k).nonzero().flatten().tolist() for u, k in p.keep.items()})
+
+    @torch.no_grad()
+    def mask_gradients(self, model: nn.Module) -> None:
+        """Zero, in place, the gradients of the filters (or weights) the last `zero` zeroed."""
+        if model is not self.model:
+            raise ValueError("ZeroingPruner.mask_gradients: pass the model it was built for")
+        if self.keep is None:  # resumed from a checkpoint: the zeroed filters are still the lowest-scored
+            self.keep = plan(model, **self.args, **self.kw, units=self.units).keep
+        if self.args["adapter"].kind != "structured":
+            for unit, keep in self.keep.items():
+                grad = self.units.layers[unit].weight.grad
+                if grad is not None:
+                    grad.mul_(keep.to(grad.device, grad.dtype))
+            return
+        if self._masked is None:  # per member conv, its filters of the removed root channels
+            self._masked = {}
+            for unit, group in self.units.groups.items():
+                removed = set((~self.keep[unit]).nonzero().flatten().tolist())
+                for conv, pairs in group.members.items():
+                    idxs = [member for member, root in pairs if root in removed]
+                    if idxs:
+                        self._masked[conv] = idxs
+        for conv, idxs in self._masked.items():
+            module = model.get_submodule(conv)
+            for param in (module.weight, module.bias):
+                if param is not None and param.grad is not None:
+                    param.grad[idxs] = 0
 
     @torch.no_grad()
     def recalibrate(self, model: nn.Module) -> None:

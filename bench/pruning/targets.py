@@ -1,4 +1,6 @@
-"""Pruning targets: a global ratio, HRankPlus-style per-layer compress rates, or a named configuration.
+"""Pruning targets: a global ratio, HRankPlus-style per-layer compress rates, a named configuration,
+or a cost: a FLOPs speed-up (dense FLOPs ÷ pruned FLOPs, the field's convention) that the search in
+bench/pruning/cost.py turns into the adapter's one free parameter.
 
 Compress-rate strings such as `[0.]+[0.18]*29` are parsed with `ast.parse` and a whitelist of node
 types (lists of numbers, `+` between lists, `*` by an integer): never `eval`, bounded in length.
@@ -14,24 +16,31 @@ from bench.errors import BenchError
 
 MAX_RATE_CHARS = 2000
 MAX_RATE_ENTRIES = 10000
+MAX_SPEEDUP = 1e6  # far beyond any network's reach; a bound on what the search is asked
 
 
 @dataclass(frozen=True)
 class Target:
-    """Exactly one of the fields is set. Rates are fractions *removed* (0.5 = half the channels)."""
+    """Exactly one of the fields is set. Rates are fractions *removed* (0.5 = half the channels);
+    `speedup` is dense FLOPs ÷ pruned FLOPs (3.0: a third of the FLOPs kept)."""
 
     ratio: float | None = None
     compress_rate: tuple[float, ...] | None = None
     config: str | None = None
+    speedup: float | None = None
 
     def __post_init__(self) -> None:
-        given = [v is not None for v in (self.ratio, self.compress_rate, self.config)]
+        given = [v is not None for v in (self.ratio, self.compress_rate, self.config, self.speedup)]
         if sum(given) != 1:
-            raise BenchError("give exactly one pruning target: --ratio, --compress-rate or --config")
+            raise BenchError("give exactly one pruning target: --ratio, --speedup, --compress-rate or --config")
         if self.ratio is not None:
             check_rate(self.ratio, "--ratio", allow_zero=False)
+        if self.speedup is not None:
+            check_speedup(self.speedup)
 
     def describe(self) -> str:
+        if self.speedup is not None:
+            return f"speedup={self.speedup:g}"
         if self.ratio is not None:
             return f"ratio={self.ratio:g}"
         if self.compress_rate is not None:
@@ -39,11 +48,47 @@ class Target:
         return f"config={self.config}"
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "ratio": self.ratio,
             "compress_rate": list(self.compress_rate) if self.compress_rate is not None else None,
             "config": self.config,
         }
+        # Named only when set, so that the identities (hashes) of runs specified before it stay as they were.
+        return {**out, "speedup": self.speedup} if self.speedup is not None else out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Target":
+        return cls(
+            ratio=data.get("ratio"),
+            compress_rate=tuple(data["compress_rate"]) if data.get("compress_rate") is not None else None,
+            config=data.get("config"),
+            speedup=data.get("speedup"),
+        )
+
+
+@dataclass(frozen=True)
+class KeepCounts:
+    """A cost target resolved (bench.pruning.cost): the channels every unit keeps. It is how a
+    `--speedup` reaches the engine; the run's identity keeps the speed-up asked for, not this."""
+
+    counts: tuple[tuple[str, int], ...]
+    speedup: float | None = None
+
+    def describe(self) -> str:
+        return f"speedup={self.speedup:g}" if self.speedup is not None else "keep counts"
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.counts)
+
+    def to_dict(self) -> dict:
+        """What a run that prunes while it trains (SFP's soft phase) is keyed by."""
+        return {"keep": self.as_dict(), "speedup": self.speedup}
+
+
+def check_speedup(value: float, what: str = "--speedup") -> float:
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 1 < value <= MAX_SPEEDUP):
+        raise BenchError(f"{what} must be a FLOPs speed-up above 1 (dense FLOPs / pruned FLOPs), got {value!r}")
+    return float(value)
 
 
 def check_rate(value: float, what: str, *, allow_zero: bool = True) -> float:

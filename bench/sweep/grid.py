@@ -32,10 +32,13 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 GRID_KEYS = (
-    "models", "datasets", "protocols", "seeds", "random_control", "checkpoint", "data_root",
+    "models", "datasets", "protocols", "seeds", "random_control", "allocation_control", "checkpoint", "data_root",
     "dense_seed", "split_seed", "device", "threads", "memory_format", "adapters",
 )
-ADAPTER_KEYS = ("name", "ratios", "compress_rates", "configs", "hp", "layouts", "models", "datasets", "protocols")
+ADAPTER_KEYS = (
+    "name", "ratios", "speedups", "compress_rates", "configs", "hp", "layouts", "models", "datasets", "protocols",
+    "checkpoint", "allocation_control",
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,15 @@ class Run:
     seeds = property(lambda self: self.spec.seeds)
     layout = property(lambda self: self.spec.layout)
     protocol_name = property(lambda self: self.spec.resolved_protocol.name)
-    arms = property(lambda self: 2 if self.spec.random_control else 1)
+
+    @property
+    def arms(self) -> int:
+        """Arms trained per seed. An allocation control is counted where it can differ from the random
+        control (a global allocation, or per-layer rates); elsewhere it is the random control's network."""
+        s = self.spec
+        allocation = s.allocation_control and (s.adapter_cls.allocation == "global" or s.target.compress_rate is not None
+                                               or s.target.config is not None)
+        return 1 + int(s.random_control) + int(allocation)
 
     @property
     def config(self) -> dict:
@@ -329,6 +340,8 @@ class _Expander:
         try:
             for r in self._list(entry.get("ratios", []), "ratios", where, (int, float), "a number") if "ratios" in entry else []:
                 targets.append(Target(ratio=float(r)))
+            for r in self._list(entry["speedups"], "speedups", where, (int, float), "a number") if "speedups" in entry else []:
+                targets.append(Target(speedup=float(r)))
             for c in self._list(entry["compress_rates"], "compress_rates", where, (str,), "a string") if "compress_rates" in entry else []:
                 targets.append(Target(compress_rate=parse_compress_rate(c)))
             for c in self._list(entry["configs"], "configs", where, (str,), "a string") if "configs" in entry else []:
@@ -344,6 +357,7 @@ class _Expander:
 
         from bench import api
         from bench.data import DATASETS
+        from bench.pruning.cost import check_reach
         from bench.pruning.engine import check_target
 
         key = (adapter.name, target, model, dataset, layout)
@@ -351,8 +365,11 @@ class _Expander:
             return
         self._checked.add(key)
         spec = DATASETS.get(dataset)
+        inputs = api.example_inputs(spec, torch.device("cpu"))
         try:
-            check_target(self._model(model, dataset, where), model, adapter, target, api.example_inputs(spec, torch.device("cpu")), layout)
+            check_target(self._model(model, dataset, where), model, adapter, target, inputs, layout)
+            if target.speedup is not None:
+                check_reach(self._model(model, dataset, where), model, adapter, target.speedup, example_inputs=inputs, layout=layout)
         except BenchError as exc:
             raise self.fail(where, f"{target.describe()} on {model}: {exc}") from None
 
@@ -367,6 +384,7 @@ class _Expander:
         protocols = self._list(self.data.get("protocols", [defaults.PROTOCOL]), "protocols", "", (str,), "a protocol name")
         seeds = self._seeds()
         random_control = self._scalar("random_control", (bool,), defaults.RANDOM_CONTROL, "true or false")
+        allocation_control = self._scalar("allocation_control", (bool,), False, "true or false")
         dense_seed = self._scalar("dense_seed", (int,), defaults.DENSE_SEED, "an integer")
         split_seed = self._scalar("split_seed", (int,), defaults.SPLIT_SEED, "an integer")
         device = self._scalar("device", (str,), "auto", "a device name (auto, cpu, cuda, cuda:N)")
@@ -412,12 +430,23 @@ class _Expander:
             hps = self._hp_grid(cls, entry.get("hp"), where)
             layouts = self._list(entry["layouts"], "layouts", where, (str,), "a layout name") if "layouts" in entry else [None]
             resolved = {p: self._protocol(p, e_datasets, where) for p in e_protocols}
+            e_allocation = entry.get("allocation_control", allocation_control)
+            if not isinstance(e_allocation, bool):
+                raise self.fail(where, f"allocation_control must be true or false, got {e_allocation!r}")
+            e_checkpoint = entry.get("checkpoint")
+            if e_checkpoint is not None and not isinstance(e_checkpoint, str):
+                raise self.fail(where, f"checkpoint must be a file path, got {e_checkpoint!r}")
+            e_checkpoints: dict[str, Path] = {}  # model → this entry's dense weights
             for model, dataset in itertools.product(e_models, e_datasets):
                 self._model(model, dataset, where)
-                weights = self._checkpoint(checkpoint_spec, model)
+                weights = self._path(e_checkpoint) if e_checkpoint is not None else self._checkpoint(checkpoint_spec, model)
+                if weights is not None and not weights.is_file():
+                    raise self.fail(where, f"checkpoint {weights} does not exist")
                 if weights is not None:
                     self._check_checkpoint(model, dataset, weights, where)
-                    checkpoints[model] = weights
+                    e_checkpoints[model] = weights
+                    if e_checkpoint is None:
+                        checkpoints[model] = weights
                     digests.setdefault(weights, file_digest(weights))
             for target, (hp_text, hparams), layout, model, dataset, p in itertools.product(
                 targets, hps, layouts, e_models, e_datasets, e_protocols
@@ -425,11 +454,12 @@ class _Expander:
                 adapter = cls(hparams)
                 self._check_target(adapter, target, model, dataset, where, layout)
                 ref, protocol, by_dataset = resolved[p]
-                checkpoint = checkpoints.get(model)
+                checkpoint = e_checkpoints.get(model)
                 try:
                     spec = RunSpec(
                         adapter=cls.name, hparams=hparams, target=target, layout=layout, model=model, dataset=dataset,
                         split_seed=split_seed, protocol=ref, seeds=seeds, random_control=random_control,
+                        allocation_control=e_allocation and cls.kind == "structured" and cls.name != "random",
                         dense_seed=dense_seed, checkpoint=str(checkpoint) if checkpoint else None,
                         checkpoint_sha256=digests[checkpoint] if checkpoint else None,
                         device=device_type, threads=spec_threads, memory_format=memory_format,
@@ -460,7 +490,7 @@ class _Expander:
     def _check_checkpoint(self, model: str, dataset: str, path: Path, where: str) -> None:
         from bench import api
 
-        key = ("checkpoint", model, dataset)
+        key = ("checkpoint", model, dataset, path)
         if key in self._checked:
             return
         self._checked.add(key)

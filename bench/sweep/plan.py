@@ -64,9 +64,8 @@ def _seeds(seeds: tuple[int, ...]) -> str:
 
 
 def _dense_lines(grid: Grid, todo: list[Run]) -> list[str]:
-    pairs = sorted({(r.model, r.dataset) for r in todo})
-    given = [p for p in pairs if grid.checkpoint_for(p[0]) is not None]
-    trained = [p for p in pairs if p not in given]
+    given = sorted({r.spec.checkpoint_sha256 for r in todo if r.spec.checkpoint is not None})
+    trained = sorted({(r.model, r.dataset) for r in todo if r.spec.checkpoint is None})
     text = f"dense baselines: {len(given)} from checkpoints"
     if trained:
         text += f", {len(trained)} trained once and cached under --runs-dir if not there yet ({', '.join('/'.join(p) for p in trained)})"
@@ -107,7 +106,7 @@ def _estimate_lines(grid: Grid, todo: list[Run], to_do: dict[str, int], sizing) 
     where = f"{device.type}{note}, {threads or 'all'} thread{'s' if threads != 1 else ''} per run"
     lines = [f"estimated training compute: {_duration(total)} (per epoch: {per_epoch}; {where})"]
     dense = []
-    for model, dataset in sorted({(r.model, r.dataset) for r in todo if grid.checkpoint_for(r.model) is None}):
+    for model, dataset in sorted({(r.model, r.dataset) for r in todo if r.spec.checkpoint is None}):
         recipe = DATASETS.get(dataset).recipe
         t = epoch(model, dataset, recipe.batch_size)
         if t is not None:

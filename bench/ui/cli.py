@@ -39,6 +39,11 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--ratio", type=float, help="fraction of channels (or weights) removed per layer, in (0, 1); default 0.5")
+    g.add_argument(
+        "--speedup", type=float, metavar="S",
+        help="a cost: prune until dense FLOPs / pruned FLOPs = S (structured adapters; searched in the adapter's "
+        "layout, within 0.5%% of the dense FLOPs), so that methods compare at the same FLOPs",
+    )
     g.add_argument("--compress-rate", help="per-layer rates in HRankPlus syntax, one per entry of the layout, e.g. '[0.]+[0.18]*29' (ResNet-56, hrankplus layout)")
     g.add_argument("--config", help="a named configuration of the adapter, e.g. resnet56-B for l1-norm")
 
@@ -107,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="prune to the target in K equal steps, retraining under the protocol after each (default 1: one-shot)",
     )
     p.add_argument("--no-random-control", action="store_true", help="skip the random-pruning control")
+    p.add_argument(
+        "--allocation-control", action="store_true",
+        help="also train uniform random pruning in the method's layout at the method's FLOPs, which isolates its "
+        "per-layer allocation (trained once with the random control where the two are the same network)",
+    )
     p.add_argument("--checkpoint", help="start from your own dense weights (a state dict) instead of training")
     p.add_argument("--dense-seed", type=int, default=defaults.DENSE_SEED, help="seed of the dense baseline training (default 0)")
     p.add_argument("--runs-dir", default=defaults.RUNS_DIR, help="cache of dense baselines and retraining runs, shared by every evaluation (default ./runs)")
@@ -127,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=defaults.MODEL)
     p.add_argument("--seed", type=int, default=defaults.DENSE_SEED)
     p.add_argument("--runs-dir", default=defaults.RUNS_DIR)
+    p.add_argument("--adapter", help="train the dense baseline this adapter starts from (slimming: with its L1 penalty); default: the shared one")
+    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="that adapter's hyperparameter (repeatable)")
+    p.add_argument("--export", metavar="FILE", help="also write the weights to FILE (a state dict for --checkpoint), atomically")
     _add_data_args(p)
     _add_training_args(p)
 
@@ -218,6 +231,8 @@ def _target(args):
         return Target(compress_rate=parse_compress_rate(args.compress_rate))
     if args.config is not None:
         return Target(config=args.config)
+    if args.speedup is not None:
+        return Target(speedup=args.speedup)
     return Target(ratio=defaults.RATIO if args.ratio is None else args.ratio)
 
 
@@ -258,6 +273,7 @@ def cmd_evaluate(args) -> int:
             protocol=args.protocol,
             seeds=args.seeds,
             random_control=not args.no_random_control,
+            allocation_control=args.allocation_control,
             iterations=args.iterations,
             dense_seed=args.dense_seed,
             checkpoint=args.checkpoint,
@@ -268,6 +284,9 @@ def cmd_evaluate(args) -> int:
     if distributed.is_main():
         print(evaluation_table(record))
         print(f"\nrecord written to {path}")
+        warning = api.unshared_baseline_warning(record, path)
+        if warning:
+            print(warning, file=sys.stderr)
     return 0
 
 
@@ -305,9 +324,10 @@ def cmd_train(args) -> int:
     with stop_on_signals(StopFlag()) as stop, _reporter() as reporter, _process_group():
         device = api.training_device(args.device)
         api.set_threads()
+        hook = api.make_adapter(args.adapter, _hparams(args)).dense_hook() if args.adapter else None
         data = _load_data(args, device)
         dense = api.train_dense(
-            args.model, data, seed=args.seed, runs_dir=args.runs_dir, reporter=reporter, stop=stop,
+            args.model, data, seed=args.seed, runs_dir=args.runs_dir, hook=hook, reporter=reporter, stop=stop,
             compile=args.compile, memory_format=args.memory_format, checkpoint_every=args.checkpoint_every,
         )
     if not distributed.is_main():
@@ -316,6 +336,9 @@ def cmd_train(args) -> int:
         f"dense {args.model} on {args.dataset}: val top-1 {dense.val_top1:.2f}%, test top-1 {dense.test_top1:.2f}% "
         f"({dense.counts.params:,} params, {dense.counts.flops:,} FLOPs) — cached in {dense.path}"
     )
+    if args.export:
+        api.export_weights(dense.model, args.export)
+        print(f"weights written to {args.export} (SHA-256 {api.file_digest(args.export)}): pass it as --checkpoint")
     return 0
 
 
@@ -335,7 +358,7 @@ def cmd_prune(args) -> int:
         api.load_checkpoint(model, args.checkpoint)
     # Only calibration-based adapters read the dataset; the others can inspect CIFAR/ImageNet shapes offline.
     data = _load_data(args, device) if adapter.needs_calibration else None
-    pruned = api.prune_model(model, args.model, adapter, target, spec, seed=args.seed, data=data, layout=args.layout)
+    pruned, match = api.prune_to(model, args.model, adapter, target, spec, seed=args.seed, data=data, layout=args.layout)
     layout = layout_for(model, args.model, adapter, args.layout)
     if not args.checkpoint:
         print("warning: no --checkpoint given: pruned a randomly initialized model", file=sys.stderr)
@@ -351,7 +374,10 @@ def cmd_prune(args) -> int:
         "structure": pruned.structure.to_dict(),
         "layout": layout.to_dict() if adapter.kind == "structured" else None,
         "identity_routes": identity_routes(pruned.model),
+        **({"match": match.to_dict()} if match is not None else {}),
     }
+    if match is not None and match.note:
+        print(f"note: {match.note}", file=sys.stderr)
     print(json.dumps(report, indent=2) if args.json else prune_table(report))
     return 0
 
@@ -513,7 +539,7 @@ def cmd_leaderboard(args) -> int:
             print(f"{args.out} is up to date")
         return 1 if problems else 0
     site = leaderboard.generate(args.submissions, args.out, source_url=args.source_url)
-    for line in leaderboard.rejection_lines(args.submissions, site.rejected):
+    for line in leaderboard.rejection_lines(args.submissions, site.rejected) + leaderboard.baseline_warnings(site):
         print(line, file=sys.stderr)
     entries = sum(len(g.entries) for g in site.groups)
     print(f"leaderboard written to {args.out}: {len(site.groups)} groups, {entries} entries, {len(site.rejected)} rejected files")

@@ -20,7 +20,11 @@ def evaluation_table(record: dict) -> str:
     dense = record["dense"]
     rows = [["dense", f"{dense['test_top1']:.2f}", _millions(dense["params"]), "", _millions(dense["flops"]), ""]]
     routes = []
-    for label, arm in (("method", record["method"]), ("random control", record["random_control"])):
+    allocation = record.get("allocation_control")
+    arms = [("method", record["method"]), ("random control", record["random_control"])]
+    if isinstance(allocation, dict):
+        arms.append(("allocation control", allocation))
+    for label, arm in arms:
         if arm is None:
             continue
         if arm.get("identity_routes") is not None:
@@ -46,6 +50,14 @@ def evaluation_table(record: dict) -> str:
         notes.insert(0, f"layout {record['layout']['name']}: {record['layout']['description']}")
     if routes:
         notes.insert(1, "identity routes kept: " + ", ".join(routes))
+    if record["target"].get("match"):
+        m = record["target"]["match"]
+        notes.append(f"--speedup {m['speedup']:g}: {m['achieved_speedup']:.3f}x FLOPs speed-up reached (the adapter's ratio found: {m['ratio']:.4f})")
+    if allocation == "same_as_random_control":
+        notes.append("allocation control: uniform widths at the method's FLOPs are the method's own widths, so it is the random control")
+    elif isinstance(allocation, dict):
+        notes.append("allocation control: random channels at one rate per layer of the layout, at the method's FLOPs "
+                     "(isolates where the method prunes; the random control isolates which channels)")
     return f"{title}\n\n{table}\n\n" + "\n".join(notes)
 
 
@@ -66,4 +78,8 @@ def prune_table(report: dict) -> str:
         title += f"\nlayout {report['layout']['name']}: {report['layout']['description']}"
     if report.get("identity_routes") is not None:
         title += f"\nidentity routes kept: {100 * report['identity_routes']:.1f}%"
+    if report.get("match"):
+        m = report["match"]
+        title += (f"\nFLOPs speed-up {m['achieved_speedup']:.3f}x for --speedup {m['speedup']:g} "
+                  f"({m['error_of_dense_flops']:.3%} of the dense FLOPs off; found ratio {m['ratio']:.4f})")
     return f"{title}\n\n{head}\n\n{layers}"

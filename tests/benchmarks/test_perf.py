@@ -95,3 +95,30 @@ def test_quickstart_evaluate_cold_then_cached(tmp_path: Path):
     assert len(list((folder / "results").glob("*.json"))) == 1 and list((folder / "runs" / "eval").iterdir())
     assert 0 < times.cached
     print(times.report())
+
+
+@pytest.mark.parametrize("adapter", ["l1-norm", "hrankplus", "fpgm", "slimming"])
+def test_resnet56_cost_search(benchmark, adapter):
+    """`--speedup 3` on CIFAR ResNet-56 (target: under 10 s on a 2-core CPU), against its own unit of
+    work: one candidate pruned and counted. Their ratio is the candidates the search paid for."""
+    import time
+
+    from bench.core.counting import count
+    from bench.pruning.cost import CostSearch
+
+    torch.set_num_threads(1)
+    model = build_model("resnet56", num_classes=10, in_channels=3)
+    x = torch.zeros(1, 3, 32, 32)
+    a = get_adapter(adapter)()
+    start = time.perf_counter()
+    count(prune(model, "resnet56", a, Target(ratio=0.5), example_inputs=x, calibration=[], seed=0).model, x)
+    one = time.perf_counter() - start
+
+    def search():
+        return CostSearch(model, "resnet56", a, example_inputs=x).match(3.0)
+
+    match = benchmark.pedantic(search, rounds=2, iterations=1)
+    mean = benchmark.stats.stats.mean
+    print(f"\n{adapter}: search {mean:.2f} s = {mean / one:.1f} x one prune+count ({one:.2f} s); "
+          f"{match.candidates} structures counted; error {match.error:.3%}")
+    assert match.exact and mean < 10.0

@@ -156,11 +156,11 @@ def test_index_group_sorting_and_escaping(driver, server, site, tmp_path):
     assert _column(driver, 1) == ["alpha", "beta", "gamma"]
     driver.find_element(By.XPATH, "//table[@id='ranking']//th[normalize-space()='Δ random, paired [95% CI]']").click()
     assert _column(driver, 1) == ["beta", "alpha", "gamma"]  # -1.00, +5.00, then "no control" (no value) last
-    assert _column(driver, 11) == ["tied", "tied", "no control"]  # two seeds: wide intervals
+    assert _column(driver, 12) == ["tied", "tied", "no control"]  # two seeds: wide intervals
 
     link = driver.find_element(By.LINK_TEXT, "alpha").get_attribute("href")
     assert link == "https://github.com/prunebench/prunebench/blob/main/adapters/l1_norm.py"
-    record = driver.find_element(By.XPATH, "//table[@id='ranking']//tr[td[2][starts-with(., 'alpha')]]/td[13]/a")
+    record = driver.find_element(By.XPATH, "//table[@id='ranking']//tr[td[2][starts-with(., 'alpha')]]/td[14]/a")
     assert record.get_attribute("href") == "https://github.com/prunebench/prunebench/blob/main/submissions/a.json"
     css = driver.execute_script("return getComputedStyle(document.querySelector('th')).backgroundColor")
     assert css == "rgb(246, 248, 250)"  # the local stylesheet loaded

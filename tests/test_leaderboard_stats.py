@@ -126,7 +126,7 @@ def test_every_entry_shows_n_and_its_interval(subs, example_record):
     ci = scipy.stats.t.interval(0.95, 4, loc=sum(A) / 5, scale=scipy.stats.sem(A))
     level = groups_of(subs)[0].level.text  # the heading of the one level, however levels are titled
     (row,) = md_rows((subs.parent / "lb" / "README.md").read_text().split(f"### {level}")[1])
-    assert row[5:8] == [f"{sum(A) / 5:.2f} ± {scipy.stats.tstd(A):.2f}", "5", f"\\[{ci[0]:.2f}, {ci[1]:.2f}\\]"]
+    assert row[6:9] == [f"{sum(A) / 5:.2f} ± {scipy.stats.tstd(A):.2f}", "5", f"\\[{ci[0]:.2f}, {ci[1]:.2f}\\]"]
     for out in ("README.md", "index.html"):
         assert "paired t interval" in (subs.parent / "lb" / out).read_text()  # the method is stated
 
@@ -339,3 +339,50 @@ def test_group_pages_open_with_the_ranking_then_the_plots(subs, example_record):
         assert page.split("<h2>")[1].startswith("Ranking")  # the answer first
         plots = page.split('id="ranking"')[1].split("<h2>")[0]  # right below the ranking table
         assert f'src="{g.family}.svg"' in plots and f'src="{view.slug}.svg"' in plots
+
+
+# --- cost and the allocation control -------------------------------------------------------------------
+
+
+def with_allocation(record: dict, values: list[float] | None) -> dict:
+    """The record with an allocation control of its own (every seed's top-1), or the random control's network."""
+    if values is None:
+        record["allocation_control"] = "same_as_random_control"
+    else:
+        arm = json.loads(json.dumps(record["random_control"]))
+        arm["adapter"] = "random"
+        for run, value in zip(arm["runs"], values):
+            run["top1"] = value
+        arm["top1_mean"] = sum(values) / len(values)
+        arm["top1_std"] = float(__import__("statistics").stdev(values))
+        record["allocation_control"] = arm
+    record["run_id"] = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:12]
+    return record
+
+
+def test_entries_show_their_cost_and_their_gap_to_each_control(subs, example_record):
+    own = with_allocation(make(example_record, adapter="a", runs=A, control_runs=B, flops=0.25), [90.0, 91.0, 89.5, 92.0, 90.5])
+    same = with_allocation(make(example_record, adapter="b", runs=B, control_runs=A, flops=0.25), None)
+    put(subs, "a.json", own)
+    put(subs, "b.json", same)
+    (group,) = groups_of(subs)
+    by = {e.adapter: e for e in group.ranked}
+    expected = scipy.stats.ttest_rel(A, [90.0, 91.0, 89.5, 92.0, 90.5]).confidence_interval(0.95)
+    assert by["a"].vs_allocation.ci.low == pytest.approx(expected.low)
+    assert by["b"].allocation == "same as random control" and by["b"].vs_allocation == by["b"].vs_random
+    assert by["a"].flops_speedup == pytest.approx(4.0, rel=1e-3)
+    generate(subs, subs.parent / "lb")
+    text = (subs.parent / "lb" / "README.md").read_text()
+    assert "Δ allocation control, paired \\[95% CI\\]" in text and "= its random control" in text
+    assert "FLOPs speed-up" in text and "4.00×" in text and "(25.00% kept)" in text
+    exported = json.loads((subs.parent / "lb" / "leaderboard.json").read_text())
+    (entry,) = [e for g in exported["groups"] for e in g["ranked"] if e["adapter"] == "a"]
+    assert entry["allocation"] == "own" and entry["vs_allocation"]["n"] == 5
+
+
+def test_an_allocation_control_at_another_cost_is_rejected(subs, example_record):
+    record = with_allocation(make(example_record, adapter="a", runs=A, control_runs=B, flops=0.25), list(A))
+    record["allocation_control"]["flops"] = round(0.3 * record["dense"]["flops"])
+    put(subs, "a.json", record)
+    good, rejected = load_folder(subs)
+    assert not good and "allocation_control/flops" in " ".join(rejected[0].reasons)

@@ -80,6 +80,11 @@ def _path(error_path) -> str:
     return "/".join(str(p) for p in error_path) or "(top level)"
 
 
+# The allocation control is matched to the method's FLOPs by a search that lands within 0.5% of the
+# dense FLOPs (bench/pruning/cost.py), twice that at most: one rounding step either way.
+ALLOCATION_FLOPS = 0.01
+
+
 def problems(record: Any) -> list[str]:
     """Every problem with a record, each as `field: message`; empty when the record is valid."""
     errors = sorted(_validator().iter_errors(record), key=lambda e: list(map(str, e.path)))
@@ -90,9 +95,9 @@ def problems(record: Any) -> list[str]:
     if found:
         return found
     dense = record["dense"]
-    for arm_name in ("method", "random_control"):
-        arm = record[arm_name]
-        if arm is None:
+    for arm_name in ("method", "random_control", "allocation_control"):
+        arm = record.get(arm_name)
+        if not isinstance(arm, dict):  # absent, or the allocation control's "same_as_random_control"
             continue
         for key in ("params", "flops"):
             if arm[key] > dense[key]:
@@ -101,6 +106,12 @@ def problems(record: Any) -> list[str]:
             found.append(f"{arm_name}/runs: seeds do not match the record's seeds {record['seeds']}")
         found += [f"{arm_name}/{field}: {message}" for field, message in _derived_disagreements(arm, dense)]
         found += [f"{arm_name}/{field}: {message}" for field, message in _health_disagreements(arm, record)]
+    allocation = record.get("allocation_control")
+    if allocation == "same_as_random_control" and record["random_control"] is None:
+        found.append("allocation_control: names the random control, which the record does not have")
+    if isinstance(allocation, dict) and abs(allocation["flops"] - record["method"]["flops"]) > ALLOCATION_FLOPS * dense["flops"]:
+        found.append(f"allocation_control/flops: {allocation['flops']} is not the method's {record['method']['flops']} "
+                     f"within {ALLOCATION_FLOPS:.1%} of the dense FLOPs")
     return found
 
 

@@ -18,7 +18,8 @@ FORMAT = "prunebench-leaderboard/3"
 
 def _entry(e: Entry, source_url: str) -> dict[str, Any]:
     out = dataclasses.asdict(e)
-    out.update(delta_dense=e.delta_dense, delta_random=e.delta_random, holds_after_holm=e.survives, source_path=e.source_path,
+    out.update(delta_dense=e.delta_dense, delta_random=e.delta_random, holds_after_holm=e.survives, flops_speedup=e.flops_speedup,
+               source_path=e.source_path,
                source_url=source_url + e.source_path if e.source_path else None, record_url=record_url(e, source_url))
     return out
 

@@ -45,6 +45,8 @@ REFERENCE = "from-scratch reference"  # the width-scaled dense model: an archite
 # every accuracy-vs-FLOPs plot of the same dense baseline.
 WIDTH_SCALED = "width-scaled"
 CONTROL_DIVERGED = "control diverged"
+ALLOCATION_ARM = "own"  # the record trained an allocation control of its own
+ALLOCATION_SAME = "same as random control"  # uniform widths at its FLOPs are its own widths
 DIVERGED = "diverged"  # a seed of the method diverged: not ranked
 # Not tests: the same runs on both sides (Scratch-B's l1-norm and its control keep the same channels),
 # or a group whose schedule is another group's under another name (bench.leaderboard.verdicts).
@@ -149,6 +151,15 @@ class Entry:
     collapsed: dict[int, float] = field(default_factory=dict)  # seed → top-1 of each collapsed run
     control_collapsed: dict[int, float] = field(default_factory=dict)
     holm: float | None = None  # Holm-adjusted p of the test against the control, across the leaderboard
+    # The allocation control (uniform random pruning in the layout at the method's FLOPs): ALLOCATION_ARM
+    # where the record trained one, ALLOCATION_SAME where it is the random control's network, None if not run.
+    allocation: str | None = None
+    vs_allocation: Difference | None = None  # method minus its allocation control, paired by seed
+
+    @property
+    def flops_speedup(self) -> float:
+        """Dense FLOPs ÷ the entry's FLOPs: the cost it is ranked at."""
+        return self.dense_flops / max(self.flops, 1)
 
     @property
     def source_path(self) -> str | None:
@@ -189,7 +200,7 @@ class Entry:
 
 
 def _runs(arm: dict | None) -> dict[int, float]:
-    if arm is None:
+    if not isinstance(arm, dict):
         return {}
     return {run["seed"]: run["top1"] for run in arm["runs"] if not run["diverged"] and run["top1"] is not None}
 
@@ -230,6 +241,7 @@ def entry(sub: Submission) -> Entry:
         vs_random = difference(runs, control_runs)
         status = CONTROL_DIVERGED if vs_random is None else VERDICTS[vs_random.sign]
     classes = r["dataset"]["num_classes"]
+    allocation, vs_allocation = _allocation(r.get("allocation_control"), runs, vs_random, diverged)
     return Entry(
         file=sub.file, run_id=r["run_id"], adapter=r["adapter"]["name"], args=r["adapter"]["args"],
         module=r["adapter"].get("module"), paper=r["adapter"].get("paper"), kind=r["adapter"]["kind"],
@@ -246,7 +258,17 @@ def entry(sub: Submission) -> Entry:
         verified=_verified(sub.verification),
         run_keys=_keys(method), control_keys=_keys(control),
         collapsed=_collapsed(method, classes), control_collapsed=_collapsed(control, classes),
+        allocation=allocation, vs_allocation=vs_allocation,
     )
+
+
+def _allocation(arm: dict | str | None, runs: dict[int, float], vs_random: Difference | None,
+                diverged: bool) -> tuple[str | None, Difference | None]:
+    if arm is None:
+        return None, None
+    if isinstance(arm, str):  # the random control's network: the same comparison
+        return ALLOCATION_SAME, vs_random
+    return ALLOCATION_ARM, None if diverged else difference(runs, _runs(arm))
 
 
 def _verified(verification: dict | None) -> tuple[str, str] | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bench.leaderboard.findings import FAILS, HOLDS, INCONCLUSIVE, Finding
 from bench.leaderboard.group import (
+    ALLOCATION_SAME,
     BEATEN,
     BEATS,
     SAME_SCHEDULE,
@@ -118,7 +119,20 @@ def _adapter(e: Entry, base: str) -> Cell:
 
 
 def _count(value: int, pct: float) -> Cell:
-    return Cell(f"{value:,} (−{acc(pct)}%)", sort=num(value))
+    return Cell(f"{value:,} ({acc(100 - pct)}% kept)", sort=num(value))
+
+
+def has_allocation(group: Group) -> bool:
+    return any(e.allocation is not None for e in group.ranked)
+
+
+def _vs_allocation(e: Entry) -> Cell:
+    if e.allocation is None:
+        return NONE
+    if e.allocation == ALLOCATION_SAME:
+        return Cell("= its random control", note="one rate per layer at its FLOPs gives its own widths")
+    d = e.vs_allocation
+    return NONE if d is None else Cell(difference_text(d), sort=num(d.mean))
 
 
 def ranked_columns(group: Group) -> list[str]:
@@ -126,9 +140,10 @@ def ranked_columns(group: Group) -> list[str]:
     epochs = ["epochs"] if group.flops_budget else []
     speed = ["speedup measured / FLOPs"] if group.has_speedup else []
     health = ["collapsed runs"] if has_collapsed(group) else []
-    return ["#", "adapter", "args", *target, *epochs, "params (−%)", "FLOPs (−%)", *speed,
+    allocation = ["Δ allocation control, paired [95% CI]"] if has_allocation(group) else []
+    return ["#", "adapter", "args", *target, *epochs, "params (kept)", "FLOPs (kept)", "FLOPs speed-up", *speed,
             "top-1 % mean ± std", "n", "95% CI", *health, "Δ dense", "Δ random, paired [95% CI]", "p (raw → Holm)",
-            "verdict", "record"]
+            "verdict", *allocation, "record"]
 
 
 def _speedup(e: Entry) -> Cell:
@@ -157,6 +172,7 @@ def ranked_row(group: Group, e: Entry, base: str) -> list[Cell]:
     epochs = [Cell(str(e.epochs), sort=num(e.epochs))] if group.flops_budget else []
     speed = [_speedup(e)] if group.has_speedup else []
     health = [_collapsed(e)] if has_collapsed(group) else []
+    allocation = [_vs_allocation(e)] if has_allocation(group) else []
     s = e.top1
     d = e.vs_random
     return [
@@ -167,6 +183,7 @@ def ranked_row(group: Group, e: Entry, base: str) -> list[Cell]:
         *epochs,
         _count(e.params, e.params_reduction_pct),
         _count(e.flops, e.flops_reduction_pct),
+        Cell(f"{e.flops_speedup:.2f}×", sort=num(e.flops_speedup)),
         *speed,
         Cell(mean_std(s.mean, s.std), sort=num(s.mean)),
         Cell(str(s.n), sort=num(s.n)),
@@ -176,6 +193,7 @@ def ranked_row(group: Group, e: Entry, base: str) -> list[Cell]:
         _delta_random(e),
         p_text(None if d is None or e.status == SAME_SCHEDULE else d.p, e.holm),
         entry_verdict(e),
+        *allocation,
         _record(e, base),
     ]
 

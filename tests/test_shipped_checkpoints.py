@@ -123,3 +123,17 @@ def test_a_grid_with_an_unreachable_speedup_is_refused_before_anything_runs(tmp_
 
     with pytest.raises(BenchError, match="out of reach"):
         parse_grid('[[adapters]]\nname = "l1-norm"\nspeedups = [500]\n', source=tmp_path / "g.toml")
+
+
+def test_a_spec_names_a_shipped_checkpoint_by_its_repository_path(tmp_path, monkeypatch):
+    """Records carry no machine path: a shipped checkpoint is written as submissions/dense/<file>, and
+    read back from anywhere it resolves to this installation's copy."""
+    from bench.evaluation.spec import RunSpec
+
+    monkeypatch.chdir(tmp_path)  # not the repository root
+    copy = shipped.for_run("resnet20", "digits", "l1-norm")
+    spec = RunSpec(adapter="l1-norm", threads=1, checkpoint=str(copy.path))
+    data = json.loads(json.dumps(spec.to_dict()))
+    assert data["checkpoint"] == "submissions/dense/digits-resnet20.pt"
+    back = RunSpec.from_dict(data)
+    assert back.hash == spec.hash and back.checkpoint == str(copy.path)

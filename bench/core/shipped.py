@@ -68,6 +68,11 @@ def for_run(model: str, dataset: str, adapter: str) -> Shipped | None:
     return (own or shared or [None])[0]
 
 
+def by_sha256(sha256: str | None) -> Shipped | None:
+    """The shipped checkpoint whose file has this SHA-256, if any."""
+    return next((c for c in checkpoints() if c.sha256 == sha256), None) if sha256 else None
+
+
 def is_shipped(weights_sha256: str) -> bool:
     return any(c.weights_sha256 == weights_sha256 for c in checkpoints())
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import defaults
+from bench.core import shipped
 from bench.core.config import config_hash, file_digest, to_jsonable
 from bench.core.train import default_memory_format
 from bench.errors import BenchError
@@ -204,6 +205,8 @@ class RunSpec:
     def to_dict(self) -> dict:
         out = to_jsonable({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
         out["target"] = self.target.to_dict()
+        if (copy := shipped.by_sha256(self.checkpoint_sha256)) is not None:
+            out["checkpoint"] = copy.repository_path  # not this machine's path: any checkout finds it
         return {"spec_version": SPEC_VERSION, **out}
 
     @classmethod
@@ -226,6 +229,9 @@ class RunSpec:
         data["seeds"] = tuple(data.get("seeds", defaults.SEEDS))
         if not check_checkpoint and data.get("checkpoint_sha256"):
             return cls(**data)  # the path is only informative then: the digest is the identity
+        copy = shipped.by_sha256(data.get("checkpoint_sha256"))
+        if copy is not None and data.get("checkpoint") == copy.repository_path:
+            data["checkpoint"] = str(copy.path)  # a shipped checkpoint, wherever this installation keeps it
         spec = cls(**data)
         if spec.checkpoint is not None:
             on_disk = file_digest(Path(spec.checkpoint)) if Path(spec.checkpoint).is_file() else None

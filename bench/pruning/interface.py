@@ -140,6 +140,10 @@ class SoftPruner(Protocol):
         """Re-estimate the BatchNorm statistics of `model` on fixed training batches (no gradients),
         so that in eval mode the zeroed network runs with the statistics of what it now computes."""
 
+    def mask_gradients(self, model: nn.Module) -> None:
+        """Zero, in place, the gradients of what the last `zero` zeroed (call after backward): a zeroed
+        filter feeds a zero-variance BatchNorm channel, whose gradient is scaled by 1/sqrt(eps)."""
+
 
 @dataclass(frozen=True)
 class SoftPruning:

@@ -22,6 +22,20 @@ def test_every_committed_submission_validates():
                 assert path.relative_to(folder).as_posix() == RunSpec.from_dict(record["spec"], check_checkpoint=False).record_path
 
 
+def test_every_committed_record_starts_from_a_shipped_checkpoint():
+    """A record from other dense weights would sit in tables of its own (bench/core/shipped.py)."""
+    from bench.core import shipped
+
+    weights = {c.weights_sha256 for c in shipped.checkpoints()}
+    folder = REPO / "submissions"
+    for path in sorted(folder.rglob("*.json")):
+        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+        if path.name != "schema.json" and not hidden and not path.name.endswith(records.VERIFICATION_SUFFIX):
+            record = records.read(path)
+            assert record["dense"]["weights_sha256"] in weights, path.name
+            assert record["spec"]["checkpoint"].startswith("submissions/dense/"), path.name  # no machine path
+
+
 def test_committed_leaderboard_is_up_to_date(capsys):
     code = main(["leaderboard", "--check", "--submissions", str(REPO / "submissions"), "--out", str(REPO / "leaderboard")])
     assert code == 0, capsys.readouterr().err

@@ -181,3 +181,21 @@ def test_evaluate_at_a_speedup_records_the_match_and_both_controls(tmp_path, cap
     assert abs(alloc["flops"] - taylor["method"]["flops"]) <= TOLERANCE * taylor["dense"]["flops"]
     # l1-norm prunes at one rate: its allocation control is its random control, trained once
     assert l1["allocation_control"] == "same_as_random_control"
+
+
+@pytest.mark.slow
+def test_a_schedule_that_is_another_is_trained_once(tmp_path, capsys):
+    """lrw-40 resolves to ft-40 on digits: its evaluation reuses ft-40's runs instead of training them."""
+    torch.manual_seed(0)
+    weights = tmp_path / "dense.pt"
+    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), weights)
+    out = {}
+    for protocol in ("ft-40", "lrw-40"):
+        code = main(["evaluate", "--adapter", "l1-norm", "--speedup", "2", "--protocol", protocol, "--seeds", "1",
+                     "--no-random-control", "--checkpoint", str(weights), "--out", str(tmp_path / "results"),
+                     "--runs-dir", str(tmp_path / "runs"), "--threads", "1"])
+        assert code == 0, capsys.readouterr().err
+        (path,) = (tmp_path / "results").rglob(f"*_{protocol}_*.json")
+        out[protocol] = records.read(path)["method"]["runs"][0]
+    assert out["lrw-40"]["reused"] and out["lrw-40"]["run_key"] == out["ft-40"]["run_key"]
+    assert out["lrw-40"]["top1"] == out["ft-40"]["top1"]

@@ -388,3 +388,14 @@ def test_every_schedule_runs_on_digits_and_keeps_its_cifar_shape():
     assert sorted(set(digits("lrw-80").lr_schedule(SPE))) == pytest.approx([0.001, 0.01])
     with pytest.raises(BenchError, match=r"rewinds 32 epochs \(170 of 160 budget epochs\)"):
         digits("lrw-170")
+
+
+def test_a_schedule_that_is_another_has_its_training_identity_and_so_its_runs():
+    """Retraining runs are keyed by what a protocol does, not its name: LRW-40 is FT-40 on digits (its
+    last 8 epochs all run at the smallest LR), so an lrw-40 evaluation reuses ft-40's runs."""
+    from bench.data.digits import DIGITS_RECIPE
+
+    ft, lrw, clr = (P.resolve(P.load_protocol(n), DIGITS_RECIPE) for n in ("ft-40", "lrw-40", "clr-40"))
+    assert P.training_identity(ft, 21) == P.training_identity(lrw, 21) != P.training_identity(clr, 21)
+    assert P.training_identity(ft, 21) != P.training_identity(ft, 20)  # other steps, other LRs
+    assert ft.to_dict() != lrw.to_dict()  # the records still say which protocol was asked for

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import scipy.stats
 from test_leaderboard import cli, make, md_rows, put
+from test_leaderboard_stats import board_of, subs  # noqa: F401 (subs is a fixture)
 
 from bench.core import records
 from bench.core.protocols import ResolvedProtocol, resolve, same_schedule
@@ -25,18 +26,6 @@ from bench.leaderboard.stats import detectable, difference, holm, summary
 REPO = Path(__file__).resolve().parents[1]
 FT = [94.0, 94.6, 93.8, 94.4, 94.2]
 
-
-@pytest.fixture
-def subs(tmp_path):
-    folder = tmp_path / "submissions"
-    folder.mkdir()
-    return folder
-
-
-def board_of(folder):
-    good, rejected = load_folder(folder)
-    assert not rejected, rejected
-    return build(good, rejected)
 
 
 def rehash(record: dict) -> dict:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.core.config import Recipe, to_jsonable
+from bench.core.config import Recipe, config_hash, to_jsonable
 from bench.errors import BenchError, UnknownNameError
 
 if sys.version_info >= (3, 11):
@@ -152,6 +152,16 @@ class ResolvedProtocol:
 
 # Besides the learning rate, what decides how a retraining run trains.
 _TRAINING_FIELDS = ("epochs", "batch_size", "momentum", "nesterov", "weight_decay", "reinitialize")
+
+
+def training_identity(resolved: ResolvedProtocol, steps_per_epoch: int) -> dict[str, Any]:
+    """What a protocol does to the weights, without its name: the optimiser, the start and the hash of
+    the LR of every step. Retraining runs are keyed by it, so a schedule that is another under a new
+    name (LRW-40 is FT-40 on digits) reuses that one's runs instead of training them again."""
+    return {
+        **{f: getattr(resolved, f) for f in _TRAINING_FIELDS},
+        "lr": config_hash(resolved.lr_schedule(steps_per_epoch), 32),
+    }
 
 
 def same_schedule(a: ResolvedProtocol, b: ResolvedProtocol, steps_per_epoch: int) -> bool:

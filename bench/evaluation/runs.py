@@ -11,7 +11,8 @@ Three shapes, chosen by what the adapter declares and the user asks for:
 A random control is pruned to the method's per-unit counts of the same seed at every step.
 
 A run is identified by what determines its numbers, not by the record that asked for it: the network
-it starts from (architecture, weights and masks), the resolved protocol, the data and seed, the
+it starts from (architecture, weights and masks), what the protocol does (its optimiser and the LR of
+every step, not its name: a schedule that is another under a new name reuses its runs), the data and seed, the
 environment that changes numbers (device type, threads, compile, memory format, world size) and, for a run that
 prunes while it trains, the adapter and target. Its folder is runs/run/<that hash>/, so the random
 controls of different methods that come out identical (same dense weights, structure, protocol and
@@ -39,7 +40,7 @@ from bench.core import records
 from bench.core.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
 from bench.core.config import Recipe, config_hash, to_jsonable
 from bench.core.counting import Counts, count
-from bench.core.protocols import Protocol, ResolvedProtocol, original_schedule, resolve
+from bench.core.protocols import Protocol, ResolvedProtocol, original_schedule, resolve, training_identity
 from bench.core.train import TrainResult, TrainSpec, train
 from bench.core.train import evaluate as evaluate_accuracy
 from bench.data import DataBundle
@@ -202,7 +203,8 @@ def run_key(ev: Evaluation, model: torch.nn.Module, masks: dict, resolved: Resol
             "architecture": config_hash(repr(model)),  # the module tree: widths, scatter slots, shortcuts
             "weights": weights_digest(model.state_dict()),
             "masks": weights_digest(masks),
-            "protocol": resolved.to_dict(),
+            # what the schedule does, not its name: a schedule that is another reuses its runs
+            "training": training_identity(resolved, ev.data.steps_per_epoch(resolved.batch_size)),
             "data": [ev.data.spec.name, ev.data.split_seed],
             "seed": seed,
             "environment": ev.environment,

@@ -204,6 +204,7 @@ class CostSearch:
         k = min((b, a), key=lambda k: abs(self.candidates(path(k)).flops - goal))
         return path(k), k
 
+
 def match_speedup(
     model: nn.Module,
     model_name: str,

@@ -39,3 +39,10 @@ def test_every_committed_record_starts_from_a_shipped_checkpoint():
 def test_committed_leaderboard_is_up_to_date(capsys):
     code = main(["leaderboard", "--check", "--submissions", str(REPO / "submissions"), "--out", str(REPO / "leaderboard")])
     assert code == 0, capsys.readouterr().err
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    readme = (REPO / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv .venv") and line.endswith("pytest")]
+    assert len(commands) == 1 and "pip install -e " in commands[0]  # editable: a new adapter needs no reinstall
+    assert commands[0] in (REPO / ".ci" / "run").read_text()

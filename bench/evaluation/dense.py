@@ -168,6 +168,22 @@ def train_dense(
     )
 
 
+def find_cached(runs_dir: str | Path, model_name: str, dataset: str, seed: int = 0, regularizer: dict | None = None) -> Path | None:
+    """The weights of the newest finished dense baseline cached under `runs_dir` for this model, dataset,
+    seed and regularizer (whatever thread count or memory format trained it), or None."""
+    found = []
+    for result_file in Path(runs_dir).glob(f"dense/{dataset}-{slug(model_name)}-*/result.json"):
+        try:
+            config = json.loads(result_file.read_text())["config"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        weights = result_file.with_name("model.pt")
+        if (config.get("model"), config.get("dataset"), config.get("seed"), config.get("regularizer")) == (
+                model_name, dataset, seed, regularizer) and weights.is_file():
+            found.append((result_file.stat().st_mtime, weights))
+    return max(found)[1] if found else None
+
+
 def _load_dense(model: nn.Module, run_dir: Path, device: torch.device) -> tuple[float, float, float] | None:
     """(val top-1, test top-1, test top-5) of a finished cache entry, loaded into `model`; None if absent."""
     result_file, weights_file = run_dir / "result.json", run_dir / "model.pt"

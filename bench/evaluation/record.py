@@ -18,6 +18,26 @@ from bench.pruning.cost import CostMatch
 from bench.pruning.layouts import Layout
 
 
+def distribution(module: str) -> dict[str, str]:
+    """The installed package (and version) providing `module`, for the record's `adapter`: a plugin's
+    result is only reproducible with its code. Best effort: any failure omits the fields (this runs at
+    the end of every sweep job, and a record without them is still valid)."""
+    try:
+        from importlib.metadata import packages_distributions, version
+
+        top = module.split(".")[0]
+        if top == "bench":  # built-ins: also right in a checkout that is not installed
+            found = {"package": "prunebench", "package_version": bench.__version__}
+        else:
+            name = packages_distributions()[top][0]
+            found = {"package": name, "package_version": version(name)}
+        if all(isinstance(v, str) and 0 < len(v) <= limit for v, limit in zip(found.values(), (100, 64))):
+            return found  # within the schema's maxLength; otherwise omitted rather than invalid
+    except Exception:  # noqa: BLE001 (metadata of any shape, or none)
+        pass
+    return {}
+
+
 def build_record(
     spec: RunSpec,
     data: DataBundle,
@@ -52,6 +72,7 @@ def build_record(
             "allocation": adapter.allocation,
             "paper": adapter.paper,
             "module": type(adapter).__module__,
+            **distribution(type(adapter).__module__),
             "args": to_jsonable(adapter.hparams),
         },
         "target": {"description": spec.target.describe(), **spec.target.to_dict(), **({"match": match.to_dict()} if match else {})},

@@ -94,3 +94,64 @@ class RichReporter(Reporter):
 
     def message(self, text: str) -> None:
         self.progress.console.print(text)
+
+
+class LineReporter(Reporter):
+    """Plain timestamped lines, one per epoch, flushed at once: progress under a pipe, nohup, CI or a
+    batch scheduler, where a live display would hold everything back until the end."""
+
+    def __init__(self, stream=None, clock: Callable[[], float] | None = None):
+        import sys
+        import time
+
+        self.stream = stream or sys.stderr
+        self.clock = clock or time.monotonic
+        self.start = self.clock()
+        self.total = self.done = 0
+
+    def __enter__(self) -> "LineReporter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def _line(self, text: str) -> None:
+        import datetime as dt
+
+        print(f"{dt.datetime.now():%H:%M:%S} {text}", file=self.stream, flush=True)
+
+    def plan(self, total_epochs: int) -> None:
+        self.total = total_epochs
+
+    @contextlib.contextmanager
+    def task(self, label: str, epochs: int) -> Iterator[OnEpoch]:
+        self._line(f"{label}: training {epochs} epochs")
+
+        def on_epoch(log: EpochLog) -> None:
+            self.done += 1
+            overall = ""
+            if self.total:
+                elapsed = self.clock() - self.start
+                left = elapsed / self.done * max(self.total - self.done, 0)
+                overall = f" (all runs: {self.done}/{self.total} epochs, ETA {_duration(left)})"
+            self._line(f"{label}: epoch {log.epoch + 1}/{epochs} loss {log.train_loss:.4f} "
+                       f"val top-1 {log.val_top1:.2f}%{overall}")
+
+        yield on_epoch
+
+    def message(self, text: str) -> None:
+        self._line(text)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def for_terminal(stream=None) -> Reporter:
+    """Bars where a person watches a terminal, timestamped lines anywhere else."""
+    import sys
+
+    stream = stream or sys.stderr
+    return RichReporter() if stream.isatty() else LineReporter(stream)

@@ -2,13 +2,15 @@
 
 Names are normalized on registration *and* lookup (case, `_` vs `-`), a duplicate raises instead of
 silently overwriting, unknown names get a did-you-mean, and third-party packages can add entries
-through a Python entry-point group that is loaded lazily on first lookup.
+through a Python entry-point group that is loaded lazily on first lookup. A plugin that fails to
+load never breaks the others: it is one warning line on stderr, and an error only when asked for.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import sys
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, TypeVar
 
@@ -22,10 +24,15 @@ def normalize(name: str) -> str:
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, entry_point_group: str | None = None):
+    def __init__(
+        self, kind: str, entry_point_group: str | None = None, validate: Callable[[object], str | None] | None = None
+    ):
+        """`validate(obj)`: why an entry point's object cannot be registered, or None when it can."""
         self.kind = kind
         self.entry_point_group = entry_point_group
+        self.validate = validate
         self._items: dict[str, T] = {}
+        self._failed: dict[str, str] = {}  # normalized entry-point name -> why it did not load
         self._entry_points_loaded = entry_point_group is None
 
     def register(self, name: str | None = None) -> Callable[[T], T]:
@@ -52,10 +59,12 @@ class Registry(Generic[T]):
         self._items[key] = obj
 
     def get(self, name: str) -> T:
-        self._load_entry_points()
         key = normalize(name)
+        self._load_entry_points(asked=key)
         if key in self._items:
             return self._items[key]
+        if key in self._failed:
+            raise BenchError(f"{self.kind} {name!r} {self._failed[key]}")
         raise UnknownNameError(self.unknown_message(name))
 
     def unknown_message(self, name: str) -> str:
@@ -74,12 +83,26 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
-    def _load_entry_points(self) -> None:
+    def _load_entry_points(self, asked: str | None = None) -> None:
+        """Load every entry point once. A failure is kept for `get()` and warned about in one line
+        (except for the name being asked for, whose error says it all)."""
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
         for ep in entry_points(group=self.entry_point_group):
-            # Loading the module runs its @register decorator; a plain object is registered by its EP name.
-            obj = ep.load()
-            if normalize(ep.name) not in self._items:
-                self.add(ep.name, obj)
+            key = normalize(ep.name)
+            try:
+                # Loading the module runs its @register decorator; a plain object is registered by its EP name.
+                obj = ep.load()
+                if key not in self._items:
+                    reason = self.validate(obj) if self.validate else None
+                    if reason:
+                        raise BenchError(reason)
+                    self.add(ep.name, obj)
+            except Exception as exc:  # noqa: BLE001 (a plugin's import may raise anything)
+                why = str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+                why = " ".join(why.split())  # one line, whatever the plugin raised
+                dist = f"package {ep.dist.name} {ep.dist.version}" if getattr(ep, "dist", None) else "unknown package"
+                self._failed[key] = f"failed to load (entry point {ep.name} = {ep.value!r} in {dist}): {why}"
+                if key != asked:
+                    print(f"bench: warning: {self.kind} plugin {ep.name!r} {self._failed[key]}; the others still work", file=sys.stderr)

@@ -21,6 +21,9 @@ core never branches on an adapter's name:
 - `from_scratch`: the adapter names an architecture, not a criterion (the width-scaled dense
   model): it runs only under protocols that reinitialize the pruned network, and it has no random
   control, which would be the same architecture from another random init.
+- `refuses`: the model families (as tests/test_model_matrix.py names them, e.g. "vgg16",
+  "timm:convnext_atto") this adapter refuses with a one-line BenchError. Only the model matrix reads
+  it: it then expects that clean refusal instead of a pruned model, so a plugin states its own limits.
 
 Pruners that act while a network trains return a `TrainingHook`: `dense_hook()` runs while the
 dense baseline trains (network slimming's sparsity penalty; it changes the baseline, so its
@@ -176,6 +179,7 @@ class Adapter:
     rounding: ClassVar[Literal["kept", "removed"]] = "kept"
     layout_required: ClassVar[bool] = False
     from_scratch: ClassVar[bool] = False
+    refuses: ClassVar[tuple[str, ...]] = ()
     Hparams: ClassVar[type] = NoHparams
     configs: ClassVar[Mapping[str, NamedConfig]] = {}
     paper: ClassVar[str] = ""

@@ -9,7 +9,17 @@ import importlib
 from bench.errors import BenchError
 from bench.infra.registry import Registry
 
-ADAPTERS: Registry[type] = Registry("adapter", entry_point_group="prunebench.adapters")
+
+def _not_an_adapter(obj: object) -> str | None:
+    """Why a plugin's entry point cannot be registered (checked at load, so a wrong one is a warning)."""
+    from bench.pruning.interface import Adapter
+
+    if isinstance(obj, type) and issubclass(obj, Adapter):
+        return None
+    return f"it names {obj!r}, which is not a bench.pruning.Adapter subclass"
+
+
+ADAPTERS: Registry[type] = Registry("adapter", entry_point_group="prunebench.adapters", validate=_not_an_adapter)
 
 BUILTIN_MODULES = (
     "l1_norm",

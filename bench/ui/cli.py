@@ -7,6 +7,7 @@ import contextlib
 import json
 import sys
 import warnings
+from pathlib import Path
 from typing import Sequence
 
 from bench import defaults
@@ -145,7 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prune", help="prune without retraining and print the resulting structure")
     _add_adapter_args(p)
-    p.add_argument("--checkpoint", help="dense weights to prune (default: random init, with a warning)")
+    p.add_argument("--checkpoint", help="dense weights to prune (default: the dense baseline cached under --runs-dir, "
+                   "else the shipped reference checkpoint, else a random init with a warning)")
+    p.add_argument("--runs-dir", default=defaults.RUNS_DIR, help="where `bench train`/`evaluate` cache dense baselines (default ./runs)")
+    p.add_argument("--dense-seed", type=int, default=defaults.DENSE_SEED, help="seed of the cached dense baseline to prune (default 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_data_args(p)
@@ -205,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("leaderboard", help="build the static leaderboard site from the submission records")
     p.add_argument("--submissions", default="submissions", help="folder of records, read recursively (default ./submissions)")
-    p.add_argument("--out", default="leaderboard", help="folder for the site (default ./leaderboard)")
+    p.add_argument("--out", help="folder for the site (default ./leaderboard, which only the default --submissions may write)")
     p.add_argument(
         "--source-url", metavar="URL",
         help="base URL that adapter source links are relative to, e.g. https://host/org/repo/blob/main/ "
@@ -291,11 +295,12 @@ def cmd_evaluate(args) -> int:
 
 
 def _reporter():
-    """Progress bars; under torchrun on rank 0 only (the other ranks follow it silently)."""
+    """Progress bars in a terminal, timestamped lines elsewhere; under torchrun on rank 0 only (the
+    other ranks follow it silently)."""
     from bench.infra import distributed
-    from bench.infra.progress import RichReporter, SilentReporter
+    from bench.infra.progress import SilentReporter, for_terminal
 
-    return RichReporter() if distributed.is_main() else contextlib.nullcontext(SilentReporter())
+    return for_terminal() if distributed.is_main() else contextlib.nullcontext(SilentReporter())
 
 
 @contextlib.contextmanager
@@ -354,14 +359,18 @@ def cmd_prune(args) -> int:
     adapter = api.make_adapter(args.adapter, _hparams(args))
     target = _target(args)
     model = api.new_model(args.model, spec, device)
-    if args.checkpoint:
-        api.load_checkpoint(model, args.checkpoint)
+    weights, source = _prune_weights(args, adapter)
+    if weights is not None:
+        api.load_checkpoint(model, weights)
+        print(f"pruning {source}: {weights}", file=sys.stderr)
     # Only calibration-based adapters read the dataset; the others can inspect CIFAR/ImageNet shapes offline.
     data = _load_data(args, device) if adapter.needs_calibration else None
     pruned, match = api.prune_to(model, args.model, adapter, target, spec, seed=args.seed, data=data, layout=args.layout)
     layout = layout_for(model, args.model, adapter, args.layout)
-    if not args.checkpoint:
-        print("warning: no --checkpoint given: pruned a randomly initialized model", file=sys.stderr)
+    if weights is None:
+        print(f"warning: pruned a randomly initialized model: no --checkpoint given and no dense {args.model} on "
+              f"{spec.name} cached under {args.runs_dir} (make one with `bench train --model {args.model} "
+              f"--dataset {spec.name}`)", file=sys.stderr)
     example = api.example_inputs(spec, device)
     dense_counts, pruned_counts = count(model, example), count(pruned.model, example, pruned.masks)
     report = {
@@ -380,6 +389,24 @@ def cmd_prune(args) -> int:
         print(f"note: {match.note}", file=sys.stderr)
     print(json.dumps(report, indent=2) if args.json else prune_table(report))
     return 0
+
+
+def _prune_weights(args, adapter) -> tuple[str | None, str]:
+    """What `bench prune` prunes: --checkpoint, else the dense baseline cached for this model and dataset
+    (the adapter's own, for one that trains its own), else the shipped reference checkpoint."""
+    from bench.core import shipped
+    from bench.evaluation.dense import find_cached
+
+    if args.checkpoint:
+        return args.checkpoint, "the given checkpoint"
+    hook = adapter.dense_hook()
+    cached = find_cached(args.runs_dir, args.model, args.dataset, args.dense_seed, hook.identity() if hook else None)
+    if cached is not None:
+        return str(cached), "the cached dense baseline"
+    copy = shipped.for_run(args.model, args.dataset, adapter.name)
+    if copy is not None and (copy.adapter is not None) == (hook is not None):
+        return str(copy.path), "the shipped reference checkpoint"
+    return None, ""
 
 
 def cmd_protocols(args) -> int:
@@ -530,6 +557,13 @@ def cmd_sweep(args) -> int:
 
 def cmd_leaderboard(args) -> int:
     from bench import leaderboard
+
+    if args.out is None:
+        if Path(args.submissions).resolve() != Path("submissions").resolve():
+            # Never replace the committed pages with another folder's: say where they should go instead.
+            raise BenchError(f"--submissions {args.submissions} needs its own --out (e.g. --out leaderboard-"
+                             f"{Path(args.submissions).name}): ./leaderboard is the pages of ./submissions")
+        args.out = "leaderboard"
 
     if args.check:
         problems = leaderboard.check(args.submissions, args.out, source_url=args.source_url)

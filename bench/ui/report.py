@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from bench.leaderboard.stats import difference
+
 
 def _millions(n: int) -> str:
     return f"{n / 1e6:.3f}M"
@@ -45,11 +47,19 @@ def evaluation_table(record: dict) -> str:
         f"protocol {protocol['name']} (v{protocol['version']}, {protocol['epochs']} epochs), seeds {record['seeds']}"
     )
     table = tabulate(rows, headers=["", "top-1 % (mean ± std)", "params", "Δparams", "FLOPs", "ΔFLOPs"], tablefmt="github")
-    notes = ["FLOPs: fvcore, one multiply-add = one FLOP."]
+    verdict = "\n".join(result_lines(record))
+    notes = [
+        "top-1 %: test accuracy at each seed's best-validation epoch, mean ± std over the seeds.",
+        f"protocol {protocol['name']} (v{protocol['version']}, {protocol['epochs']} epochs): the retraining schedule, "
+        "its version, and the epochs it trains on this dataset (the paper's budget as the same fraction of this "
+        "dataset's original training).",
+        "FLOPs: fvcore, one multiply-add = one FLOP.",
+    ]
     if record.get("layout"):
         notes.insert(0, f"layout {record['layout']['name']}: {record['layout']['description']}")
     if routes:
-        notes.insert(1, "identity routes kept: " + ", ".join(routes))
+        notes.insert(1, "identity routes kept: " + ", ".join(routes) + " (residual shortcuts that still add a block's "
+                     "input unchanged; the method and its control keep the same number by construction)")
     if record["target"].get("match"):
         m = record["target"]["match"]
         notes.append(f"--speedup {m['speedup']:g}: {m['achieved_speedup']:.3f}x FLOPs speed-up reached (the adapter's ratio found: {m['ratio']:.4f})")
@@ -58,7 +68,38 @@ def evaluation_table(record: dict) -> str:
     elif isinstance(allocation, dict):
         notes.append("allocation control: random channels at one rate per layer of the layout, at the method's FLOPs "
                      "(isolates where the method prunes; the random control isolates which channels)")
-    return f"{title}\n\n{table}\n\n" + "\n".join(notes)
+    return f"{title}\n\n{table}\n\n{verdict}\n\n" + "\n".join(notes)
+
+
+def _runs(arm: dict) -> dict[int, float]:
+    return {r["seed"]: r["top1"] for r in arm["runs"] if not r["diverged"] and r["top1"] is not None}
+
+
+def result_lines(record: dict) -> list[str]:
+    """What the evaluation says, in words: the method against its random control, paired by seed, with
+    its 95% interval and verdict, and what one test example is worth."""
+    test = record["dataset"]["sizes"]["test"]
+    worth = f"One test example of {record['dataset']['name']} is worth {100 / test:.2f} points of top-1 ({test} test images)."
+    method, control = record["method"], record["random_control"]
+    if control is None:
+        return ["No random control was run (--no-random-control): nothing says whether the criterion beats chance.", worth]
+    d = difference(_runs(method), _runs(control))
+    if d is None or d.ci is None:
+        return [f"{method['adapter']} minus its random control: too few seeds that finished in both arms for an "
+                "interval (use --seeds 5).", worth]
+    if d.ci.sign > 0:
+        verdict = "the method beats its random control (the interval excludes 0)"
+    elif d.ci.sign < 0:
+        verdict = "random pruning beats the method (the interval excludes 0)"
+    else:
+        verdict = "tied: the interval includes 0, so these seeds cannot tell the method from random pruning"
+    lines = [f"{method['adapter']} minus its random control: {d.mean:+.2f} points, paired 95% interval "
+             f"[{d.ci.low:+.2f}, {d.ci.high:+.2f}] over {d.n} seeds: {verdict}.", worth]
+    allocation = record.get("allocation_control")
+    if isinstance(allocation, dict) and (a := difference(_runs(method), _runs(allocation))) is not None and a.ci is not None:
+        lines.insert(1, f"{method['adapter']} minus its allocation control: {a.mean:+.2f} points, paired 95% interval "
+                        f"[{a.ci.low:+.2f}, {a.ci.high:+.2f}] (where it prunes and what it keeps, together).")
+    return lines
 
 
 def prune_table(report: dict) -> str:

@@ -1,0 +1,95 @@
+"""What a user reads in the terminal: the result in words, progress under a pipe, no overwritten pages,
+`bench prune` on real dense weights."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+
+from bench.core import shipped
+from bench.infra.progress import LineReporter, RichReporter, for_terminal
+from bench.ui.cli import main
+from bench.ui.report import evaluation_table, result_lines
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def _record(example_record, method, control):
+    r = json.loads(json.dumps(example_record))
+    for arm, values in ((r["method"], method), (r["random_control"], control)):
+        arm["runs"] = [dict(arm["runs"][0], seed=i, top1=v) for i, v in enumerate(values)]
+    r["seeds"] = list(range(len(method)))
+    return r
+
+
+def test_the_result_is_a_paired_interval_and_a_verdict_in_words(example_record):
+    tied = result_lines(_record(example_record, [99.0, 98.5, 99.2], [98.9, 98.8, 99.0]))
+    assert re.match(r"hrankplus minus its random control: \+0\.00 points, paired 95% interval \[-\d\.\d\d, \+\d\.\d\d\] "
+                    r"over 3 seeds: tied", tied[0])
+    assert tied[1] == "One test example of digits is worth 0.28 points of top-1 (360 test images)."
+    beats = result_lines(_record(example_record, [99.0, 98.9, 99.2], [97.0, 96.8, 97.1]))
+    assert "the method beats its random control" in beats[0]
+    table = evaluation_table(_record(example_record, [99.0, 98.9, 99.2], [97.0, 96.8, 97.1]))
+    assert "the retraining schedule, its version, and the epochs it trains" in table and "best-validation epoch" in table
+
+
+def test_progress_under_a_pipe_is_timestamped_lines_at_once():
+    stream = io.StringIO()
+    reporter = LineReporter(stream, clock=iter(range(100)).__next__)
+    reporter.plan(4)
+
+    class Log:
+        epoch, train_loss, val_top1 = 0, 0.5, 97.5
+
+    with reporter.task("l1-norm seed 0", 2) as on_epoch:
+        on_epoch(Log)
+    lines = stream.getvalue().splitlines()
+    assert re.match(r"\d\d:\d\d:\d\d l1-norm seed 0: training 2 epochs$", lines[0])
+    assert re.match(r"\d\d:\d\d:\d\d l1-norm seed 0: epoch 1/2 loss 0.5000 val top-1 97.50% \(all runs: 1/4 epochs, ETA 0:00:0\d\)$",
+                    lines[1])
+    assert isinstance(for_terminal(io.StringIO()), LineReporter)
+
+
+def test_a_terminal_gets_bars():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert isinstance(for_terminal(Tty()), RichReporter)
+
+
+def test_leaderboard_of_another_folder_never_replaces_the_committed_pages(tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "leaderboard").mkdir()
+    (tmp_path / "leaderboard" / "README.md").write_text("committed pages")
+    assert main(["leaderboard", "--submissions", "results"]) == 2
+    err = capsys.readouterr().err
+    assert "needs its own --out" in err and err.count("\n") == 1
+    assert (tmp_path / "leaderboard" / "README.md").read_text() == "committed pages"
+    assert main(["leaderboard", "--submissions", "results", "--out", "mine"]) == 0
+
+
+def test_prune_uses_the_cached_dense_baseline_else_the_shipped_one(tmp_path, capsys, monkeypatch):
+    import dataclasses
+
+    from bench.evaluation import dense as dense_module
+
+    code = main(["prune", "--adapter", "l1-norm", "--speedup", "2", "--json"])
+    assert code == 0
+    assert f"pruning the shipped reference checkpoint: {shipped.for_run('resnet20', 'digits', 'l1-norm').path}" in capsys.readouterr().err
+    real = dense_module.recipe_spec
+    monkeypatch.setattr(dense_module, "recipe_spec", lambda data: dataclasses.replace(real(data), epochs=1))
+    assert main(["train"]) == 0
+    capsys.readouterr()
+    assert main(["prune", "--adapter", "l1-norm", "--ratio", "0.5", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "pruning the cached dense baseline: runs/dense/digits-resnet20-" in err
+    assert main(["prune", "--adapter", "l1-norm", "--model", "resnet32", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "randomly initialized" in err and "`bench train --model resnet32 --dataset digits`" in err

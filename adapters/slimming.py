@@ -79,6 +79,9 @@ class NetworkSlimming(Adapter):
     paper = "Liu et al. 2017 (network slimming)"
     layout = "block-internal"
     allocation = "global"
+    # No BatchNorm after ConvNeXt's convs, none after MobileNetV3's squeeze-and-excitation convs:
+    # nothing to score there (never a silent 0).
+    refuses = ("timm:convnext_atto", "timm:mobilenetv3_small_050")
     Hparams = SlimmingHparams
 
     def __init__(self, hparams: SlimmingHparams | None = None):

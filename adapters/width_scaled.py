@@ -35,6 +35,7 @@ class WidthScaled(Adapter):
     layout = "stage-coupled"
     layout_required = True
     from_scratch = True
+    refuses = ("vgg16", "densenet40")  # they offer only layouts that keep layers dense: nothing to scale
 
     def score(self, ctx: PruningContext) -> Scores:
         # Decreasing in the index: the first channels are kept (any choice would do; see above).

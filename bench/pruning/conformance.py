@@ -8,7 +8,8 @@ Used by tests/test_adapter_conformance.py (parametrized over the registry), by t
 
     conformance.check_adapter("my-adapter")  # every check, on a CIFAR ResNet-20 with tiny inputs
 
-A failed check raises AssertionError naming the adapter and what went wrong.
+`check_adapter` prints one line per check (PASS or FAIL and why), runs them all, then raises the first
+failure: an AssertionError naming the adapter and what went wrong.
 """
 
 from __future__ import annotations
@@ -204,11 +205,31 @@ CHECKS: tuple[Callable[[AdapterSpec, Setup], None], ...] = (
 )
 
 
-def check_adapter(spec: AdapterSpec, setup: Setup | None = None) -> None:
-    """Every conformance check, on `setup` (default: CIFAR ResNet-20, one 16x16 channel)."""
+def check_adapter(
+    spec: AdapterSpec, setup: Setup | None = None, *, report: Callable[[str], None] | None = print
+) -> list[tuple[str, str | None]]:
+    """Every conformance check, on `setup` (default: CIFAR ResNet-20, one 16x16 channel). A plugin author
+    sees what was checked: `report` gets one line per check (None: silent); returns (check, failure or
+    None) pairs. Every check runs, so one failure does not hide the others; the first is then raised."""
     setup = setup if setup is not None else make_setup()
+    who = spec if isinstance(spec, str) else getattr(spec, "name", "") or getattr(spec, "__name__", repr(spec))
+    results: list[tuple[str, str | None]] = []
+    first: Exception | None = None
     for check in CHECKS:
-        check(spec, setup)
+        what = check.__name__.removeprefix("check_").replace("_", " ")
+        try:
+            check(spec, setup)
+            failure = None
+        except Exception as exc:  # noqa: BLE001 (an adapter may raise anything; reported, then re-raised)
+            first = first or exc
+            message = " ".join(str(exc).split())  # one line
+            failure = message if isinstance(exc, AssertionError) and message else f"{type(exc).__name__}: {message}"
+        results.append((what, failure))
+        if report is not None:
+            report(f"conformance {who}: {'FAIL' if failure else 'PASS'}  {what}" + (f": {failure}" if failure else ""))
+    if first is not None:
+        raise first
+    return results
 
 
 __all__ = ["CHECKS", "Setup", "check_adapter", "check_score_shapes", "make_setup", "run"] + [c.__name__ for c in CHECKS]

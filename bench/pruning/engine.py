@@ -296,6 +296,7 @@ def score_units(
         normalized_by=units.normalized_by(),
         residual=frozenset(c for g in units.groups.values() for p in g.parts if p.residual for c in p.members),
         units=dict(units.members),
+        graph=units.dg if structured else None,
     )
     was_training = model.training
     model.eval()

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Literal, Mapping, Protocol
+from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol
 
 import torch
 import torch.nn as nn
@@ -118,7 +118,9 @@ class PruningContext:
     `residual` names the convs whose channels are residual-stream channels (removing one removes its
     identity routes too, so a gate belongs after the addition, at `feature_maps`); `units` maps each
     pruning unit to its member convs (a tied residual stream has several), which keep or lose a
-    channel together."""
+    channel together. `graph` is the core's torch-pruning dependency graph of `model` (structured
+    adapters; built with prunebench's own pruners for the CIFAR ResNet's shortcut and scatters), on
+    which any `torch_pruning.importance` can score a conv's group."""
 
     model: nn.Module
     example_inputs: torch.Tensor
@@ -131,6 +133,7 @@ class PruningContext:
     normalized_by: dict[str, list[tuple[nn.Module, tuple[int, ...]]]] = dataclasses.field(default_factory=dict)
     residual: frozenset[str] = frozenset()
     units: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    graph: Any = None  # torch_pruning.DependencyGraph (structured adapters), typed loosely: adapters need not import it
 
 
 class SoftPruner(Protocol):

@@ -32,6 +32,7 @@ BUILTIN_MODULES = (
     "sfp",
     "slimming",
     "width_scaled",
+    "torch_pruning_importance",
 )
 _builtins_loaded = False
 

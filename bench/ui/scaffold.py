@@ -92,18 +92,37 @@ def new_adapter(name: str, out: str | Path | None = None, *, cwd: Path | None = 
     return Scaffold(path, registered, module, class_name, in_checkout)
 
 
+def import_path(path: Path) -> str:
+    """The dotted module path of the file `path`: the packages (folders with __init__.py) above it
+    are part of it, so `--out src/my_package` gives my_package.NAME, wherever that folder is."""
+    folder, parts = path.resolve().parent, [path.stem]
+    while (folder / "__init__.py").is_file() and folder != folder.parent:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts)
+
+
+def entry_point(s: Scaffold) -> str:
+    """The pyproject.toml line that registers the generated class (the template defines `class_name`)."""
+    return f'{s.name} = "{import_path(s.path)}:{s.class_name}"'
+
+
 def next_steps(s: Scaffold) -> list[str]:
     if s.in_checkout:
-        register = f'add "{s.module}" to BUILTIN_MODULES in bench/pruning/registry.py'
+        register = [f'  1. add "{s.module}" to BUILTIN_MODULES in bench/pruning/registry.py']
     else:
-        register = (
-            f'register it from your package\'s pyproject.toml: [project.entry-points."prunebench.adapters"] '
-            f'{s.name} = "{s.module}:{s.class_name}" (see tests/example_adapter_package)'
-        )
+        top_level = "." not in import_path(s.path)  # no package around it: it must ship as a py-module
+        register = [
+            "  1. register it in your package's pyproject.toml (see tests/example_adapter_package):",
+            '       [project.entry-points."prunebench.adapters"]',
+            f"       {entry_point(s)}",
+            *([f'     ({s.path.parent} has no __init__.py: ship {s.module}.py as a top-level module, e.g. '
+               f'[tool.setuptools] py-modules = ["{s.module}"])'] if top_level else []),
+        ]
     return [
         f"wrote {s.path} (adapter {s.name!r}, class {s.class_name})",
         "next:",
-        f"  1. {register}",
+        *register,
         "  2. fill in the docstring's TODOs, the hyperparameters and score()",
         f"  3. run the conformance suite: pytest tests/test_adapter_conformance.py -k {s.name}"
         + ("" if s.in_checkout else f' (outside a checkout: python -c "from bench.pruning.conformance import check_adapter; check_adapter(\'{s.name}\')")'),

@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from bench.errors import UnknownNameError
 from bench.infra.registry import Registry, normalize
-from bench.models import cifar_resnet, densenet, external, vgg
+from bench.models import cifar_resnet, densenet, external, user, vgg
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 for _fn in (
@@ -37,6 +37,8 @@ def build_model(name: str, *, num_classes: int, in_channels: int) -> nn.Module:
     """Built-in names first, then `timm:<name>`, then torchvision's classification models."""
     if name.startswith(TIMM_PREFIX):
         return external.build_timm(name[len(TIMM_PREFIX) :], num_classes, in_channels)
+    if user.is_import_path(name):  # your own: package.module:factory
+        return user.build(name, num_classes, in_channels)
     if name in MODELS:
         return MODELS.get(name)(num_classes=num_classes, in_channels=in_channels)
     tv_names = external.torchvision_names()
@@ -46,5 +48,5 @@ def build_model(name: str, *, num_classes: int, in_channels: int) -> nn.Module:
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise UnknownNameError(
         f"unknown model {name!r}{hint} (built-ins: {', '.join(MODELS.names())}; "
-        "also any torchvision classification model, or timm:<name>)"
+        "also any torchvision classification model, timm:<name>, or your own as package.module:factory)"
     )

@@ -401,7 +401,8 @@ def test_user_errors_exit_2(tmp_path, capsys):
     code, _, err = cli(capsys, "leaderboard", "--submissions", str(tmp_path / "nope"), "--out", str(tmp_path / "lb"))
     assert code == 2 and "does not exist" in err
     (tmp_path / "s").mkdir()
-    code, _, err = cli(capsys, "leaderboard", "--submissions", str(tmp_path / "s"), "--source-url", "javascript:alert(1)")
+    code, _, err = cli(capsys, "leaderboard", "--submissions", str(tmp_path / "s"), "--source-url", "javascript:alert(1)",
+                       "--out", str(tmp_path / "lb"))
     assert code == 2 and "--source-url" in err and len(err.splitlines()) == 1
 
 

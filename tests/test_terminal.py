@@ -93,3 +93,17 @@ def test_prune_uses_the_cached_dense_baseline_else_the_shipped_one(tmp_path, cap
     assert main(["prune", "--adapter", "l1-norm", "--model", "resnet32", "--json"]) == 0
     err = capsys.readouterr().err
     assert "randomly initialized" in err and "`bench train --model resnet32 --dataset digits`" in err
+
+
+def test_a_local_build_links_the_record_files_and_the_repository_the_sources(tmp_path, example_record):
+    from test_leaderboard import make, put
+
+    from bench.leaderboard import generate
+
+    put(tmp_path / "results", "a.json", make(example_record, adapter="alpha", module="bench.adapters.l1_norm"))
+    generate(tmp_path / "results", tmp_path / "pages")
+    page = (tmp_path / "pages" / "README.md").read_text()
+    assert (tmp_path / "results" / "a.json").resolve().as_uri() in page
+    assert "https://github.com/prunebench/prunebench/blob/main/adapters/l1_norm.py" in page
+    exported = json.loads((tmp_path / "pages" / "leaderboard.json").read_text())
+    assert exported["records_url"] == (tmp_path / "results").resolve().as_uri() + "/"

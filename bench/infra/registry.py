@@ -102,7 +102,14 @@ class Registry(Generic[T]):
             except Exception as exc:  # noqa: BLE001 (a plugin's import may raise anything)
                 why = str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
                 why = " ".join(why.split())  # one line, whatever the plugin raised
-                dist = f"package {ep.dist.name} {ep.dist.version}" if getattr(ep, "dist", None) else "unknown package"
-                self._failed[key] = f"failed to load (entry point {ep.name} = {ep.value!r} in {dist}): {why}"
+                self._failed[key] = f"failed to load (entry point {ep.name} = {ep.value!r} in {_package(ep)}): {why}"
                 if key != asked:
                     print(f"bench: warning: {self.kind} plugin {ep.name!r} {self._failed[key]}; the others still work", file=sys.stderr)
+
+
+def _package(ep) -> str:
+    """The distribution that declares `ep`, for messages (its metadata may be as broken as its code)."""
+    try:
+        return f"package {ep.dist.name} {ep.dist.version}"
+    except Exception:  # noqa: BLE001 (no dist, or unreadable metadata)
+        return "unknown package"

@@ -29,12 +29,17 @@ def _base_url(url: str | None) -> str:
 
 def _build(submissions: str | Path, out: str | Path, source_url: str | None) -> Site:
     from bench.leaderboard import site
+    from bench.leaderboard.table import Links
 
     out, submissions = Path(out).resolve(), Path(submissions)
     if submissions.resolve().is_relative_to(out):
         raise BenchError(f"--out {out} must not be (or contain) the submissions folder {submissions}")
+    links = Links.repository(_base_url(source_url))
+    if source_url is None and submissions.resolve() != Path("submissions").resolve():
+        # A local build of another folder: its records are not in the repository, so link the files.
+        links = Links(links.source, submissions.resolve().as_uri() + "/")
     # An output folder inside the submissions folder must not be read back as submissions.
-    return site.build(submissions, _base_url(source_url), exclude=out)
+    return site.build(submissions, links, exclude=out)
 
 
 def rejection_lines(submissions: str | Path, rejected: list[Rejection]) -> list[str]:

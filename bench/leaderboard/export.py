@@ -11,28 +11,28 @@ from bench.leaderboard.board import Board
 from bench.leaderboard.findings import Finding
 from bench.leaderboard.group import Entry, Group
 from bench.leaderboard.sensitivity import Table
-from bench.leaderboard.table import record_url
+from bench.leaderboard.table import Links, record_url, source_url
 
 FORMAT = "prunebench-leaderboard/3"
 
 
-def _entry(e: Entry, source_url: str) -> dict[str, Any]:
+def _entry(e: Entry, links: Links) -> dict[str, Any]:
     out = dataclasses.asdict(e)
     out.update(delta_dense=e.delta_dense, delta_random=e.delta_random, holds_after_holm=e.survives, flops_speedup=e.flops_speedup,
                source_path=e.source_path,
-               source_url=source_url + e.source_path if e.source_path else None, record_url=record_url(e, source_url))
+               source_url=source_url(e, links), record_url=record_url(e, links))
     return out
 
 
-def _group(b: Board, g: Group, source_url: str) -> dict[str, Any]:
+def _group(b: Board, g: Group, links: Links) -> dict[str, Any]:
     power = b.power.get(g.slug)
     return {
         "slug": g.slug, "title": g.title, "key": g.key, "level": g.level.label, "kind": g.level.kind,
         "same_schedule_as": b.same.get(g.slug), "power": None if power is None else dataclasses.asdict(power),
         "page": f"groups/{g.slug}.html", "pareto_plot": f"groups/{g.family}.svg",
         "dense": [dataclasses.asdict(d) for d in g.dense],
-        "ranked": [_entry(e, source_url) for e in g.ranked],
-        "diverged": [_entry(e, source_url) for e in g.diverged],
+        "ranked": [_entry(e, links) for e in g.ranked],
+        "diverged": [_entry(e, links) for e in g.diverged],
     }
 
 
@@ -51,17 +51,18 @@ def _table(t: Table) -> dict[str, Any]:
     }
 
 
-def render(b: Board, source_url: str) -> str:
+def render(b: Board, links: Links) -> str:
     doc = {
         "format": FORMAT,
-        "source_url": source_url,
+        "source_url": links.source,
+        "records_url": links.records,
         "summary": b.summary,
         "method": {"confidence": stats.CONFIDENCE, "statement": stats.METHOD, "level_rule": levels.RULE,
                    "flops_tolerance": levels.FLOPS_TOLERANCE, "multiple_comparisons": stats.HOLM,
                    "detectable_difference": stats.DETECTABLE, "run_health": headline.HEALTH},
         "corrections": [dataclasses.asdict(c) for c in b.corrections],
         "collapsed_runs": [dataclasses.asdict(c) for c in headline.collapsed_runs(b.groups)],
-        "groups": [_group(b, g, source_url) for g in b.groups],
+        "groups": [_group(b, g, links) for g in b.groups],
         "budget_plots": [{"title": v.title, "plot": f"groups/{v.slug}.svg", "groups": sorted(v.groups)}
                          for v in b.budgets],
         "findings": {"claim1": [_finding(f) for f in b.findings.claim1],

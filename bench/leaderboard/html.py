@@ -9,6 +9,7 @@ from bench.leaderboard.board import Board
 from bench.leaderboard.group import Group
 from bench.leaderboard.sensitivity import Table
 from bench.leaderboard.table import (
+    Links,
     DENSE_COLUMNS,
     DIVERGED_COLUMNS,
     FINDING_COLUMNS,
@@ -89,14 +90,14 @@ def index_page(b: Board) -> str:
     )
 
 
-def group_page(b: Board, g: Group, source_url: str) -> str:
+def group_page(b: Board, g: Group, links: Links) -> str:
     return _env().get_template("group.html.j2").render(
         group=g,
         budgets=b.budgets_of(g),
         columns=ranked_columns(g),
-        rows=[ranked_row(g, e, source_url) for e in g.ranked],
+        rows=[ranked_row(g, e, links) for e in g.ranked],
         diverged_columns=DIVERGED_COLUMNS,
-        diverged=[diverged_row(e, source_url) for e in g.diverged],
+        diverged=[diverged_row(e, links) for e in g.diverged],
         dense_columns=DENSE_COLUMNS,
         dense=_dense_rows(g),
         same_as=b.same_as(g), power=power_text(b.power.get(g.slug)),

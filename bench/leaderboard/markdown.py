@@ -9,6 +9,7 @@ from bench.leaderboard.board import Board
 from bench.leaderboard.findings import Finding
 from bench.leaderboard.group import Family
 from bench.leaderboard.table import (
+    Links,
     DENSE_COLUMNS,
     DIVERGED_COLUMNS,
     FINDING_COLUMNS,
@@ -59,7 +60,7 @@ def _health(b: Board) -> list[str]:
     return out + [f"- {md(c.file)}: {c.arm}, seed {c.seed}, top-1 {acc(c.top1)}%" for c in runs] + ([""] if runs else [])
 
 
-def _family(b: Board, f: Family, source_url: str) -> list[str]:
+def _family(b: Board, f: Family, links: Links) -> list[str]:
     out = [f"## {md(f.title)}", "", f"![Accuracy vs FLOPs, every level of {md(f.title)}](groups/{f.slug}.svg)", ""]
     dense = [[Cell(d.run_id), Cell(acc(d.top1)), Cell(f"{d.params:,}"), Cell(f"{d.flops:,}")] for d in f.dense]
     out += [_table(DENSE_COLUMNS, dense), ""]
@@ -73,14 +74,14 @@ def _family(b: Board, f: Family, source_url: str) -> list[str]:
             continue
         if g.ranked:
             out += [md(power_text(b.power.get(g.slug))), ""]
-            out += [_table(ranked_columns(g), [ranked_row(g, e, source_url) for e in g.ranked]), ""]
+            out += [_table(ranked_columns(g), [ranked_row(g, e, links) for e in g.ranked]), ""]
         if g.diverged:
-            diverged = [diverged_row(e, source_url) for e in g.diverged]
+            diverged = [diverged_row(e, links) for e in g.diverged]
             out += ["Diverged (not ranked):", "", _table(DIVERGED_COLUMNS, diverged), ""]
     return out
 
 
-def render(b: Board, source_url: str) -> str:
+def render(b: Board, links: Links) -> str:
     out = [
         "# prunebench leaderboard",
         "",
@@ -111,7 +112,7 @@ def render(b: Board, source_url: str) -> str:
     if not b.groups:
         out += ["## Results", "", "No submissions yet.", ""]
     for f in b.families:
-        out += _family(b, f, source_url)
+        out += _family(b, f, links)
     if b.budgets:
         out += ["## Accuracy vs retraining budget", ""]
         out += [f"- [{md(v.title)}](groups/{v.slug}.svg)" for v in b.budgets] + [""]

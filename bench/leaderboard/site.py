@@ -15,6 +15,7 @@ from bench.leaderboard.board import Board
 from bench.leaderboard.group import Group
 from bench.leaderboard.load import Rejection, load_folder
 from bench.leaderboard.plots import budget_svg, pareto_svg
+from bench.leaderboard.table import Links
 
 _STATIC = (".js", ".css", ".svg")
 # Files in the output folder that belong to the generator: anything else there is left alone.
@@ -43,18 +44,18 @@ def _static() -> dict[str, str]:
     return {f"static/{f.name}": f.read_text(encoding="utf-8") for f in folder.iterdir() if f.name.endswith(_STATIC)}
 
 
-def build(submissions: Path, source_url: str, exclude: Path | None = None) -> Site:
+def build(submissions: Path, links: Links, exclude: Path | None = None) -> Site:
     if not submissions.is_dir():
         raise BenchError(f"submissions folder {submissions} does not exist")
     b = board.build(*load_folder(submissions, exclude))
     out = {
-        "README.md": markdown.render(b, source_url),
+        "README.md": markdown.render(b, links),
         "index.html": html.index_page(b),
-        "leaderboard.json": export.render(b, source_url),
+        "leaderboard.json": export.render(b, links),
         **_static(),
     }
     for g in b.groups:
-        out[f"groups/{g.slug}.html"] = html.group_page(b, g, source_url)
+        out[f"groups/{g.slug}.html"] = html.group_page(b, g, links)
     for f in b.families:
         out[f"groups/{f.slug}.svg"] = pareto_svg(f)
     for v in b.budgets:

@@ -61,13 +61,25 @@ def num(value: float | int) -> str:
     return repr(value)
 
 
-def source_url(e: Entry, base: str) -> str | None:
-    return base + e.source_path if e.source_path else None
+@dataclass(frozen=True)
+class Links:
+    """Where pages link to: an adapter's source (a repository URL prefix) and its raw record (the same
+    repository's submissions/, or, for a local build of another folder, the record files themselves)."""
+
+    source: str
+    records: str
+
+    @classmethod
+    def repository(cls, base: str) -> "Links":
+        return cls(base, f"{base}submissions/")
 
 
-def record_url(e: Entry, base: str) -> str:
-    """The raw record, where the repository keeps it (like adapters/, submissions/ at its root)."""
-    return f"{base}submissions/{e.file}"
+def source_url(e: Entry, links: Links) -> str | None:
+    return links.source + e.source_path if e.source_path else None
+
+
+def record_url(e: Entry, links: Links) -> str:
+    return links.records + e.file
 
 
 def entry_verdict(e: Entry) -> Cell:
@@ -114,7 +126,7 @@ def power_text(p: Power | None) -> str:
     return text
 
 
-def _adapter(e: Entry, base: str) -> Cell:
+def _adapter(e: Entry, base: Links) -> Cell:
     return Cell(e.adapter, href=source_url(e, base), note=e.paper)
 
 
@@ -166,7 +178,7 @@ def _delta_random(e: Entry) -> Cell:
     return Cell(difference_text(d) + pairs, sort=num(d.mean))
 
 
-def ranked_row(group: Group, e: Entry, base: str) -> list[Cell]:
+def ranked_row(group: Group, e: Entry, base: Links) -> list[Cell]:
     assert e.rank is not None and e.top1 is not None and e.delta_dense is not None
     target = [Cell(e.target)] if len(group.level.targets) > 1 else []
     epochs = [Cell(str(e.epochs), sort=num(e.epochs))] if group.flops_budget else []
@@ -198,7 +210,7 @@ def ranked_row(group: Group, e: Entry, base: str) -> list[Cell]:
     ]
 
 
-def _record(e: Entry, base: str) -> Cell:
+def _record(e: Entry, base: Links) -> Cell:
     """The raw record; a re-run by `bench verify` shows as ✓ and its outcome, where it ran in the note."""
     if e.verified is None:
         return Cell(e.run_id, href=record_url(e, base), note=e.file)
@@ -209,7 +221,7 @@ def _record(e: Entry, base: str) -> Cell:
 DIVERGED_COLUMNS = ["adapter", "args", "target", "seeds", "record"]
 
 
-def diverged_row(e: Entry, base: str) -> list[Cell]:
+def diverged_row(e: Entry, base: Links) -> list[Cell]:
     return [_adapter(e, base), Cell(args_text(e.args)), Cell(e.target), Cell(str(e.seeds)),
             Cell(e.run_id, href=record_url(e, base), note=e.file)]
 

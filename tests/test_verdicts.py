@@ -259,7 +259,7 @@ def test_home_pages_open_with_a_computed_summary_and_the_plot_has_a_log_flops_ax
     out = subs.parent / "lb"
     generate(subs, out)
     first = (out / "README.md").read_text().split("\n\n")[1]
-    assert first.startswith("**In short.** On digits · resnet20, at 1 compression level, all methods are tied "
+    assert first.startswith("**In short.** On digits · resnet20, at 1 cost, all methods are tied "
                             "with random pruning under CLR: after Holm, 0 of 1 beat")
     index = (out / "index.html").read_text()
     assert index.index('id="summary"') < index.index("<h2>Groups</h2>") and b.summary[0] in index

@@ -1,5 +1,5 @@
 """Fair groups: entries are ranked only against entries with the same dataset, model, dense recipe
-and weights, retraining protocol and compression level (bench.leaderboard.levels). One entry is one
+and weights, retraining protocol and cost level (bench.leaderboard.levels). One entry is one
 record's method arm, compared with that record's own random control (paired by seed) and dense model.
 A family is one protocol's groups at every level: they meet only on its accuracy-vs-FLOPs plot.
 """

@@ -59,12 +59,12 @@ def _setting(name: str, groups: list[Group]) -> str:
     levels = sorted({g.level.text for g in groups})
     tests = [e for g in groups for e in g.ranked if e.tested]
     if not tests:
-        return f"On {name}, at {_n(len(levels), 'compression level')}, no method has a control to be tested against."
+        return f"On {name}, at {_n(len(levels), 'cost')}, no method has a control to be tested against."
     clr = [e for g in groups for e in g.ranked if e.tested and g.protocol["schedule"] == "clr"]
     shown, under = (clr, "under CLR") if clr else (tests, "under every protocol")
     beat, beaten, tied = _counts(shown)
     levels = sorted({g.level.text for g in groups if any(e.tested for e in g.ranked)})
-    out = (f"On {name}, at {_n(len(levels), 'compression level')}, {_share(tied, len(shown))} methods are tied with random "
+    out = (f"On {name}, at {_n(len(levels), 'cost')}, {_share(tied, len(shown))} methods are tied with random "
            f"pruning {under}: after Holm, {beat} of {len(shown)} beat their random control and {beaten} are beaten by it.")
     if clr:
         beat, beaten, _ = _counts(tests)

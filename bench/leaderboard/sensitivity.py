@@ -1,7 +1,7 @@
 """Protocol sensitivity: the same adapters under several retraining protocols, side by side, with
 Kendall's tau-b (scipy.stats.kendalltau) between the rankings each pair of protocols produces (the
 paper's central point) and the number of adapters each tau rests on. One table per dense baseline and
-compression level: only like-with-like entries are compared.
+cost level: only like-with-like entries are compared.
 """
 
 from __future__ import annotations

@@ -52,6 +52,9 @@ def test_generated_adapter_registers_and_passes_the_conformance_checks(tmp_path,
     assert cls is getattr(module, CLASS) and cls.Hparams is getattr(module, f"{CLASS}Hparams")
     assert cls.kind == "structured" and cls.describe_hparams() == {"power": 2.0}
     conformance.check_adapter(NAME)
+    from bench.leaderboard.load import content_problems
+
+    assert content_problems({"paper": cls.paper}) == []  # its records reach the leaderboard, placeholder and all
 
 
 def test_existing_file_is_never_overwritten(tmp_path, capsys):

@@ -16,6 +16,7 @@ from bench.pruning.engine import prune
 from bench.pruning.units import Units
 from bench.pruning.layouts import resolve_layout
 from bench.ui.cli import main
+from test_model_matrix import dense_models  # noqa: F401 (a fixture: each family's dense model, built once)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 module = importlib.import_module("bench.adapters.torch_pruning_importance")
@@ -76,3 +77,36 @@ def test_one_flag_from_the_command_line(tmp_path, monkeypatch, capsys):
     assert code == 0, err
     report = json.loads(out)
     assert report["layout"]["name"] == "stage-coupled" and report["match"]["exact"]
+
+
+def _with_importance(name: str) -> type:
+    """The tp adapter with another importance as its default (conformance instantiates classes)."""
+
+    class Variant(TP):
+        def __init__(self, hparams=None):
+            super().__init__(hparams or TP.Hparams(importance=name))
+
+    Variant.__name__ = f"tp[{name}]"
+    return Variant
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("importance", module.importance_names())
+def test_each_importance_passes_conformance_and_the_model_matrix(importance, dense_models):
+    """What the README lists: every supported importance, the conformance checks and every model family
+    (pruned and run, or refused in one line where the README says so)."""
+    from test_model_matrix import CALIBRATION as MATRIX_CALIBRATION
+    from test_model_matrix import FAMILIES, check_pair
+
+    from bench.pruning import conformance
+
+    variant = _with_importance(importance)
+    conformance.check_adapter(variant, report=None)
+    for family in FAMILIES:
+        adapter = variant()
+        if importance == "BNScaleImportance" and family.startswith("timm:") and family != "timm:regnetx_002":
+            with pytest.raises(BenchError, match="finds nothing to score"):  # groups without a BatchNorm
+                prune(dense_models(family), family, adapter, Target(ratio=0.5), example_inputs=torch.zeros(1, 3, 32, 32),
+                      calibration=MATRIX_CALIBRATION, seed=0)
+            continue
+        check_pair(family, adapter, dense_models(family))

@@ -199,3 +199,16 @@ def test_a_schedule_that_is_another_is_trained_once(tmp_path, capsys):
         out[protocol] = records.read(path)["method"]["runs"][0]
     assert out["lrw-40"]["reused"] and out["lrw-40"]["run_key"] == out["ft-40"]["run_key"]
     assert out["lrw-40"]["top1"] == out["ft-40"]["top1"]
+
+
+def test_without_a_random_control_a_uniform_allocation_control_is_trained(tmp_path, capsys):
+    torch.manual_seed(0)
+    weights = tmp_path / "dense.pt"
+    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), weights)
+    code = main(["evaluate", "--adapter", "l1-norm", "--speedup", "3", "--protocol", "ft-1", "--seeds", "1",
+                 "--no-random-control", "--allocation-control", "--checkpoint", str(weights),
+                 "--out", str(tmp_path / "results"), "--runs-dir", str(tmp_path / "runs"), "--threads", "1"])
+    assert code == 0, capsys.readouterr().err
+    (path,) = (tmp_path / "results").rglob("*.json")
+    record = records.read(path)  # valid: it does not name a random control it lacks
+    assert record["random_control"] is None and record["allocation_control"]["structure"] == record["method"]["structure"]

@@ -175,7 +175,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
             method_steps = method_steps or outcome.steps
             arm.add(outcome, seed, ev.example_inputs(), data.spec.input_shape, spec.iterations)
         if spec.allocation_control and allocation is None:
-            allocation = allocation_arm(ev, adapter, arms[0], layout.name, len(spec.seeds))
+            allocation = allocation_arm(ev, adapter, arms[0], layout.name, len(spec.seeds), spec.random_control)
         if isinstance(allocation, Arm):
             outcome = retrain(ev, allocation.adapter, seed, [allocation.structure])
             allocation.add(outcome, seed, ev.example_inputs(), data.spec.input_shape, spec.iterations)
@@ -186,16 +186,17 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     return record, path
 
 
-def allocation_arm(ev: Evaluation, method: Adapter, method_arm: Arm, layout: str, seeds: int) -> Arm | str:
+def allocation_arm(ev: Evaluation, method: Adapter, method_arm: Arm, layout: str, seeds: int, random_control: bool) -> Arm | str:
     """The allocation control of a method: random channels, one rate for every entry of the method's
     layout, at the method's FLOPs. Where that is the method's own widths (a layerwise method at one
-    rate) it is the random control's network, trained once: the record says so instead."""
+    rate) it is the random control's network, trained once: the record says so instead (when the
+    random control runs; without it, it is trained as an arm of its own)."""
     uniform = uniform_at_flops(
         ev.dense_model, ev.model_name, method, random_control_adapter(method), method_arm.counts.flops,
         example_inputs=ev.example_inputs(), layout=layout,
     )
     structure = Structure("structured", {u: (uniform.counts[u], t) for u, (_, t) in method_arm.structure.units.items()}, layout)
-    if structure == method_arm.structure:
+    if structure == method_arm.structure and random_control:
         return SAME_AS_RANDOM_CONTROL
     ev.total_runs += seeds
     ev.reporter.plan(ev.total_runs * ev.resolved.epochs + ev.soft_epochs)

@@ -6,6 +6,7 @@ DATASET = "digits"
 SPLIT_SEED = 0
 PROTOCOL = "clr-90"
 SEEDS = (0, 1, 2)
+MAX_SEEDS = 1000  # seeds of one run: far above any paper's, bounded before a list is built
 RATIO = 0.5
 ITERATIONS = 1
 DENSE_SEED = 0

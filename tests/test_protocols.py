@@ -230,7 +230,7 @@ def test_synthesized_clr_33():
 
 
 def test_synthesized_zero_epochs_is_an_error():
-    with pytest.raises(BenchError, match="positive"):
+    with pytest.raises(BenchError, match="epochs must be between 1 and"):
         load_protocol("ft-0")
 
 

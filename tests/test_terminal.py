@@ -107,3 +107,26 @@ def test_a_local_build_links_the_record_files_and_the_repository_the_sources(tmp
     assert "https://github.com/prunebench/prunebench/blob/main/adapters/l1_norm.py" in page
     exported = json.loads((tmp_path / "pages" / "leaderboard.json").read_text())
     assert exported["records_url"] == (tmp_path / "results").resolve().as_uri() + "/"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--protocol", "clr-99999999999999999999"], "epochs must be between 1 and 10,000"),
+    (["--protocol", "clr-20000"], "epochs must be between 1 and 10,000"),
+    (["--seeds", "1000000000"], "at most 1000 seeds"),
+])
+def test_oversized_inputs_are_refused_before_anything_is_allocated(capsys, argv, message):
+    """Bounded before use: a schedule's length and a run's seeds (the LR of every step and the seed
+    list are built from them)."""
+    assert main(["evaluate", "--adapter", "l1-norm", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_a_grid_with_too_many_seeds_or_epochs_is_refused(tmp_path):
+    from bench.errors import BenchError
+    from bench.sweep.grid import parse_grid
+
+    with pytest.raises(BenchError, match="need 1 to 1000 seeds"):
+        parse_grid('seeds = 100000000\n[[adapters]]\nname = "l1-norm"\n', source=tmp_path / "g.toml")
+    with pytest.raises(BenchError, match="epochs must be between"):
+        parse_grid('protocols = ["clr-99999999999"]\n[[adapters]]\nname = "l1-norm"\n', source=tmp_path / "g.toml")

@@ -33,6 +33,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 SCHEDULES = ("ft", "lrw", "slr", "clr", "scratch")
 # Schedules that any `<schedule>-<epochs>` name can synthesize without a shipped file.
 SYNTHESIZABLE = ("ft", "lrw", "slr", "clr")
+# A bound on every schedule's length: 60x ImageNet's 90-epoch recipe, far past any published budget,
+# and small enough that a schedule's per-step LRs fit in memory.
+MAX_EPOCHS = 10_000
 # The paper warms SLR and CLR up for the first 10% of the retraining budget (Sec. 2, Appendix F).
 DEFAULT_WARMUP = {"ft": 0.0, "lrw": 0.0, "slr": 0.1, "clr": 0.1, "scratch": 0.0}
 SCRATCH_BUDGETS = ("epochs", "flops")
@@ -249,9 +252,10 @@ def load_protocol(name_or_path: str | os.PathLike[str]) -> Protocol:
 
     m = _SYNTH_RE.match(key)
     if m:
-        schedule, epochs = m.group(1), int(m.group(2))
-        if epochs < 1:
-            raise BenchError(f"protocol {text!r}: epochs must be positive")
+        schedule, digits = m.group(1), m.group(2)
+        if len(digits) > 6 or not 1 <= int(digits) <= MAX_EPOCHS:
+            raise BenchError(f"protocol {text[:40]!r}: epochs must be between 1 and {MAX_EPOCHS:,}")
+        epochs = int(digits)
         return Protocol(
             name=key, version=1, schedule=schedule, epochs=epochs,
             warmup_fraction=DEFAULT_WARMUP[schedule], reinitialize=False,
@@ -386,6 +390,8 @@ def resolve(protocol: Protocol | str, recipe: Recipe, *, flops_ratio: float | No
                 f"{p.name} rewinds {epochs} epochs{of} but the original training has only {recipe.epochs}"
             )
 
+    if epochs > MAX_EPOCHS:  # before anything is sized by it (the LR of every step, checkpoints, estimates)
+        raise BenchError(f"{p.name} trains {epochs:,} epochs here; at most {MAX_EPOCHS:,} are allowed")
     return ResolvedProtocol(
         name=p.name, version=p.version, schedule=p.schedule, epochs=int(epochs),
         warmup_fraction=p.warmup_fraction, lr_max=recipe.lr_max, lr_min=recipe.lr_min,

@@ -83,6 +83,8 @@ class RunSpec:
         elif not isinstance(self.hparams, cls.Hparams):
             raise BenchError(f"adapter {cls.name} expects {cls.Hparams.__name__} hyperparameters, got {type(self.hparams).__name__}")
         set_("seeds", tuple(self.seeds))
+        if len(self.seeds) > defaults.MAX_SEEDS:
+            raise BenchError(f"at most {defaults.MAX_SEEDS} seeds, got {len(self.seeds)}")
         if not self.seeds or min(self.seeds) < 0 or len(set(self.seeds)) != len(self.seeds):
             raise BenchError(f"seeds must be distinct non-negative integers, got {list(self.seeds)}")
         if self.iterations < 1:

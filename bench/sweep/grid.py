@@ -219,8 +219,8 @@ class _Expander:
     def _seeds(self) -> tuple[int, ...]:
         value = self.data.get("seeds", len(defaults.SEEDS))
         if isinstance(value, int) and not isinstance(value, bool):
-            if value < 1:
-                raise self.fail("", f"seeds: need at least one seed, got {value}")
+            if not 1 <= value <= defaults.MAX_SEEDS:
+                raise self.fail("", f"seeds: need 1 to {defaults.MAX_SEEDS} seeds, got {value}")
             return tuple(range(value))
         seeds = self._list(value, "seeds", "", (int,), "a seed count or a non-negative integer")
         if min(seeds) < 0 or len(set(seeds)) != len(seeds):

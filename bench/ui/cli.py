@@ -89,11 +89,16 @@ def _seeds(text: str) -> tuple[int, ...]:
     """`3` → (0, 1, 2); `0,5,7` → (0, 5, 7)."""
     try:
         if "," in text:
+            if text.count(",") >= defaults.MAX_SEEDS:
+                raise argparse.ArgumentTypeError(f"at most {defaults.MAX_SEEDS} seeds")
             seeds = tuple(int(s) for s in text.split(","))
         else:
-            seeds = tuple(range(int(text)))
+            count = int(text)
+            if count > defaults.MAX_SEEDS:  # before the list is built
+                raise argparse.ArgumentTypeError(f"at most {defaults.MAX_SEEDS} seeds, got {count}")
+            seeds = tuple(range(count))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a seed count or a comma-separated seed list") from None
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a seed count or a comma-separated seed list") from None
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"{text!r}: need at least one distinct non-negative seed")
     return seeds

@@ -82,14 +82,14 @@ def test_prune_uses_the_cached_dense_baseline_else_the_shipped_one(tmp_path, cap
 
     code = main(["prune", "--adapter", "l1-norm", "--speedup", "2", "--json"])
     assert code == 0
-    assert f"pruning the shipped reference checkpoint: {shipped.for_run('resnet20', 'digits', 'l1-norm').path}" in capsys.readouterr().err
+    assert f"pruned the shipped reference checkpoint: {shipped.for_run('resnet20', 'digits', 'l1-norm').path}" in capsys.readouterr().err
     real = dense_module.recipe_spec
     monkeypatch.setattr(dense_module, "recipe_spec", lambda data: dataclasses.replace(real(data), epochs=1))
     assert main(["train"]) == 0
     capsys.readouterr()
     assert main(["prune", "--adapter", "l1-norm", "--ratio", "0.5", "--json"]) == 0
     err = capsys.readouterr().err
-    assert "pruning the cached dense baseline: runs/dense/digits-resnet20-" in err
+    assert "pruned the cached dense baseline: runs/dense/digits-resnet20-" in err
     assert main(["prune", "--adapter", "l1-norm", "--model", "resnet32", "--json"]) == 0
     err = capsys.readouterr().err
     assert "randomly initialized" in err and "`bench train --model resnet32 --dataset digits`" in err
@@ -130,3 +130,17 @@ def test_a_grid_with_too_many_seeds_or_epochs_is_refused(tmp_path):
         parse_grid('seeds = 100000000\n[[adapters]]\nname = "l1-norm"\n', source=tmp_path / "g.toml")
     with pytest.raises(BenchError, match="epochs must be between"):
         parse_grid('protocols = ["clr-99999999999"]\n[[adapters]]\nname = "l1-norm"\n', source=tmp_path / "g.toml")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--split-seed", "-1"], "--split-seed must be a non-negative integer"),
+    (["--dense-seed", "-1"], "--dense-seed must be a non-negative integer"),
+    (["--adapter", "hrankplus", "--hp", "calibration_batches=-1"], "calibration batches and batch size must be positive"),
+    (["--checkpoint", "/dev/zero"], "is not a regular file"),
+])
+def test_bad_inputs_fail_before_the_dense_baseline_trains(tmp_path, capsys, argv, message):
+    argv = argv if "--adapter" in argv else ["--adapter", "l1-norm", *argv]
+    assert main(["evaluate", *argv, "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "runs" / "dense").exists()  # nothing was trained

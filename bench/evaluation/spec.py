@@ -89,6 +89,12 @@ class RunSpec:
             raise BenchError(f"seeds must be distinct non-negative integers, got {list(self.seeds)}")
         if self.iterations < 1:
             raise BenchError(f"--iterations must be >= 1, got {self.iterations}")
+        for flag, seed in (("--split-seed", self.split_seed), ("--dense-seed", self.dense_seed)):
+            if not 0 <= seed < 2**63:  # checked here, not after the dense baseline has trained
+                raise BenchError(f"{flag} must be a non-negative integer below 2^63, got {seed}")
+        adapter = cls(self.hparams)  # the adapter's own checks of its hyperparameters, before any compute
+        if adapter.needs_calibration and min(adapter.calibration_size()) < 1:
+            raise BenchError(f"adapter {cls.name}: calibration batches and batch size must be positive, got {adapter.calibration_size()}")
         if self.device not in ("cpu", "cuda"):
             raise BenchError(f"a run's device type is cpu or cuda, got {self.device!r}")
         if self.device == "cpu" and self.threads is None:
@@ -98,6 +104,8 @@ class RunSpec:
         if self.memory_format not in defaults.MEMORY_FORMATS:
             raise BenchError(f"unknown memory format {self.memory_format!r} (known: {', '.join(defaults.MEMORY_FORMATS)})")
         if self.checkpoint is not None and self.checkpoint_sha256 is None:
+            if Path(self.checkpoint).exists() and not Path(self.checkpoint).is_file():  # e.g. /dev/zero: hashing it never ends
+                raise BenchError(f"checkpoint {self.checkpoint} is not a regular file")
             try:
                 set_("checkpoint_sha256", file_digest(Path(self.checkpoint)))
             except FileNotFoundError:

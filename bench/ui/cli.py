@@ -367,12 +367,13 @@ def cmd_prune(args) -> int:
     weights, source = _prune_weights(args, adapter)
     if weights is not None:
         api.load_checkpoint(model, weights)
-        print(f"pruning {source}: {weights}", file=sys.stderr)
     # Only calibration-based adapters read the dataset; the others can inspect CIFAR/ImageNet shapes offline.
     data = _load_data(args, device) if adapter.needs_calibration else None
     pruned, match = api.prune_to(model, args.model, adapter, target, spec, seed=args.seed, data=data, layout=args.layout)
     layout = layout_for(model, args.model, adapter, args.layout)
-    if weights is None:
+    if weights is not None:  # said once the target has proved valid: an error stays one line
+        print(f"pruned {source}: {weights}", file=sys.stderr)
+    else:
         print(f"warning: pruned a randomly initialized model: no --checkpoint given and no dense {args.model} on "
               f"{spec.name} cached under {args.runs_dir} (make one with `bench train --model {args.model} "
               f"--dataset {spec.name}`)", file=sys.stderr)

@@ -144,3 +144,12 @@ def test_bad_inputs_fail_before_the_dense_baseline_trains(tmp_path, capsys, argv
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "runs" / "dense").exists()  # nothing was trained
+
+
+def test_validate_rejects_what_the_leaderboard_would(tmp_path, capsys, example_record):
+    record = json.loads(json.dumps(example_record))
+    record["adapter"]["paper"] = "<Authors year>"  # the guide's old placeholder: markup to the leaderboard
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(record))
+    assert main(["validate", str(path)]) == 1
+    assert "adapter/paper: contains HTML/script markup" in capsys.readouterr().err

@@ -517,13 +517,16 @@ def cmd_perf(args) -> int:
 def cmd_validate(args) -> int:
     from bench.core import records
     from bench.evaluation import recount
+    from bench.leaderboard.load import content_problems
 
     failed = 0
     for name in args.files:
         if name.endswith(records.VERIFICATION_SUFFIX):
             continue  # `bench verify`'s file beside a record (a shell glob picks it up)
         try:
-            found = recount.problems(records.read(name))
+            record = records.read(name)
+            # What the leaderboard would reject (markup in any string) is rejected here too, not only there.
+            found = content_problems(record) + recount.problems(record)
             if found:
                 raise BenchError(f"{name}: {'; '.join(found)}")
             print(f"ok    {name}")

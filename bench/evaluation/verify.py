@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from scipy import stats
 
-from bench.core import records
+from bench.core import records, shipped
 from bench.core.checkpoint import weights_digest
 from bench.errors import BenchError
 from bench.evaluation.dense import DEFAULT_RUNS_DIR
@@ -94,7 +94,9 @@ def verify(
 
 def _dense_source(spec: RunSpec, record: dict, checkpoint: str | None) -> dict:
     """The spec's dense source for the rerun: retrained as specified, or the user's weights when they
-    are the record's (by digest). A record made from a checkpoint needs those weights at hand."""
+    are the record's (by digest). A record made from a checkpoint needs those weights at hand (a shipped one is found by itself)."""
+    if checkpoint is None and (copy := shipped.by_sha256(spec.checkpoint_sha256)) is not None:
+        checkpoint = str(copy.path)  # a shipped checkpoint: every checkout has it
     if checkpoint is None:
         if spec.checkpoint_sha256 is not None:
             raise BenchError("the record started from a user's checkpoint: pass it with --checkpoint to verify")

@@ -49,6 +49,7 @@ def test_a_bad_import_path_is_one_line(capsys, model, message):
     assert message in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_the_python_api_prunes_and_evaluates_your_own_model(tmp_path):
     """The README's example, as written there."""
     from bench import api

@@ -222,6 +222,7 @@ def test_schema_accepts_the_package_fields(example_record):
     assert records.problems(example_record)
 
 
+@pytest.mark.slow
 def test_evaluate_records_the_plugins_package(plugins, capsys, tmp_path):
     torch.manual_seed(0)
     ckpt = tmp_path / "dense.pt"

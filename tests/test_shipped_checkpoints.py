@@ -50,6 +50,7 @@ def _evaluate(tmp_path, checkpoint, out):
                  "--runs-dir", str(tmp_path / "runs"), "--threads", "1"])
 
 
+@pytest.mark.slow
 def test_evaluate_warns_when_its_dense_baseline_is_shared_with_no_record(tmp_path, capsys):
     torch.manual_seed(0)
     weights = tmp_path / "mine.pt"

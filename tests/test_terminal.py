@@ -75,6 +75,7 @@ def test_leaderboard_of_another_folder_never_replaces_the_committed_pages(tmp_pa
     assert main(["leaderboard", "--submissions", "results", "--out", "mine"]) == 0
 
 
+@pytest.mark.slow
 def test_prune_uses_the_cached_dense_baseline_else_the_shipped_one(tmp_path, capsys, monkeypatch):
     import dataclasses
 

@@ -62,6 +62,7 @@ def test_evaluate_warns_when_its_dense_baseline_is_shared_with_no_record(tmp_pat
     assert "shared with no other record" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_exports_a_checkpoint_once(tmp_path, capsys, monkeypatch):
     """`bench train --export` writes the weights `--checkpoint` takes, and never replaces a file."""
     from bench.evaluation import dense as dense_module

@@ -26,6 +26,7 @@ _gen = torch.Generator().manual_seed(0)
 CALIBRATION = [(torch.randn(8, 3, 32, 32, generator=_gen), torch.randint(10, (8,), generator=_gen))]
 
 
+@pytest.mark.slow
 def test_every_supported_importance_prunes_a_resnet_and_leaves_no_gradients():
     torch.manual_seed(0)
     model = build_model("resnet20", num_classes=10, in_channels=3)
@@ -70,6 +71,7 @@ def test_gradient_based_importances_ask_for_calibration_data():
     assert not TP().needs_calibration and not TP().needs_gradients
 
 
+@pytest.mark.slow
 def test_one_flag_from_the_command_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code = main(["prune", "--adapter", "tp", "--hp", "importance=GroupTaylorImportance", "--speedup", "3", "--json"])

@@ -108,23 +108,28 @@ def prune_to(
     dense: nn.Module,
     model_name: str,
     adapter: Adapter,
-    target: Target,
+    target: Target | None,
     spec: DatasetSpec,
     *,
     seed: int,
     data: DataBundle | None = None,
+    reference: Structure | None = None,
     layout: str | None = None,
 ) -> tuple[PrunedModel, CostMatch | None]:
-    """Prune a copy of `dense` to `target`; a `--speedup` is searched first (bench/pruning/cost.py) and
-    its match returned beside the pruned model."""
+    """Prune a copy of `dense` to `target` (in `layout`, default the adapter's own; with `reference`, to
+    that structure: a random control). A `--speedup` is searched first (bench/pruning/cost.py) and its
+    match returned beside the pruned model. Only adapters that need calibration batches need `data`."""
     if adapter.needs_calibration and data is None:
         raise BenchError(f"adapter {adapter.name!r} needs calibration data from the dataset")
     inputs = example_inputs(spec, next(dense.parameters()).device)
     calibration = calibration_batches(adapter, data) if data is not None else []
-    check_target(dense, model_name, adapter, target, inputs, layout)
-    resolved, match = resolve_target(dense, model_name, adapter, target, example_inputs=inputs, calibration=calibration,
-                                     seed=CALIBRATION_SEED, layout=layout)
-    pruned = prune(dense, model_name, adapter, resolved, example_inputs=inputs, calibration=calibration, seed=seed, layout=layout)
+    resolved, match = target, None
+    if target is not None:
+        check_target(dense, model_name, adapter, target, inputs, layout)
+        resolved, match = resolve_target(dense, model_name, adapter, target, example_inputs=inputs,
+                                         calibration=calibration, seed=CALIBRATION_SEED, layout=layout)
+    pruned = prune(dense, model_name, adapter, resolved, example_inputs=inputs, calibration=calibration, seed=seed,
+                   reference=reference, layout=layout)
     return pruned, match
 
 
@@ -140,18 +145,5 @@ def prune_model(
     reference: Structure | None = None,
     layout: str | None = None,
 ) -> PrunedModel:
-    """Prune a copy of `dense` (in `layout`, default the adapter's own). Only adapters that need
-    calibration batches need `data`."""
-    if adapter.needs_calibration and data is None:
-        raise BenchError(f"adapter {adapter.name!r} needs calibration data from the dataset")
-    return prune(
-        dense,
-        model_name,
-        adapter,
-        target,
-        example_inputs=example_inputs(spec, next(dense.parameters()).device),
-        calibration=calibration_batches(adapter, data) if data is not None else [],
-        seed=seed,
-        reference=reference,
-        layout=layout,
-    )
+    """`prune_to` without the cost search's match."""
+    return prune_to(dense, model_name, adapter, target, spec, seed=seed, data=data, reference=reference, layout=layout)[0]

@@ -134,7 +134,7 @@ def train_dense(
     compile = compile_usable(compile, device, reporter)
     config = dense_config(model_name, data, seed, regularizer, compile, memory_format)
     run_id = config_hash(config)
-    run_dir = records.ensure_dir(Path(runs_dir) / "dense" / f"{data.spec.name}-{slug(model_name)}-{run_id}")
+    run_dir = records.ensure_dir(Path(runs_dir) / "dense" / _folder_name(data.spec.name, model_name, run_id))
     with exclusive(run_dir / "lock", reporter, f"another process is training this dense baseline ({run_dir}); waiting"):
         cached = distributed.from_main(lambda: _load_dense(model, run_dir, device))
         if cached is not None:
@@ -168,11 +168,16 @@ def train_dense(
     )
 
 
+def _folder_name(dataset: str, model_name: str, run_id: str) -> str:
+    """A cached dense baseline's folder under runs/dense/ (`run_id` may be a glob's `*`)."""
+    return f"{dataset}-{slug(model_name)}-{run_id}"
+
+
 def find_cached(runs_dir: str | Path, model_name: str, dataset: str, seed: int = 0, regularizer: dict | None = None) -> Path | None:
     """The weights of the newest finished dense baseline cached under `runs_dir` for this model, dataset,
     seed and regularizer (whatever thread count or memory format trained it), or None."""
     found = []
-    for result_file in Path(runs_dir).glob(f"dense/{dataset}-{slug(model_name)}-*/result.json"):
+    for result_file in Path(runs_dir).glob(f"dense/{_folder_name(dataset, model_name, '*')}/result.json"):
         try:
             config = json.loads(result_file.read_text())["config"]
         except (OSError, ValueError, KeyError, TypeError):

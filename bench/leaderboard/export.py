@@ -58,7 +58,7 @@ def render(b: Board, links: Links) -> str:
         "records_url": links.records,
         "summary": b.summary,
         "method": {"confidence": stats.CONFIDENCE, "statement": stats.METHOD, "level_rule": levels.RULE,
-                   "flops_tolerance": levels.FLOPS_TOLERANCE, "multiple_comparisons": stats.HOLM,
+                   "flops_tolerance": levels.TOLERANCE, "multiple_comparisons": stats.HOLM,
                    "detectable_difference": stats.DETECTABLE, "run_health": headline.HEALTH},
         "corrections": [dataclasses.asdict(c) for c in b.corrections],
         "collapsed_runs": [dataclasses.asdict(c) for c in headline.collapsed_runs(b.groups)],

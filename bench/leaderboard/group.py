@@ -199,7 +199,8 @@ class Entry:
         return self.status in (BEATS, BEATEN) and self.holm is not None and self.holm < ALPHA
 
 
-def _runs(arm: dict | None) -> dict[int, float]:
+def finished_runs(arm: dict | str | None) -> dict[int, float]:
+    """Seed → top-1 of an arm's runs that finished (none for a missing arm, or one named by a string)."""
     if not isinstance(arm, dict):
         return {}
     return {run["seed"]: run["top1"] for run in arm["runs"] if not run["diverged"] and run["top1"] is not None}
@@ -224,7 +225,7 @@ def same_runs(a: dict[int, str], b: dict[int, str]) -> bool:
 def entry(sub: Submission) -> Entry:
     r = sub.record
     method, control, dense = r["method"], r["random_control"], r["dense"]
-    runs, control_runs = _runs(method), _runs(control)
+    runs, control_runs = finished_runs(method), finished_runs(control)
     diverged = method["diverged"] or method["top1_mean"] is None
     vs_random = None
     if diverged:
@@ -268,7 +269,7 @@ def _allocation(arm: dict | str | None, runs: dict[int, float], vs_random: Diffe
         return None, None
     if isinstance(arm, str):  # the random control's network: the same comparison
         return ALLOCATION_SAME, vs_random
-    return ALLOCATION_ARM, None if diverged else difference(runs, _runs(arm))
+    return ALLOCATION_ARM, None if diverged else difference(runs, finished_runs(arm))
 
 
 def _verified(verification: dict | None) -> tuple[str, str] | None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 TOLERANCE = 0.01  # of the dense model's FLOPs (structured) or parameters (unstructured)
-FLOPS_TOLERANCE = TOLERANCE  # the name earlier modules import
 
 RULE = (
     "A ranked table holds one cost: the same dense baseline, the same kind of pruning (structured or "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from bench.leaderboard.group import finished_runs
 from bench.leaderboard.stats import difference
 
 
@@ -71,10 +72,6 @@ def evaluation_table(record: dict) -> str:
     return f"{title}\n\n{table}\n\n{verdict}\n\n" + "\n".join(notes)
 
 
-def _runs(arm: dict) -> dict[int, float]:
-    return {r["seed"]: r["top1"] for r in arm["runs"] if not r["diverged"] and r["top1"] is not None}
-
-
 def result_lines(record: dict) -> list[str]:
     """What the evaluation says, in words: the method against its random control, paired by seed, with
     its 95% interval and verdict, and what one test example is worth."""
@@ -83,7 +80,7 @@ def result_lines(record: dict) -> list[str]:
     method, control = record["method"], record["random_control"]
     if control is None:
         return ["No random control was run (--no-random-control): nothing says whether the criterion beats chance.", worth]
-    d = difference(_runs(method), _runs(control))
+    d = difference(finished_runs(method), finished_runs(control))
     if d is None or d.ci is None:
         return [f"{method['adapter']} minus its random control: too few seeds that finished in both arms for an "
                 "interval (use --seeds 5).", worth]
@@ -96,7 +93,7 @@ def result_lines(record: dict) -> list[str]:
     lines = [f"{method['adapter']} minus its random control: {d.mean:+.2f} points, paired 95% interval "
              f"[{d.ci.low:+.2f}, {d.ci.high:+.2f}] over {d.n} seeds: {verdict}.", worth]
     allocation = record.get("allocation_control")
-    if isinstance(allocation, dict) and (a := difference(_runs(method), _runs(allocation))) is not None and a.ci is not None:
+    if isinstance(allocation, dict) and (a := difference(finished_runs(method), finished_runs(allocation))) is not None and a.ci is not None:
         lines.insert(1, f"{method['adapter']} minus its allocation control: {a.mean:+.2f} points, paired 95% interval "
                         f"[{a.ci.low:+.2f}, {a.ci.high:+.2f}] (where it prunes and what it keeps, together).")
     return lines

@@ -21,14 +21,13 @@ read. Importances that need data in other forms (ActivationImportance, OBDC) are
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 import torch_pruning as tp
 
-from bench.errors import BenchError
+from bench.errors import BenchError, did_you_mean
 from bench.pruning import ADAPTERS, Adapter, PruningContext, Scores
 
 # Importances that read the gradients of the loss (accumulated in .grad by backward passes).
@@ -62,8 +61,7 @@ class TorchPruningImportance(Adapter):
         super().__init__(hparams)
         h = self.hparams
         if h.importance not in importance_names():
-            close = difflib.get_close_matches(h.importance, importance_names(), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f" (supported: {', '.join(importance_names())})"
+            hint = did_you_mean(h.importance, importance_names()) or f" (supported: {', '.join(importance_names())})"
             raise BenchError(f"tp: {h.importance!r} is not a torch_pruning.importance class this adapter supports{hint}")
         if h.calibration_batches < 1 or h.batch_size < 1:
             raise BenchError("tp: calibration_batches and batch_size must be positive")

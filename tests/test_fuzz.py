@@ -21,7 +21,8 @@ from bench.core import records
 from bench.core.protocols import parse_protocol
 from bench.errors import BenchError
 from bench.pruning.targets import parse_compress_rate
-from bench.ui.cli import _target, build_parser
+from bench.ui.parser import build_parser
+from bench.ui.spec_flags import target_from as _target
 
 CASES: Counter = Counter()
 FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,9 +15,9 @@ from bench.core.protocols import (
     list_protocols,
     load_protocol,
     one_cycle_lr,
-    plot_schedule,
     resolve,
 )
+from bench.core.schedule_plot import plot_schedule
 from bench.errors import BenchError
 
 CIFAR = Recipe(epochs=160, lr=0.1, milestones=(0.5, 0.75), gamma=0.1, batch_size=64)

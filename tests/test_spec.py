@@ -136,7 +136,7 @@ def test_a_version_1_spec_trained_in_its_devices_legacy_memory_format():
     assert RunSpec.from_dict({**old, "device": "cuda", "threads": None}).memory_format == "channels_last"
     with pytest.raises(BenchError, match="unsupported run specification version"):
         RunSpec.from_dict({**old, "spec_version": 99})
-    with pytest.raises(BenchError, match="unknown memory format 'nhwc'"):
+    with pytest.raises(BenchError, match="--memory-format: must be one of channels_last, contiguous, got 'nhwc'"):
         RunSpec(**BASE, memory_format="nhwc")
 
 

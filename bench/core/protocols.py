@@ -12,23 +12,16 @@ form, so that every run (and the plot of its schedule) agrees exactly on which L
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 import re
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from bench.core.config import Recipe, config_hash, to_jsonable
-from bench.errors import BenchError, UnknownNameError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from bench.errors import BenchError, UnknownNameError, did_you_mean
+from bench.infra import toml_files
 
 SCHEDULES = ("ft", "lrw", "slr", "clr", "scratch")
 # Schedules that any `<schedule>-<epochs>` name can synthesize without a shipped file.
@@ -112,11 +105,11 @@ class ResolvedProtocol:
         total = self.total_steps(steps_per_epoch)
         if not 0 <= step < total:
             raise ValueError(f"step {step} is outside [0, {total}) for {self.name}")
-        return self._lr_fn(steps_per_epoch)(step)
+        return self.lr_fn(steps_per_epoch)(step)
 
     def lr_schedule(self, steps_per_epoch: int) -> list[float]:
         """The LR of every optimizer step, in order."""
-        fn = self._lr_fn(steps_per_epoch)
+        fn = self.lr_fn(steps_per_epoch)
         return [fn(s) for s in range(self.total_steps(steps_per_epoch))]
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,7 +123,7 @@ class ResolvedProtocol:
         fields = {k: v for k, v in data.items() if k in known}
         return cls(**{**fields, "milestones": tuple(fields["milestones"])})
 
-    def _lr_fn(self, spe: int) -> Callable[[int], float]:
+    def lr_fn(self, spe: int) -> Callable[[int], float]:
         recipe, t, total = self._recipe, self.epochs, self.epochs * spe
         if self.schedule == "ft":
             return lambda s: self.lr_min
@@ -262,8 +255,7 @@ def load_protocol(name_or_path: str | os.PathLike[str]) -> Protocol:
             description=_DESCRIPTIONS[schedule].format(e=epochs),
         )
 
-    close = difflib.get_close_matches(key, list(shipped), n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(key, shipped, n=3, cutoff=0.5)
     raise UnknownNameError(
         f"unknown protocol {text!r}{hint} (shipped: {', '.join(sorted(shipped))}; "
         f"or <schedule>-<epochs> for {'/'.join(SYNTHESIZABLE)}, or a path to a .toml file)"
@@ -272,20 +264,12 @@ def load_protocol(name_or_path: str | os.PathLike[str]) -> Protocol:
 
 def parse_protocol(text: str, *, source: str = "<string>") -> Protocol:
     """Validate TOML text into a Protocol; every problem is a one-line BenchError naming source and field."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BenchError(f"{source}: invalid TOML: {exc}") from None
+    data = toml_files.parse(text, source=source)
 
     def fail(field: str, msg: str) -> BenchError:
         return BenchError(f"{source}: field {field!r} {msg}")
 
-    known = {f.name for f in dataclasses.fields(Protocol)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(known), n=1, cutoff=0.5)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise fail(unknown[0], f"is not a protocol field{hint}; allowed: {', '.join(sorted(known))}")
+    toml_files.check_keys(data, sorted(f.name for f in dataclasses.fields(Protocol)), lambda msg: BenchError(f"{source}: {msg}"), "field")
 
     def get(field: str, kind: type | tuple[type, ...], required: bool = True) -> Any:
         if field not in data:
@@ -293,11 +277,8 @@ def parse_protocol(text: str, *, source: str = "<string>") -> Protocol:
                 raise fail(field, "is missing")
             return None
         value = data[field]
-        # bool is an int subclass in Python, but `epochs = true` is never meant.
-        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise fail(field, f"must be {_kind_name(kind)}, got {value!r}")
-        if not isinstance(value, kind):
-            raise fail(field, f"must be {_kind_name(kind)}, got {type(value).__name__} {value!r}")
+        if not toml_files.is_kind(value, kind):  # `epochs = true` is never meant, though bool is an int
+            raise fail(field, f"must be {toml_files.kind_name(kind)}, got {type(value).__name__} {value!r}")
         return value
 
     name = get("name", str)
@@ -352,12 +333,6 @@ def parse_protocol(text: str, *, source: str = "<string>") -> Protocol:
         name=name, version=version, schedule=schedule, description=description, epochs=epochs,
         warmup_fraction=warmup, reinitialize=reinit, budget=budget, extra_epochs=extra,
     )
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return "a number" if float in kinds else names[kinds[0]]
 
 
 # ------------------------------------------------------------------------------------- resolving
@@ -415,49 +390,3 @@ def original_schedule(recipe: Recipe, *, name: str, epochs: int = 0, lr_scale: f
         weight_decay=recipe.weight_decay, recipe_epochs=recipe.epochs, milestones=tuple(recipe.milestones),
         gamma=recipe.gamma,
     )
-
-
-# -------------------------------------------------------------------------------------- plotting
-
-_PLOT_FORMATS = ("png", "pdf", "svg")
-_MAX_PLOT_POINTS = 20_000  # ImageNet schedules have ~10^5-10^6 steps; the line looks the same
-
-
-def plot_schedule(resolved: ResolvedProtocol, steps_per_epoch: int, path: str | os.PathLike[str]) -> Path:
-    """Plot LR vs epoch to `path` (png/pdf/svg by extension), written atomically."""
-    out = Path(path)
-    fmt = out.suffix.lower().lstrip(".")
-    if fmt not in _PLOT_FORMATS:
-        raise BenchError(f"cannot plot to {out}: extension must be one of {', '.join('.' + f for f in _PLOT_FORMATS)}")
-    # The object-oriented API with the Agg canvas never touches pyplot's global backend.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    total = resolved.total_steps(steps_per_epoch)
-    stride = max(1, total // _MAX_PLOT_POINTS)
-    steps = list(range(0, total, stride))
-    if steps[-1] != total - 1:
-        steps.append(total - 1)
-    fn = resolved._lr_fn(steps_per_epoch)
-
-    fig = Figure(figsize=(6, 3.5))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.plot([s / steps_per_epoch for s in steps], [fn(s) for s in steps], drawstyle="steps-post")
-    ax.set_yscale("log")  # step schedules span decades; linear would flatten the low phases
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("learning rate")
-    ax.set_title(f"{resolved.name} (v{resolved.version}): {resolved.epochs} epochs")
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt)
-        os.replace(tmp, out)  # readers never see a half-written plot
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out

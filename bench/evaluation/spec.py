@@ -33,8 +33,11 @@ from typing import Any
 from bench import defaults
 from bench.core import shipped
 from bench.core.config import config_hash, file_digest, to_jsonable
+from bench.core.protocols import load_protocol, resolve
 from bench.core.train import default_memory_format
+from bench.data import DATASETS
 from bench.errors import BenchError
+from bench.evaluation.options import RUN_OPTIONS, spec_field
 from bench.pruning import Target, get_adapter
 from bench.pruning.interface import Adapter
 
@@ -51,30 +54,33 @@ SPEC_VERSION = 2
 @dataclass(frozen=True)
 class RunSpec:
     """One `bench evaluate`: an adapter at a target, retrained under a protocol for every seed, with its
-    random control. Defaults here are the CLI's and the sweep's defaults."""
+    random control. Each field says how it is asked for (`option`): the CLI's flags, the sweep's keys,
+    their defaults and help are generated from here (bench/evaluation/options.py)."""
 
-    adapter: str
-    hparams: Any = None  # the adapter's Hparams instance; None: the paper defaults
-    target: Target = Target(ratio=defaults.RATIO)
-    layout: str | None = None  # where to prune; None: the adapter's own (part of its version)
-    model: str = defaults.MODEL
-    dataset: str = defaults.DATASET
-    split_seed: int = defaults.SPLIT_SEED
-    protocol: str = defaults.PROTOCOL  # a protocol name, or a protocol file's path
-    seeds: tuple[int, ...] = defaults.SEEDS
-    random_control: bool = defaults.RANDOM_CONTROL
-    allocation_control: bool = False  # also uniform random pruning in the layout at the method's FLOPs (opt-in)
-    iterations: int = defaults.ITERATIONS
-    dense_seed: int = defaults.DENSE_SEED
-    checkpoint: str | None = None  # the user's dense weights (a state dict file)
+    adapter: str = spec_field("adapter")
+    hparams: Any = spec_field("hparams")  # the adapter's Hparams instance; None: the paper defaults
+    target: Target = spec_field("target", default=Target(ratio=defaults.RATIO))
+    layout: str | None = spec_field("layout")  # None: the adapter's own (part of its version)
+    model: str = spec_field("model")
+    dataset: str = spec_field("dataset")
+    split_seed: int = spec_field("split_seed")
+    protocol: str = spec_field("protocol")  # a protocol name, or a protocol file's path
+    seeds: tuple[int, ...] = spec_field("seeds")
+    random_control: bool = spec_field("random_control")
+    allocation_control: bool = spec_field("allocation_control")  # opt-in
+    iterations: int = spec_field("iterations")
+    dense_seed: int = spec_field("dense_seed")
+    checkpoint: str | None = spec_field("checkpoint")  # the user's dense weights (a state dict file)
     checkpoint_sha256: str | None = None  # filled in from `checkpoint` when the spec is built
-    device: str = "cpu"  # device type ("cpu", "cuda"); the index does not change numbers
-    threads: int | None = None  # CPU threads (they change the numbers on CPU); None on GPUs
-    compile: bool = False
-    memory_format: str = defaults.MEMORY_FORMAT  # of the model and its batches while training
-    world_size: int = 1
+    device: str = spec_field("device")  # device type ("cpu", "cuda"); the index does not change numbers
+    threads: int | None = spec_field("threads")  # CPU threads (they change the numbers on CPU); None on GPUs
+    compile: bool = spec_field("compile")
+    memory_format: str = spec_field("memory_format")  # of the model and its batches while training
+    world_size: int = 1  # torchrun's, set by `specify`
 
     def __post_init__(self) -> None:
+        if self.adapter is None:
+            raise BenchError("a run needs an adapter (see `bench list adapters`)")
         cls = get_adapter(self.adapter)
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
         set_("adapter", cls.name)
@@ -82,16 +88,13 @@ class RunSpec:
             set_("hparams", cls.Hparams())
         elif not isinstance(self.hparams, cls.Hparams):
             raise BenchError(f"adapter {cls.name} expects {cls.Hparams.__name__} hyperparameters, got {type(self.hparams).__name__}")
-        set_("seeds", tuple(self.seeds))
-        if len(self.seeds) > defaults.MAX_SEEDS:
-            raise BenchError(f"at most {defaults.MAX_SEEDS} seeds, got {len(self.seeds)}")
-        if not self.seeds or min(self.seeds) < 0 or len(set(self.seeds)) != len(self.seeds):
-            raise BenchError(f"seeds must be distinct non-negative integers, got {list(self.seeds)}")
-        if self.iterations < 1:
-            raise BenchError(f"--iterations must be >= 1, got {self.iterations}")
-        for flag, seed in (("--split-seed", self.split_seed), ("--dense-seed", self.dense_seed)):
-            if not 0 <= seed < 2**63:  # checked here, not after the dense baseline has trained
-                raise BenchError(f"{flag} must be a non-negative integer below 2^63, got {seed}")
+        for opt in RUN_OPTIONS.values():  # each option's own check, once, whichever front end built the spec
+            if opt.custom:
+                continue
+            try:
+                set_(opt.name, opt.value(getattr(self, opt.name)))
+            except BenchError as exc:
+                raise BenchError(f"{opt.flag or opt.name}: {exc}") from None
         adapter = cls(self.hparams)  # the adapter's own checks of its hyperparameters, before any compute
         if adapter.needs_calibration and min(adapter.calibration_size()) < 1:
             raise BenchError(f"adapter {cls.name}: calibration batches and batch size must be positive, got {adapter.calibration_size()}")
@@ -101,8 +104,6 @@ class RunSpec:
             raise BenchError("a CPU run needs its thread count (it changes the numbers)")
         if self.device != "cpu":
             set_("threads", None)
-        if self.memory_format not in defaults.MEMORY_FORMATS:
-            raise BenchError(f"unknown memory format {self.memory_format!r} (known: {', '.join(defaults.MEMORY_FORMATS)})")
         if self.checkpoint is not None and self.checkpoint_sha256 is None:
             if Path(self.checkpoint).exists() and not Path(self.checkpoint).is_file():  # e.g. /dev/zero: hashing it never ends
                 raise BenchError(f"checkpoint {self.checkpoint} is not a regular file")
@@ -142,9 +143,6 @@ class RunSpec:
     def resolved_protocol(self):
         """The protocol bound to the dataset's recipe (Scratch-B at the dense FLOPs: its epochs follow
         from the pruned network, which the rest of the spec determines)."""
-        from bench.core.protocols import load_protocol, resolve
-        from bench.data import DATASETS
-
         protocol = load_protocol(self.protocol)
         return resolve(protocol, DATASETS.get(self.dataset).recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
 
@@ -152,8 +150,6 @@ class RunSpec:
         """What determines the dense baseline the pruning starts from."""
         if self.checkpoint_sha256 is not None:
             return {"checkpoint_sha256": self.checkpoint_sha256}
-        from bench.data import DATASETS
-
         return {"seed": self.dense_seed, "training_version": DENSE_TRAINING_VERSION, "recipe": to_jsonable(DATASETS.get(self.dataset).recipe)}
 
     def environment_identity(self) -> dict:

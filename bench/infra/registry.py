@@ -8,13 +8,12 @@ load never breaks the others: it is one warning line on stderr, and an error onl
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import sys
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, TypeVar
 
-from bench.errors import BenchError, UnknownNameError
+from bench.errors import BenchError, UnknownNameError, did_you_mean
 
 T = TypeVar("T")
 
@@ -68,8 +67,7 @@ class Registry(Generic[T]):
         raise UnknownNameError(self.unknown_message(name))
 
     def unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(normalize(name), list(self._items), n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(normalize(name), self._items, n=3, cutoff=0.5)
         return f"unknown {self.kind} {name!r}{hint} (see `bench list {self.kind}s`)"
 
     def __contains__(self, name: str) -> bool:

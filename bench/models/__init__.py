@@ -9,12 +9,11 @@ Scratch protocols reapply to a pruned copy after resetting every module; bench/m
 
 from __future__ import annotations
 
-import difflib
 from typing import Callable
 
 import torch.nn as nn
 
-from bench.errors import UnknownNameError
+from bench.errors import UnknownNameError, did_you_mean
 from bench.infra.registry import Registry, normalize
 from bench.models import cifar_resnet, densenet, external, user, vgg
 
@@ -44,8 +43,7 @@ def build_model(name: str, *, num_classes: int, in_channels: int) -> nn.Module:
     tv_names = external.torchvision_names()
     if name in tv_names:
         return external.build_torchvision(name, num_classes, in_channels)
-    close = difflib.get_close_matches(normalize(name), MODELS.names() + tv_names, n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(normalize(name), MODELS.names() + tv_names, n=3)
     raise UnknownNameError(
         f"unknown model {name!r}{hint} (built-ins: {', '.join(MODELS.names())}; "
         "also any torchvision classification model, timm:<name>, or your own as package.module:factory)"

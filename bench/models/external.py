@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-import difflib
 
 import torch.nn as nn
 
-from bench.errors import UnknownNameError
+from bench.errors import UnknownNameError, did_you_mean
 
 
 def torchvision_names() -> list[str]:
@@ -30,8 +29,7 @@ def build_timm(name: str, num_classes: int, in_channels: int) -> nn.Module:
     import timm
 
     if not timm.list_models(name):
-        close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join('timm:' + c for c in close)}?" if close else ""
+        hint = did_you_mean(name, timm.list_models(), n=3, show=lambda c: f"timm:{c}")
         raise UnknownNameError(f"unknown timm model {name!r}{hint}")
     return timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_channels)
 

@@ -13,7 +13,6 @@ else the sweep's (cores // jobs); where the data lives and which executor runs i
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import sys
 from dataclasses import dataclass, replace
@@ -22,7 +21,7 @@ from typing import Any
 
 from bench import defaults
 from bench.core.config import config_hash, file_digest
-from bench.errors import BenchError
+from bench.errors import BenchError, did_you_mean
 from bench.evaluation.spec import RunSpec
 from bench.pruning.targets import Target, parse_compress_rate
 
@@ -194,8 +193,7 @@ class _Expander:
     def _keys(self, table: dict, allowed: tuple[str, ...], where: str) -> None:
         for key in table:
             if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(allowed)})"
+                hint = did_you_mean(key, allowed) or f" (known keys: {', '.join(allowed)})"
                 raise self.fail(where, f"unknown key {key!r}{hint}")
 
     def _list(self, value: Any, key: str, where: str, kinds: tuple[type, ...], what: str) -> list:

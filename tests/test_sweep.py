@@ -198,10 +198,10 @@ BAD_GRIDS = {
     "bad seeds": ('seeds = [0, 0]\n[[adapters]]\nname = "l1-norm"\n', "seeds: need distinct non-negative integers"),
     "wrong type": ('protocols = 3\n[[adapters]]\nname = "l1-norm"\n', "protocols must be a protocol name or a list of them, got 3"),
     "bad device": ('device = "gpu"\n[[adapters]]\nname = "l1-norm"\n', "unknown device 'gpu'"),
-    "bad memory format": ('memory_format = "nhwc"\n[[adapters]]\nname = "l1-norm"\n', "memory_format must be one of channels_last, contiguous, got 'nhwc'"),
+    "bad memory format": ('memory_format = "nhwc"\n[[adapters]]\nname = "l1-norm"\n', "memory_format: must be one of channels_last, contiguous, got 'nhwc'"),
     "adapter protocol": ('[[adapters]]\nname = "l1-norm"\nprotocols = ["ft-x"]\n', "adapters[0] (l1-norm): unknown protocol 'ft-x'"),
     "no adapters": ('models = ["resnet20"]\n', "no [[adapters]] entries"),
-    "not toml": ("models = [\n", "not valid TOML"),
+    "not toml": ("models = [\n", "invalid TOML"),
 }
 
 

@@ -10,16 +10,12 @@ shares is pointed at the checkpoint to use instead.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from bench.infra import toml_files
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ def checkpoints() -> tuple[Shipped, ...]:
     index = folder() / "index.toml"
     if not index.is_file():
         return ()
-    data = tomllib.loads(index.read_text(encoding="utf-8"))
+    data = toml_files.read(index, "checkpoint index")
     return tuple(
         Shipped(c["file"], c["model"], c["dataset"], c["sha256"], c["weights_sha256"], c.get("adapter"), c["made_with"])
         for c in data.get("checkpoint", [])

@@ -23,13 +23,12 @@ from bench.errors import BenchError
 from bench.evaluation.arms import Arm
 from bench.evaluation.dense import DEFAULT_RUNS_DIR, train_dense
 from bench.evaluation.loading import example_inputs, load_data, new_model
+from bench.evaluation.preflight import Preflight
 from bench.evaluation.record import build_record
 from bench.evaluation.runs import (
     CALIBRATION_SEED,
     Evaluation,
     calibration_batches,
-    check_iterations,
-    prunes_while_training,
     soft_schedule,
 )
 from bench.evaluation.runs import run as retrain
@@ -44,8 +43,8 @@ from bench.infra.environment import (
 from bench.infra.interrupt import StopFlag
 from bench.infra.progress import Reporter, SilentReporter
 from bench.pruning import Adapter, get_adapter
-from bench.pruning.cost import check_reach, resolve_target, uniform_at_flops
-from bench.pruning.engine import Structure, check_soft_layout, check_target
+from bench.pruning.cost import resolve_target, uniform_at_flops
+from bench.pruning.engine import Structure, layout_for
 
 DEFAULT_RECORDS_DIR = defaults.RECORDS_DIR
 SAME_AS_RANDOM_CONTROL = "same_as_random_control"  # the record's allocation control, when it is the random control's network
@@ -105,17 +104,11 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     if spec.compile:
         env["compile"] = True
     env["memory_format"] = spec.memory_format
+    # Fail fast, before any data loads or anything trains: the checks every run passes, as a sweep's.
+    Preflight().check(spec)
     data = load_data(spec.dataset, device, split_seed=spec.split_seed, data_root=execution.data_root, download=execution.download)
-    # Fail fast, before any training: the protocol must resolve and the target must fit the model.
-    spec.resolved_protocol  # noqa: B018 (resolving raises on a protocol the recipe cannot hold)
-    check_iterations(adapter, protocol, spec.iterations)
-    fresh = new_model(spec.model, data.spec, device)
     inputs = example_inputs(data.spec, device)
-    layout = check_target(fresh, spec.model, adapter, spec.target, inputs, spec.layout)
-    if spec.target.speedup is not None:  # reach depends on the widths only, not on weights or scores
-        check_reach(fresh, spec.model, adapter, spec.target.speedup, example_inputs=inputs, layout=spec.layout)
-    if prunes_while_training(adapter):
-        check_soft_layout(fresh, spec.model, adapter, layout)
+    layout = layout_for(new_model(spec.model, data.spec, device), spec.model, adapter, spec.layout)
     records.ensure_dir(execution.records_dir)
     dense = train_dense(
         spec.model,

@@ -42,11 +42,14 @@ class Option:
     metavar: str | None = None
     group: str | None = None  # the `bench evaluate --help` section ("data", "training")
     custom: bool = False  # the front ends convert it themselves (see the module's docstring)
+    noun: str | None = None  # the value in words where its type says too little ("a protocol name")
     name: str = ""  # the RunSpec field it describes
 
     @property
     def what(self) -> str:
         """The value in words, for errors: "an integer", "a protocol name"."""
+        if self.noun:
+            return self.noun
         if self.choices:
             return f"one of {', '.join(self.choices)}"
         return _KIND_WORDS.get(self.kinds[0], self.kinds[0].__name__)
@@ -150,17 +153,18 @@ RUN_OPTIONS: dict[str, Option] = dict([
             custom=True),
     _option("layout", "where to prune: a layout the model offers (CIFAR ResNets: hrankplus, block-internal, "
             "full-width, stage-coupled; default: the adapter's own, from its reference code)",
-            flag="--layout", key="layouts", axis=True, entry=True, metavar="NAME"),
+            flag="--layout", key="layouts", axis=True, entry=True, metavar="NAME", noun="a layout name"),
     _option("model", "model name (see `bench list models`)", defaults.MODEL,
-            flag="--model", key="models", axis=True, entry=True, convert=canonical_model),
+            flag="--model", key="models", axis=True, entry=True, convert=canonical_model, noun="a model name"),
     _option("dataset", "digits (offline), cifar10, cifar100, imagenet", defaults.DATASET,
-            flag="--dataset", key="datasets", axis=True, entry=True, convert=canonical_dataset, group="data"),
+            flag="--dataset", key="datasets", axis=True, entry=True, convert=canonical_dataset, group="data",
+            noun="a dataset name"),
     _option("split_seed", "seed of the fixed 90/10 train/val split", defaults.SPLIT_SEED,
             flag="--split-seed", key="split_seed", kinds=(int,), convert=seed, group="data"),
     _option("protocol", "retraining protocol, or a protocol file (see `bench list protocols`)", defaults.PROTOCOL,
-            flag="--protocol", key="protocols", axis=True, entry=True, path=True),
+            flag="--protocol", key="protocols", axis=True, entry=True, path=True, noun="a protocol name"),
     _option("seeds", "seed count or list: 3 means 0,1,2", defaults.SEEDS,
-            flag="--seeds", key="seeds", kinds=(int, list), convert=seeds),
+            flag="--seeds", key="seeds", kinds=(int, list), convert=seeds, noun="a seed count or a list of seeds"),
     _option("random_control", "skip the random-pruning control", defaults.RANDOM_CONTROL,
             flag="--no-random-control", negated=True, key="random_control", kinds=(bool,)),
     _option("allocation_control", "also train uniform random pruning in the method's layout at the method's FLOPs, "

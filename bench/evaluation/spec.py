@@ -49,6 +49,12 @@ RETRAINING_VERSION = 1
 # Of the JSON form below. Version 2 added `memory_format`; a version-1 spec trained in its device's
 # legacy format (CPU contiguous, CUDA channels_last), which leaves its identity, and so its hash, as it was.
 SPEC_VERSION = 2
+# The options whose part of the identity `RunSpec.identity` words by hand (as run ids have held them
+# since their first records); every other option enters it under its own name.
+_WORDED_IDENTITY = frozenset({
+    "adapter", "hparams", "target", "layout", "model", "dataset", "split_seed", "protocol", "seeds", "random_control",
+    "allocation_control", "iterations", "dense_seed", "checkpoint", "device", "threads", "compile", "memory_format",
+})
 
 
 @dataclass(frozen=True)
@@ -141,10 +147,7 @@ class RunSpec:
 
     @cached_property
     def resolved_protocol(self):
-        """The protocol bound to the dataset's recipe (Scratch-B at the dense FLOPs: its epochs follow
-        from the pruned network, which the rest of the spec determines)."""
-        protocol = load_protocol(self.protocol)
-        return resolve(protocol, DATASETS.get(self.dataset).recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
+        return resolve_protocol(self.protocol, self.dataset)
 
     def dense_identity(self) -> dict:
         """What determines the dense baseline the pruning starts from."""
@@ -175,6 +178,9 @@ class RunSpec:
             "dense": self.dense_identity(),
             "retraining_version": RETRAINING_VERSION,
             "environment": self.environment_identity(),
+            # Options added since: named only when not at their default, so that earlier run ids stay.
+            **{name: to_jsonable(getattr(self, name)) for name in RUN_OPTIONS
+               if name not in _WORDED_IDENTITY and getattr(self, name) != RUN_OPTIONS[name].default},
         }
 
     @cached_property
@@ -244,6 +250,13 @@ class RunSpec:
             if on_disk != spec.checkpoint_sha256:
                 raise BenchError(f"checkpoint {spec.checkpoint} is not the file this run was specified with (SHA-256 differs)")
         return spec
+
+
+def resolve_protocol(protocol: str, dataset: str):
+    """A protocol bound to a dataset's recipe, as a spec holds it (Scratch-B at the dense FLOPs: its epochs
+    follow from the pruned network, which the rest of the spec determines)."""
+    loaded = load_protocol(protocol)
+    return resolve(loaded, DATASETS.get(dataset).recipe, flops_ratio=1.0 if loaded.budget == "flops" else None)
 
 
 def hparams_from_dict(adapter_cls: type[Adapter], values: dict) -> object:

@@ -14,30 +14,34 @@ else the sweep's (cores // jobs); where the data lives and which executor runs i
 from __future__ import annotations
 
 import itertools
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from bench import defaults
 from bench.core.config import config_hash, file_digest
-from bench.errors import BenchError, did_you_mean
-from bench.evaluation.spec import RunSpec
+from bench.data import DATASETS
+from bench.errors import BenchError
+from bench.evaluation.options import Option, canonical_model, keyed
+from bench.evaluation.preflight import Preflight
+from bench.evaluation.runs import soft_schedule
+from bench.evaluation.spec import RunSpec, resolve_protocol
+from bench.infra import toml_files
+from bench.infra.environment import default_threads
+from bench.pruning import get_adapter, parse_hparams
 from bench.pruning.targets import Target, parse_compress_rate
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
-GRID_KEYS = (
-    "models", "datasets", "protocols", "seeds", "random_control", "allocation_control", "checkpoint", "data_root",
-    "dense_seed", "split_seed", "device", "threads", "memory_format", "adapters",
-)
-ADAPTER_KEYS = (
-    "name", "ratios", "speedups", "compress_rates", "configs", "hp", "layouts", "models", "datasets", "protocols",
-    "checkpoint", "allocation_control",
-)
+# A sweep file's keys are RunSpec's options' (bench/evaluation/options.py), plus where the data lives
+# and the adapters. Those an [[adapters]] entry may set for itself are the options marked `entry`,
+# plus its name, hyperparameters and targets (a list of each kind: every one is a run).
+_PER_ENTRY_ONLY = ("adapter", "hparams")
+TARGET_KEYS = ("ratios", "speedups", "compress_rates", "configs")
+GRID_KEYS = tuple(o.key for o in keyed() if o.name not in _PER_ENTRY_ONLY) + ("data_root", "adapters")
+ADAPTER_KEYS = ("name", "hp", *TARGET_KEYS) + tuple(o.key for o in keyed() if o.entry)
+# The options every run of a grid shares: the executor and the thread sizing read them from the grid.
+_GRID_WIDE = ("device", "threads")
 
 
 @dataclass(frozen=True)
@@ -145,23 +149,14 @@ class Grid:
 
 def load_grid(path: str | Path) -> Grid:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BenchError(f"sweep file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BenchError(f"cannot read sweep file {path}: {exc}") from None
-    return parse_grid(text, source=path)
+    return _parse(toml_files.read(path, "sweep file"), path)
 
 
 def parse_grid(text: str, *, source: str | Path = "<grid>") -> Grid:
-    source = Path(source)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BenchError(f"{source}: not valid TOML: {exc}") from None
-    import torch
+    return _parse(toml_files.parse(text, source=str(source)), Path(source))
 
+
+def _parse(data: dict, source: Path) -> Grid:
     # Validation runs a few forward passes of single images: one thread is plenty, and on a busy
     # machine more threads mostly wait for each other (3 s instead of 11 s for the CIFAR example).
     threads = torch.get_num_threads()
@@ -176,104 +171,57 @@ class _Expander:
     """Validation and expansion share one pass, so every error can name the entry it came from."""
 
     def __init__(self, source: Path, data: dict[str, Any]):
-        from bench.infra.environment import default_threads
-
         self.default_threads = default_threads()  # until the sweep sizes its runs (Grid.with_threads)
         self.source = source
         self.base = source.resolve().parent  # relative paths in the file are relative to the file
         self.data = data
-        self._models: dict[tuple[str, str], Any] = {}
-        self._checked: set[tuple] = set()
+        self.preflight = Preflight()  # the checks `bench evaluate` runs, on every run before the first starts
+        self._epochs: dict[tuple[str, str], tuple] = {}
+        self._digests: dict[Path, str] = {}
 
     def fail(self, where: str, message: str) -> BenchError:
         return BenchError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
 
     # --- values ---------------------------------------------------------------------------------
 
-    def _keys(self, table: dict, allowed: tuple[str, ...], where: str) -> None:
-        for key in table:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed) or f" (known keys: {', '.join(allowed)})"
-                raise self.fail(where, f"unknown key {key!r}{hint}")
-
     def _list(self, value: Any, key: str, where: str, kinds: tuple[type, ...], what: str) -> list:
         items = value if isinstance(value, list) else [value]
         if not items:
             raise self.fail(where, f"{key} is empty")
         for item in items:
-            if isinstance(item, bool) and bool not in kinds or not isinstance(item, kinds):
+            if not toml_files.is_kind(item, kinds):
                 raise self.fail(where, f"{key} must be {what} or a list of them, got {item!r}")
         return items
-
-    def _scalar(self, key: str, kinds: tuple[type, ...], default: Any, what: str) -> Any:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            raise self.fail("", f"{key} must be {what}, got {value!r}")
-        return value
 
     def _path(self, text: str) -> Path:
         return (self.base / Path(text).expanduser()).resolve()
 
-    def _seeds(self) -> tuple[int, ...]:
-        value = self.data.get("seeds", len(defaults.SEEDS))
-        if isinstance(value, int) and not isinstance(value, bool):
-            if not 1 <= value <= defaults.MAX_SEEDS:
-                raise self.fail("", f"seeds: need 1 to {defaults.MAX_SEEDS} seeds, got {value}")
-            return tuple(range(value))
-        seeds = self._list(value, "seeds", "", (int,), "a seed count or a non-negative integer")
-        if min(seeds) < 0 or len(set(seeds)) != len(seeds):
-            raise self.fail("", f"seeds: need distinct non-negative integers, got {seeds}")
-        return tuple(sorted(seeds))
-
-    def _checkpoint_spec(self) -> str | dict[str, Path] | None:
-        """`checkpoint = "w.pt"` (every model) or `[checkpoint] resnet20 = "w.pt"` (per model)."""
-        value = self.data.get("checkpoint")
-        if value is None:
-            return None
-        if isinstance(value, str):
-            full = self._path(value)
-            if not full.is_file():
-                raise self.fail("", f"checkpoint {full} does not exist")
-            return str(full)
-        if not isinstance(value, dict):
-            raise self.fail("", f"checkpoint must be a file path or a table of model = path, got {value!r}")
-        out = {}
-        for model, p in value.items():
-            if not isinstance(p, str):
-                raise self.fail("checkpoint", f"{model} must map to a file path, got {p!r}")
-            full = self._path(p)
-            if not full.is_file():
-                raise self.fail("checkpoint", f"{model}: {full} does not exist")
-            out[self._model_name(model)] = full
-        return out
-
-    def _checkpoint(self, spec: str | dict[str, Path] | None, model: str) -> Path | None:
-        if isinstance(spec, str):
-            return Path(spec)
-        return spec.get(model) if spec else None
-
-    # --- names ----------------------------------------------------------------------------------
-
-    def _model(self, name: str, dataset: str, where: str):
-        import torch
-
-        from bench import api
-        from bench.data import DATASETS
-
-        key = (name, dataset)
-        if key not in self._models:
+    def _option(self, opt: Option, table: dict, where: str, inherited: list) -> list:
+        """The values an option takes in `table` (else `inherited`), converted and checked: a list of
+        them for an axis (each value a run), else a list of one."""
+        if opt.key not in table:
+            return inherited
+        raw = table[opt.key]
+        if opt.axis:
+            items = self._list(raw, opt.key, where, opt.kinds, opt.what)
+        elif toml_files.is_kind(raw, opt.kinds):
+            items = [raw]
+        else:
+            raise self.fail(where, f"{opt.key} must be {opt.what}, got {raw!r}")
+        out = []
+        for item in items:
+            if opt.path and isinstance(item, str) and ("/" in item or Path(item).suffix):
+                item = str(self._path(item))  # a file named in the sweep file is relative to it
             try:
-                self._models[key] = api.new_model(name, DATASETS.get(dataset), torch.device("cpu"))
+                out.append(opt.value(item))
             except BenchError as exc:
-                raise self.fail(where, str(exc)) from None
-        return self._models[key]
+                raise self.fail(where, f"{opt.key}: {exc}") from None
+        return out
 
     def _device(self, name: str) -> str:
         """The device type the runs are specified for: `auto` is this machine's (set `device` for a
         cluster whose nodes differ from it). Syntax only otherwise: a sweep may run where there are
         GPUs even if this machine has none."""
-        import torch
-
         if name == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
         try:
@@ -284,39 +232,43 @@ class _Expander:
             raise self.fail("", f"unsupported device {name!r} (use auto, cpu, cuda or cuda:N)")
         return device.type
 
-    def _model_name(self, name: str) -> str:
-        from bench.infra.registry import normalize
-        from bench.models import MODELS
+    def _checkpoints(self, table: dict, where: str, models: list[str]) -> dict[str, Path]:
+        """`checkpoint = "w.pt"` (every model) or, at the top level, `[checkpoint] resnet20 = "w.pt"`."""
+        value = table.get("checkpoint")
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            paths = {m: self._path(value) for m in models}
+        elif isinstance(value, dict) and table is self.data:
+            for model, p in value.items():
+                if not isinstance(p, str):
+                    raise self.fail("checkpoint", f"{model} must map to a file path, got {p!r}")
+            paths = {canonical_model(m): self._path(p) for m, p in value.items()}
+        else:
+            what = "a file path or a table of model = path" if table is self.data else "a file path"
+            raise self.fail(where, f"checkpoint must be {what}, got {value!r}")
+        for path in paths.values():
+            if not path.is_file():
+                raise self.fail(where or "checkpoint", f"checkpoint {path} does not exist")
+        return paths
 
-        return normalize(name) if name in MODELS else name
-
-    def _dataset(self, name: str, where: str) -> str:
-        from bench.data import DATASETS
-
+    def _targets(self, entry: dict, where: str) -> list[Target]:
+        kinds = {"ratios": ((int, float), "a number", lambda v: Target(ratio=float(v))),
+                 "speedups": ((int, float), "a number", lambda v: Target(speedup=float(v))),
+                 "compress_rates": ((str,), "a string", lambda v: Target(compress_rate=parse_compress_rate(v))),
+                 "configs": ((str,), "a string", lambda v: Target(config=v))}
+        targets: list[Target] = []
         try:
-            return DATASETS.get(name).name
+            for key in TARGET_KEYS:
+                if key in entry:
+                    kind, what, make = kinds[key]
+                    targets += [make(v) for v in self._list(entry[key], key, where, kind, what)]
         except BenchError as exc:
             raise self.fail(where, str(exc)) from None
-
-    def _protocol(self, name: str, datasets: list[str], where: str):
-        from bench.core.protocols import load_protocol, resolve
-        from bench.data import DATASETS
-
-        ref = str(self._path(name)) if name.endswith(".toml") or "/" in name else name
-        try:
-            protocol = load_protocol(ref)
-            resolved = {
-                d: resolve(protocol, DATASETS.get(d).recipe, flops_ratio=1.0 if protocol.budget == "flops" else None)
-                for d in datasets
-            }
-        except BenchError as exc:
-            raise self.fail(where, str(exc)) from None
-        return ref, protocol, resolved
+        return targets or [Target(ratio=defaults.RATIO)]
 
     def _hp_grid(self, adapter_cls, value: Any, where: str) -> list[tuple[tuple[str, ...], object]]:
         """Every combination of the listed values: [(("k=v", ...), Hparams), ...]."""
-        from bench.pruning import parse_hparams
-
         if value is None:
             value = {}
         if not isinstance(value, dict):
@@ -333,67 +285,19 @@ class _Expander:
                 raise self.fail(where, str(exc)) from None
         return out
 
-    def _targets(self, entry: dict, where: str) -> list[Target]:
-        targets: list[Target] = []
-        try:
-            for r in self._list(entry.get("ratios", []), "ratios", where, (int, float), "a number") if "ratios" in entry else []:
-                targets.append(Target(ratio=float(r)))
-            for r in self._list(entry["speedups"], "speedups", where, (int, float), "a number") if "speedups" in entry else []:
-                targets.append(Target(speedup=float(r)))
-            for c in self._list(entry["compress_rates"], "compress_rates", where, (str,), "a string") if "compress_rates" in entry else []:
-                targets.append(Target(compress_rate=parse_compress_rate(c)))
-            for c in self._list(entry["configs"], "configs", where, (str,), "a string") if "configs" in entry else []:
-                targets.append(Target(config=c))
-        except BenchError as exc:
-            raise self.fail(where, str(exc)) from None
-        return targets or [Target(ratio=defaults.RATIO)]
-
-    def _check_target(self, adapter, target: Target, model: str, dataset: str, where: str, layout: str | None = None) -> None:
-        """Per-layer targets and layouts must fit the model; a ratio in the adapter's own layout fits
-        every model (its range is checked by Target)."""
-        import torch
-
-        from bench import api
-        from bench.data import DATASETS
-        from bench.pruning.cost import check_reach
-        from bench.pruning.engine import check_target
-
-        key = (adapter.name, target, model, dataset, layout)
-        if (target.ratio is not None and layout is None) or key in self._checked:
-            return
-        self._checked.add(key)
-        spec = DATASETS.get(dataset)
-        inputs = api.example_inputs(spec, torch.device("cpu"))
-        try:
-            check_target(self._model(model, dataset, where), model, adapter, target, inputs, layout)
-            if target.speedup is not None:
-                check_reach(self._model(model, dataset, where), model, adapter, target.speedup, example_inputs=inputs, layout=layout)
-        except BenchError as exc:
-            raise self.fail(where, f"{target.describe()} on {model}: {exc}") from None
-
     # --- expansion ------------------------------------------------------------------------------
 
     def grid(self) -> Grid:
-        from bench.pruning import get_adapter
-
-        self._keys(self.data, GRID_KEYS, "")
-        models = [self._model_name(m) for m in self._list(self.data.get("models", [defaults.MODEL]), "models", "", (str,), "a model name")]
-        datasets = [self._dataset(d, "datasets") for d in self._list(self.data.get("datasets", [defaults.DATASET]), "datasets", "", (str,), "a dataset name")]
-        protocols = self._list(self.data.get("protocols", [defaults.PROTOCOL]), "protocols", "", (str,), "a protocol name")
-        seeds = self._seeds()
-        random_control = self._scalar("random_control", (bool,), defaults.RANDOM_CONTROL, "true or false")
-        allocation_control = self._scalar("allocation_control", (bool,), False, "true or false")
-        dense_seed = self._scalar("dense_seed", (int,), defaults.DENSE_SEED, "an integer")
-        split_seed = self._scalar("split_seed", (int,), defaults.SPLIT_SEED, "an integer")
-        device = self._scalar("device", (str,), "auto", "a device name (auto, cpu, cuda, cuda:N)")
+        toml_files.check_keys(self.data, GRID_KEYS, lambda msg: self.fail("", msg))
+        generic = [o for o in keyed() if not o.custom]
+        top = {o.name: self._option(o, self.data, "", [o.default]) for o in generic}
+        device = self.data.get("device", "auto")
+        if not isinstance(device, str):
+            raise self.fail("", f"device must be a device name (auto, cpu, cuda, cuda:N), got {device!r}")
         device_type = self._device(device)
-        threads = self._scalar("threads", (int, type(None)), None, "a thread count")
-        if threads is not None and threads < 1:
-            raise self.fail("", f"threads must be at least 1, got {threads}")
-        spec_threads = (threads or self.default_threads) if device_type == "cpu" else None
-        memory_format = self._scalar("memory_format", (str,), defaults.MEMORY_FORMAT, "a memory format")
-        if memory_format not in defaults.MEMORY_FORMATS:
-            raise self.fail("", f"memory_format must be one of {', '.join(defaults.MEMORY_FORMATS)}, got {memory_format!r}")
+        threads = self.data.get("threads")
+        if threads is not None and not (toml_files.is_kind(threads, int) and threads >= 1):
+            raise self.fail("", f"threads must be a thread count of at least 1, got {threads!r}")
         data_root = self.data.get("data_root")
         if data_root is not None and not isinstance(data_root, str):
             raise self.fail("", f"data_root must be a folder path, got {data_root!r}")
@@ -402,100 +306,76 @@ class _Expander:
             raise self.fail("", "no [[adapters]] entries: add at least one, e.g. [[adapters]] name = \"l1-norm\"")
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise self.fail("", "adapters must be an array of tables ([[adapters]] ... )")
-
-        for p in protocols:  # here too, so that a bad top-level protocol is named as such
-            self._protocol(p, datasets, "protocols")
-        checkpoint_spec = self._checkpoint_spec()
-        checkpoints: dict[str, Path] = {}
-        digests: dict[Path, str] = {}
+        for protocol, dataset in itertools.product(top["protocol"], top["dataset"]):  # a bad top-level protocol named as such
+            self._protocol_epochs(protocol, dataset, "protocols")
+        checkpoints = self._checkpoints(self.data, "", top["model"])
 
         runs: dict[str, Run] = {}
         duplicates = 0
+        common = {"device": device_type, "threads": (threads or self.default_threads) if device_type == "cpu" else None}
         for i, entry in enumerate(entries):
             name = entry.get("name")
             where = f"adapters[{i}]" + (f" ({name})" if isinstance(name, str) else "")
-            self._keys(entry, ADAPTER_KEYS, where)
+            toml_files.check_keys(entry, ADAPTER_KEYS, lambda msg: self.fail(where, msg))
             if not isinstance(name, str):
                 raise self.fail(where, "needs name = \"<adapter>\" (see `bench list adapters`)")
             try:
                 cls = get_adapter(name)
             except BenchError as exc:
                 raise self.fail(where, str(exc)) from None
-            e_models = [self._model_name(m) for m in self._list(entry.get("models", models), "models", where, (str,), "a model name")]
-            e_datasets = [self._dataset(d, where) for d in self._list(entry.get("datasets", datasets), "datasets", where, (str,), "a dataset name")]
-            e_protocols = self._list(entry.get("protocols", protocols), "protocols", where, (str,), "a protocol name")
+            values = {o.name: self._option(o, entry, where, top[o.name]) if o.entry else top[o.name] for o in generic}
+            if cls.kind != "structured" or cls.name == "random":  # a grid-wide allocation control is for the methods it applies to
+                values["allocation_control"] = [False]
+            own = self._checkpoints(entry, where, values["model"])
             targets = self._targets(entry, where)
             hps = self._hp_grid(cls, entry.get("hp"), where)
-            layouts = self._list(entry["layouts"], "layouts", where, (str,), "a layout name") if "layouts" in entry else [None]
-            resolved = {p: self._protocol(p, e_datasets, where) for p in e_protocols}
-            e_allocation = entry.get("allocation_control", allocation_control)
-            if not isinstance(e_allocation, bool):
-                raise self.fail(where, f"allocation_control must be true or false, got {e_allocation!r}")
-            e_checkpoint = entry.get("checkpoint")
-            if e_checkpoint is not None and not isinstance(e_checkpoint, str):
-                raise self.fail(where, f"checkpoint must be a file path, got {e_checkpoint!r}")
-            e_checkpoints: dict[str, Path] = {}  # model → this entry's dense weights
-            for model, dataset in itertools.product(e_models, e_datasets):
-                self._model(model, dataset, where)
-                weights = self._path(e_checkpoint) if e_checkpoint is not None else self._checkpoint(checkpoint_spec, model)
-                if weights is not None and not weights.is_file():
-                    raise self.fail(where, f"checkpoint {weights} does not exist")
-                if weights is not None:
-                    self._check_checkpoint(model, dataset, weights, where)
-                    e_checkpoints[model] = weights
-                    if e_checkpoint is None:
-                        checkpoints[model] = weights
-                    digests.setdefault(weights, file_digest(weights))
-            for target, (hp_text, hparams), layout, model, dataset, p in itertools.product(
-                targets, hps, layouts, e_models, e_datasets, e_protocols
-            ):
-                adapter = cls(hparams)
-                self._check_target(adapter, target, model, dataset, where, layout)
-                ref, protocol, by_dataset = resolved[p]
-                checkpoint = e_checkpoints.get(model)
+            names = list(values)
+            for target, (hp_text, hparams), combo in itertools.product(targets, hps, itertools.product(*values.values())):
+                fields = dict(zip(names, combo))
+                weights = own.get(fields["model"]) or checkpoints.get(fields["model"])
                 try:
                     spec = RunSpec(
-                        adapter=cls.name, hparams=hparams, target=target, layout=layout, model=model, dataset=dataset,
-                        split_seed=split_seed, protocol=ref, seeds=seeds, random_control=random_control,
-                        allocation_control=e_allocation and cls.kind == "structured" and cls.name != "random",
-                        dense_seed=dense_seed, checkpoint=str(checkpoint) if checkpoint else None,
-                        checkpoint_sha256=digests[checkpoint] if checkpoint else None,
-                        device=device_type, threads=spec_threads, memory_format=memory_format,
+                        adapter=cls.name, hparams=hparams, target=target, **fields, **common,
+                        checkpoint=str(weights) if weights else None,
+                        checkpoint_sha256=self._digest(weights) if weights else None,
                     )
+                    self.preflight.check(spec)
                 except BenchError as exc:
                     raise self.fail(where, str(exc)) from None
                 if spec.hash in runs:
                     duplicates += 1
                     continue
-                r = by_dataset[dataset]
-                runs[spec.hash] = Run(
-                    spec=spec, hp=hp_text, epochs=r.epochs, epochs_exact=protocol.budget != "flops", batch_size=r.batch_size,
-                    soft_epochs=_soft_epochs(adapter, dataset),
-                )
+                epochs, exact, batch_size = self._protocol_epochs(spec.protocol, spec.dataset, where)
+                runs[spec.hash] = Run(spec=spec, hp=hp_text, epochs=epochs, epochs_exact=exact, batch_size=batch_size,
+                                      soft_epochs=_soft_epochs(spec))
         return Grid(
             path=self.source,
             runs=tuple(runs.values()),
             checkpoints=checkpoints,
             data_root=self._path(data_root) if data_root is not None else None,
-            dense_seed=dense_seed,
-            split_seed=split_seed,
+            dense_seed=top["dense_seed"][0],
+            split_seed=top["split_seed"][0],
             device=device,
-            random_control=random_control,
+            random_control=top["random_control"][0],
             duplicates=duplicates,
             threads=threads,
         )
 
-    def _check_checkpoint(self, model: str, dataset: str, path: Path, where: str) -> None:
-        from bench import api
+    def _protocol_epochs(self, protocol: str, dataset: str, where: str) -> tuple[int, bool, int]:
+        """A protocol's epochs on a dataset (exact unless FLOPs-budgeted) and its batch size."""
+        key = (protocol, dataset)
+        if key not in self._epochs:
+            try:
+                resolved = resolve_protocol(protocol, dataset)
+            except BenchError as exc:
+                raise self.fail(where, str(exc)) from None
+            self._epochs[key] = (resolved.epochs, resolved.flops_ratio is None, resolved.batch_size)
+        return self._epochs[key]
 
-        key = ("checkpoint", model, dataset, path)
-        if key in self._checked:
-            return
-        self._checked.add(key)
-        try:
-            api.load_checkpoint(self._model(model, dataset, where), path)
-        except BenchError as exc:
-            raise self.fail(where, f"{model} on {dataset}: {exc}") from None
+    def _digest(self, path: Path) -> str:
+        if path not in self._digests:
+            self._digests[path] = file_digest(path)
+        return self._digests[path]
 
 
 def _hp_text(value: Any) -> str:
@@ -504,13 +384,7 @@ def _hp_text(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-
-def _soft_epochs(adapter, dataset: str) -> int:
-    """Epochs of the adapter's soft pruning per seed on `dataset` (0: it has none)."""
-    from bench.data import DATASETS
-    from bench.evaluation.runs import (
-        soft_schedule,  # torch-heavy, as the models the grid checks targets on
-    )
-
-    schedule = soft_schedule(adapter, DATASETS.get(dataset).recipe)
+def _soft_epochs(spec: RunSpec) -> int:
+    """Epochs of the adapter's soft pruning per seed on the spec's dataset (0: it has none)."""
+    schedule = soft_schedule(spec.make_adapter(), DATASETS.get(spec.dataset).recipe)
     return schedule.epochs if schedule else 0

@@ -399,3 +399,19 @@ def test_a_schedule_that_is_another_has_its_training_identity_and_so_its_runs():
     assert P.training_identity(ft, 21) == P.training_identity(lrw, 21) != P.training_identity(clr, 21)
     assert P.training_identity(ft, 21) != P.training_identity(ft, 20)  # other steps, other LRs
     assert ft.to_dict() != lrw.to_dict()  # the records still say which protocol was asked for
+
+
+def test_schedules_are_streamed_and_hash_as_their_lists_did():
+    """The LR of every step is produced one at a time: a run key hashes the stream to what the whole
+    list hashed to (every cached run keeps its key), and a schedule too long to hold is never held."""
+    from bench.core.config import config_hash
+    from bench.core.protocols import training_identity
+
+    for name in ("ft-40", "lrw-40", "slr-80", "clr-90"):
+        resolved = r(name)
+        assert training_identity(resolved, SPE)["lr"] == config_hash(resolved.lr_schedule(SPE), 32)
+    huge = resolve(load_protocol("clr-10000"), CIFAR)
+    steps = huge.lr_steps(5_000_000)  # 8e10 steps: a list would need terabytes
+    assert next(steps) == pytest.approx(CIFAR.lr_min) and next(steps) > CIFAR.lr_min
+    with pytest.raises(BenchError, match="steps per epoch: at most"):
+        huge.total_steps(10**8)

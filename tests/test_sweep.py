@@ -439,3 +439,13 @@ def test_perf_sweep_reports_runs_per_hour_for_each_k():
     (rate,) = rates
     assert rate.per_device == 1 and rate.runs == 1 and rate.runs_per_hour == pytest.approx(3600 / rate.seconds)
     assert "K = 1:" in sweep_rate.report(rates) and "runs/hour" in sweep_rate.report(rates)
+
+
+def test_a_grid_over_the_run_cap_is_refused_before_any_run_is_built(tmp_path, monkeypatch):
+    from bench.sweep import grid as grid_module
+
+    monkeypatch.setattr(grid_module, "MAX_RUNS", 5)
+    text = 'seeds = 1\n[[adapters]]\nname = "l1-norm"\nratios = [0.1, 0.2, 0.3]\nprotocols = ["ft-1", "ft-2"]\n'
+    with pytest.raises(BenchError, match="expands to more than 5 runs"):
+        parse_grid(text, source=tmp_path / "g.toml")
+    assert len(parse_grid(text.replace(", 0.3", ""), source=tmp_path / "g.toml").runs) == 4

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,16 @@ def canonical_json(obj: Any) -> str:
 
 def config_hash(obj: Any, length: int = 12) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+def sequence_hash(values: Iterable[float | int | str], length: int = 12) -> str:
+    """`config_hash(list(values))`, without holding the list: the same canonical JSON, fed to the hash
+    one element at a time (an LR schedule of millions of steps hashes in constant memory)."""
+    h = hashlib.sha256(b"[")
+    for i, value in enumerate(values):
+        h.update((b"," if i else b"") + json.dumps(value, allow_nan=False).encode())
+    h.update(b"]")
+    return h.hexdigest()[:length]
 
 
 def file_digest(path: Path) -> str:

@@ -17,9 +17,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from bench.core.config import Recipe, config_hash, to_jsonable
+from bench.core.config import Recipe, sequence_hash, to_jsonable
 from bench.errors import BenchError, UnknownNameError, did_you_mean
 from bench.infra import toml_files
 
@@ -29,6 +29,8 @@ SYNTHESIZABLE = ("ft", "lrw", "slr", "clr")
 # A bound on every schedule's length: 60x ImageNet's 90-epoch recipe, far past any published budget,
 # and small enough that a schedule's per-step LRs fit in memory.
 MAX_EPOCHS = 10_000
+# And on an epoch's: ImageNet at batch size 1 is 1.28 million steps.
+MAX_STEPS_PER_EPOCH = 10_000_000
 # The paper warms SLR and CLR up for the first 10% of the retraining budget (Sec. 2, Appendix F).
 DEFAULT_WARMUP = {"ft": 0.0, "lrw": 0.0, "slr": 0.1, "clr": 0.1, "scratch": 0.0}
 SCRATCH_BUDGETS = ("epochs", "flops")
@@ -107,10 +109,15 @@ class ResolvedProtocol:
             raise ValueError(f"step {step} is outside [0, {total}) for {self.name}")
         return self.lr_fn(steps_per_epoch)(step)
 
-    def lr_schedule(self, steps_per_epoch: int) -> list[float]:
-        """The LR of every optimizer step, in order."""
+    def lr_steps(self, steps_per_epoch: int) -> Iterator[float]:
+        """The LR of every optimizer step, in order, one at a time: a schedule is never held whole
+        (ImageNet's are 10^5-10^6 steps, and a hostile one could be far longer)."""
         fn = self.lr_fn(steps_per_epoch)
-        return [fn(s) for s in range(self.total_steps(steps_per_epoch))]
+        return (fn(s) for s in range(self.total_steps(steps_per_epoch)))
+
+    def lr_schedule(self, steps_per_epoch: int) -> list[float]:
+        """The LR of every optimizer step as a list (`bench protocols show --json`, tests)."""
+        return list(self.lr_steps(steps_per_epoch))
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)
@@ -156,7 +163,7 @@ def training_identity(resolved: ResolvedProtocol, steps_per_epoch: int) -> dict[
     name (LRW-40 is FT-40 on digits) reuses that one's runs instead of training them again."""
     return {
         **{f: getattr(resolved, f) for f in _TRAINING_FIELDS},
-        "lr": config_hash(resolved.lr_schedule(steps_per_epoch), 32),
+        "lr": sequence_hash(resolved.lr_steps(steps_per_epoch), 32),
     }
 
 
@@ -167,7 +174,7 @@ def same_schedule(a: ResolvedProtocol, b: ResolvedProtocol, steps_per_epoch: int
     and on digits' 30), so the runs of one are the runs of the other and are compared once."""
     if any(getattr(a, f) != getattr(b, f) for f in _TRAINING_FIELDS):
         return False
-    return a.lr_schedule(steps_per_epoch) == b.lr_schedule(steps_per_epoch)
+    return all(x == y for x, y in zip(a.lr_steps(steps_per_epoch), b.lr_steps(steps_per_epoch)))
 
 
 def one_cycle_lr(step: int, total: int, lr_max: float, lr_min: float, pct_start: float) -> float:
@@ -192,6 +199,8 @@ def one_cycle_lr(step: int, total: int, lr_max: float, lr_min: float, pct_start:
 def _check_steps_per_epoch(spe: int) -> None:
     if isinstance(spe, bool) or not isinstance(spe, int) or spe < 1:
         raise ValueError(f"steps_per_epoch must be a positive int, got {spe!r}")
+    if spe > MAX_STEPS_PER_EPOCH:
+        raise BenchError(f"{spe:,} steps per epoch: at most {MAX_STEPS_PER_EPOCH:,} are allowed")
 
 
 # --------------------------------------------------------------------------------------- loading

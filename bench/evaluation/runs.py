@@ -370,11 +370,10 @@ def _iterative_record(seed: int, steps: list[dict]) -> dict:
 
 def protocol_spec(protocol: ResolvedProtocol, data: DataBundle) -> TrainSpec:
     spe = data.steps_per_epoch(protocol.batch_size)
-    schedule = protocol.lr_schedule(spe)
     return TrainSpec(
         epochs=protocol.epochs,
         batch_size=protocol.batch_size,
-        lr_at=schedule.__getitem__,
+        lr_at=protocol.lr_fn(spe),  # per step, in closed form: never the whole schedule in memory
         momentum=protocol.momentum,
         nesterov=protocol.nesterov,
         weight_decay=protocol.weight_decay,

@@ -14,6 +14,7 @@ else the sweep's (cores // jobs); where the data lives and which executor runs i
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ _PER_ENTRY_ONLY = ("adapter", "hparams")
 TARGET_KEYS = ("ratios", "speedups", "compress_rates", "configs")
 GRID_KEYS = tuple(o.key for o in keyed() if o.name not in _PER_ENTRY_ONLY) + ("data_root", "adapters")
 ADAPTER_KEYS = ("name", "hp", *TARGET_KEYS) + tuple(o.key for o in keyed() if o.entry)
+# A sweep file expands to at most this many runs (each is hours of compute): checked before any is built.
+MAX_RUNS = 10_000
 # The options every run of a grid shares: the executor and the thread sizing read them from the grid.
 _GRID_WIDE = ("device", "threads")
 
@@ -311,7 +314,7 @@ class _Expander:
         checkpoints = self._checkpoints(self.data, "", top["model"])
 
         runs: dict[str, Run] = {}
-        duplicates = 0
+        duplicates = planned = 0
         common = {"device": device_type, "threads": (threads or self.default_threads) if device_type == "cpu" else None}
         for i, entry in enumerate(entries):
             name = entry.get("name")
@@ -330,6 +333,9 @@ class _Expander:
             targets = self._targets(entry, where)
             hps = self._hp_grid(cls, entry.get("hp"), where)
             names = list(values)
+            planned += len(targets) * len(hps) * math.prod(len(v) for v in values.values())
+            if planned > MAX_RUNS:
+                raise self.fail(where, f"the grid expands to more than {MAX_RUNS:,} runs; split it into several sweep files")
             for target, (hp_text, hparams), combo in itertools.product(targets, hps, itertools.product(*values.values())):
                 fields = dict(zip(names, combo))
                 weights = own.get(fields["model"]) or checkpoints.get(fields["model"])

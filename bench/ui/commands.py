@@ -11,6 +11,8 @@ from bench.errors import BenchError
 from bench.infra.interrupt import StopFlag, stop_on_signals
 from bench.ui.spec_flags import hparams_from, spec_fields, target_from
 
+MAX_JSON_STEPS = 1_000_000  # `bench protocols show --json` prints every step's LR
+
 # The commands import what they run inside their function: `bench --help` and `bench list` never pay
 # for torch, and each command loads only its own part of the package.
 
@@ -175,17 +177,21 @@ def cmd_protocols(args) -> int:
     spe = args.steps_per_epoch
     if spe < 1:
         raise BenchError("--steps-per-epoch must be at least 1")
-    schedule = resolved.lr_schedule(spe)
+    total = resolved.total_steps(spe)
     if args.plot:
         plot_schedule(resolved, spe, args.plot)
     if args.json:
-        print(json.dumps({"protocol": resolved.to_dict(), "dataset": spec.name, "steps_per_epoch": spe, "lr": schedule}))
+        if total > MAX_JSON_STEPS:
+            raise BenchError(f"{total:,} steps are too many to print as JSON (at most {MAX_JSON_STEPS:,}); --plot draws them")
+        print(json.dumps({"protocol": resolved.to_dict(), "dataset": spec.name, "steps_per_epoch": spe, "lr": resolved.lr_schedule(spe)}))
     else:
         info = resolved.to_dict()
         for key in sorted(info):
             print(f"{key:16s} {info[key]}")
-        print(f"{'total_steps':16s} {len(schedule)} ({spe} per epoch)")
-        print(f"{'lr first/peak/last':16s} {schedule[0]:.6g} / {max(schedule):.6g} / {schedule[-1]:.6g}")
+        fn = resolved.lr_fn(spe)
+        peak = max(resolved.lr_steps(spe))
+        print(f"{'total_steps':16s} {total} ({spe} per epoch)")
+        print(f"{'lr first/peak/last':16s} {fn(0):.6g} / {peak:.6g} / {fn(total - 1):.6g}")
     return 0
 
 

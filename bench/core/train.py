@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from bench.core.checkpoint import Checkpointer
 from bench.core.hooks import TrainingHook
-from bench.data import DataBundle
+from bench.core.dataset import DataBundle
 from bench.infra import distributed
 from bench.infra.interrupt import Interrupted, StopFlag
 

@@ -16,7 +16,7 @@ from bench.core.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
 from bench.core.config import config_hash, file_digest, to_jsonable
 from bench.core.counting import Counts, count
 from bench.core.hooks import TrainingHook
-from bench.core.train import TrainSpec, default_memory_format, train
+from bench.core.train import TrainSpec, train
 from bench.core.train import evaluate as evaluate_accuracy
 from bench.data import DataBundle
 from bench.errors import BenchError
@@ -28,6 +28,7 @@ from bench.evaluation.loading import (
 )
 from bench.evaluation.spec import DENSE_TRAINING_VERSION, slug
 from bench.infra import distributed
+from bench.infra.devices import default_memory_format
 from bench.infra.environment import compile_usable, world_identity
 from bench.infra.interrupt import StopFlag
 from bench.infra.locks import exclusive

@@ -33,7 +33,7 @@ from typing import Any
 from bench import defaults
 from bench.core import shipped
 from bench.core.config import config_hash, file_digest, to_jsonable
-from bench.core.train import default_memory_format
+from bench.infra.devices import default_memory_format
 from bench.errors import BenchError
 from bench.pruning import Target, get_adapter
 from bench.pruning.interface import Adapter

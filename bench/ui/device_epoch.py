@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.core.train import MEMORY_FORMATS, TrainSpec, compile_problem, train
+from bench.core.train import TrainSpec, train
+from bench.infra.devices import MEMORY_FORMATS, compile_problem
 from bench.models import build_model
 from bench.ui.limit import StepsTimer
 

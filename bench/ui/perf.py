@@ -44,10 +44,11 @@ from bench.core.checkpoint import Checkpointer
 from bench.core.counting import count
 from bench.core.hooks import TrainingHook
 from bench.core.latency import for_inference
-from bench.core.train import MEMORY_FORMATS, TrainSpec, train
+from bench.core.train import TrainSpec, train
 from bench.data import DATASETS, TensorDataBundle
 from bench.data.cifar import CIFAR10_FORMAT
 from bench.errors import BenchError
+from bench.infra.devices import MEMORY_FORMATS
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import prune

@@ -35,6 +35,7 @@ from bench.evaluation.runs import (
 from bench.evaluation.runs import run as retrain
 from bench.evaluation.spec import RunSpec
 from bench.infra import distributed
+from bench.infra import files
 from bench.infra.environment import (
     compile_usable,
     describe,
@@ -116,7 +117,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
         check_reach(fresh, spec.model, adapter, spec.target.speedup, example_inputs=inputs, layout=spec.layout)
     if prunes_while_training(adapter):
         check_soft_layout(fresh, spec.model, adapter, layout)
-    records.ensure_dir(execution.records_dir)
+    files.ensure_dir(execution.records_dir)
     dense = train_dense(
         spec.model,
         data,

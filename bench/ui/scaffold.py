@@ -16,8 +16,8 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 
-from bench.core.records import write_atomic
 from bench.errors import BenchError
+from bench.infra.files import write_atomic
 from bench.infra.registry import normalize
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")

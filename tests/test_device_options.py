@@ -27,7 +27,7 @@ from bench.infra.devices import (
     forward_precision,
 )
 from bench.errors import BenchError
-from bench.ui import perf
+from bench.perf import perf
 from bench.ui.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: extra threads only thrash on shared cores
@@ -386,7 +386,7 @@ def test_the_forward_runs_in_the_precision_asked_for(data, precision, autocast):
 
 
 def test_the_epoch_grid_is_the_whole_one_on_a_gpu_and_the_practical_one_on_a_cpu(monkeypatch):
-    from bench.ui import device_epoch
+    from bench.perf import device_epoch
 
     on_cpu = device_epoch.variants(CPU)
     assert {(v.batch, v.compile) for v in on_cpu} == {(64, False)}
@@ -400,7 +400,7 @@ def test_the_epoch_grid_is_the_whole_one_on_a_gpu_and_the_practical_one_on_a_cpu
 
 def test_perf_epoch_times_the_real_training_loop_per_variant(monkeypatch, capsys):
     """`bench perf --only epoch` end to end, on a smaller model and set than its defaults."""
-    from bench.ui import device_epoch
+    from bench.perf import device_epoch
 
     real = device_epoch.epoch_timings
     monkeypatch.setattr(device_epoch, "epoch_timings", lambda device: real(device, n_train=96, model_name="resnet20"))

@@ -479,7 +479,7 @@ def cmd_list(args) -> int:
 
 def cmd_perf(args) -> int:
     from bench.api import set_threads
-    from bench.ui import limit, perf
+    from bench.perf import limit, perf  # lazy: torch and the model zoo load only for `bench perf`
 
     set_threads()
     if args.only == "quickstart":
@@ -492,7 +492,7 @@ def cmd_perf(args) -> int:
         "speedup": perf.speedup_ratio,
     }
     if args.only == "sweep":
-        from bench.ui import sweep_rate
+        from bench.perf import sweep_rate  # lazy: only for `bench perf --only sweep`
 
         print(sweep_rate.report(sweep_rate.sweep_rates()))
         return 0
@@ -501,7 +501,7 @@ def cmd_perf(args) -> int:
         return 0
     if args.only == "epoch":
         from bench.api import training_device
-        from bench.ui import device_epoch
+        from bench.perf import device_epoch  # lazy: only for `bench perf --only epoch`
 
         device = training_device("auto")
         print(device_epoch.report(device, device_epoch.epoch_timings(device)))

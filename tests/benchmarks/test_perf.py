@@ -21,7 +21,7 @@ from bench.infra.devices import EVAL_BATCH_SIZE
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import prune
-from bench.ui.perf import HALF_FLOPS, pil_loader, quickstart, synthetic_cifar
+from bench.perf.perf import HALF_FLOPS, pil_loader, quickstart, synthetic_cifar
 
 pytestmark = pytest.mark.perf
 BATCH = 64

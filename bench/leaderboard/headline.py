@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bench.core.records import COLLAPSE_LOSS, COLLAPSE_POINTS
-from bench.leaderboard.group import BEATEN, BEATS, Entry, Group
+from bench.leaderboard.entries import BEATEN, BEATS, Entry
+from bench.leaderboard.group import Group
 
 if TYPE_CHECKING:
     from bench.leaderboard.board import Board

@@ -22,7 +22,7 @@ import torch.nn as nn
 
 from bench.core import shipped
 from bench.core.config import file_digest
-from bench.core.records import write_atomic
+from bench.infra.files import write_atomic
 
 from bench.data import DataBundle, DatasetSpec
 from bench.errors import BenchError

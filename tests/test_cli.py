@@ -212,7 +212,7 @@ def test_perf_limit_is_the_training_rate_as_a_fraction_of_the_matmul_peak(monkey
     """No timing assertion (this machine is noisy): the fraction is computed from its parts, which are
     checked here on a fixed peak; the command prints it for both models."""
     from bench.data import load_dataset
-    from bench.ui import limit
+    from bench.perf import limit
 
     found = limit.training_limit("resnet20", load_dataset("digits"), 64, 2, peak=1e12)
     assert found.fraction == pytest.approx(found.images_per_second * found.flops_per_image / 1e12)

@@ -27,7 +27,7 @@ from bench.errors import BenchError
 from bench.infra import distributed
 from bench.infra.interrupt import Interrupted, StopFlag
 from bench.models import build_model
-from bench.ui import perf
+from bench.perf import perf
 
 WORLD = 2
 

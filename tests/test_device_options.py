@@ -12,24 +12,22 @@ import pytest
 import torch
 import torch.nn as nn
 
-import bench.core.train as train_module
+import bench.infra.devices as devices
 from bench import api
 from bench.api import RunSpec
 from bench.core.checkpoint import CHECKPOINT_EVERY, CURRENT, Checkpointer
 from bench.core.hooks import TrainingHook
-from bench.core.train import (
-    TrainSpec,
-    _copy_state,
-    _device_setup,
-    _layout,
-    _precision,
+from bench.core.train import TrainSpec, _copy_state, train
+from bench.infra.devices import (
+    batch_layout,
     compile_problem,
-    default_memory_format,
     compiled,
-    train,
+    default_memory_format,
+    device_setup,
+    forward_precision,
 )
 from bench.errors import BenchError
-from bench.ui import perf
+from bench.perf import perf
 from bench.ui.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: extra threads only thrash on shared cores
@@ -104,7 +102,7 @@ def test_cpu_training_is_the_plain_fp32_loop_bit_for_bit(data, memory_format):
     assert harness.conv.weight.is_contiguous()  # back to the default layout for pruning and saving
 
     bare = tiny()
-    _hand_written_epoch(bare, data, train_module.MEMORY_FORMATS[expected])
+    _hand_written_epoch(bare, data, devices.MEMORY_FORMATS[expected])
     for (name, a), b in zip(weights(harness).items(), weights(bare).values()):
         assert torch.equal(a, b), name
 
@@ -125,17 +123,17 @@ def test_cpu_gets_no_device_options_but_the_memory_format():
     model = tiny()
     benchmark = torch.backends.cudnn.benchmark
     assert default_memory_format(CPU) == "contiguous"
-    with _device_setup(model, CPU, "contiguous"):
+    with device_setup(model, CPU, "contiguous"):
         assert model.conv.weight.is_contiguous() and torch.backends.cudnn.benchmark == benchmark
-    with _device_setup(model, CPU, "channels_last"):
+    with device_setup(model, CPU, "channels_last"):
         assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
         assert torch.backends.cudnn.benchmark == benchmark
     assert model.conv.weight.is_contiguous()
     x = torch.zeros(2, 3, 4, 4)
-    assert _layout(x, "contiguous") is x
-    assert _layout(x, "channels_last").is_contiguous(memory_format=torch.channels_last)
-    assert isinstance(_precision(CPU)(), contextlib.nullcontext)
-    assert train_module.eval_batch_size(CPU) == train_module.EVAL_BATCH_SIZE["cpu"]
+    assert batch_layout(x, "contiguous") is x
+    assert batch_layout(x, "channels_last").is_contiguous(memory_format=torch.channels_last)
+    assert isinstance(forward_precision(CPU)(), contextlib.nullcontext)
+    assert devices.eval_batch_size(CPU) == devices.EVAL_BATCH_SIZE["cpu"]
 
 
 # --- CUDA, with the device type mocked ---------------------------------------------------------------
@@ -145,7 +143,7 @@ def test_cuda_turns_on_cudnn_autotuning_and_channels_last_while_training(monkeyp
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # restored after the test
     model = tiny()
     assert default_memory_format(CUDA) == "channels_last"
-    with _device_setup(model, CUDA, default_memory_format(CUDA)):
+    with device_setup(model, CUDA, default_memory_format(CUDA)):
         assert torch.backends.cudnn.benchmark
         assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert model.conv.weight.is_contiguous()  # back to the default layout for pruning and saving
@@ -154,15 +152,15 @@ def test_cuda_turns_on_cudnn_autotuning_and_channels_last_while_training(monkeyp
 
 def test_cuda_layout_and_precision():
     images, flat = torch.randn(2, 3, 4, 4), torch.randn(2, 5)
-    assert _layout(images, "channels_last").is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(_layout(images, "channels_last"), images)  # same values, other strides
-    assert _layout(flat, "channels_last") is flat  # only image batches have a channels_last layout
+    assert batch_layout(images, "channels_last").is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(batch_layout(images, "channels_last"), images)  # same values, other strides
+    assert batch_layout(flat, "channels_last") is flat  # only image batches have a channels_last layout
     with warnings.catch_warnings():  # "CUDA is not available": this machine has none
         warnings.simplefilter("ignore")
-        context = _precision(CUDA)()
+        context = forward_precision(CUDA)()
     assert isinstance(context, torch.autocast)
     assert (context.device, context.fast_dtype) == ("cuda", torch.bfloat16)
-    assert train_module.eval_batch_size(CUDA) == train_module.EVAL_BATCH_SIZE["cuda"]
+    assert devices.eval_batch_size(CUDA) == devices.EVAL_BATCH_SIZE["cuda"]
 
 
 # --- best-state copy and loss on the device -----------------------------------------------------------
@@ -254,7 +252,7 @@ def test_a_crash_between_checkpoints_replays_from_the_last_one_exactly(tmp_path,
 
 
 def test_compile_problem_names_what_is_missing(monkeypatch):
-    monkeypatch.setattr("bench.core.train.shutil.which", lambda name: None)
+    monkeypatch.setattr("bench.infra.devices.shutil.which", lambda name: None)
     assert "C++ compiler" in compile_problem(CPU)
     messages = []
     model = tiny()
@@ -272,7 +270,7 @@ def test_a_failing_compile_falls_back_to_eager_with_the_buffers_untouched(monkey
 
         return forward
 
-    monkeypatch.setattr("bench.core.train.compile_problem", lambda device: None)
+    monkeypatch.setattr("bench.infra.devices.compile_problem", lambda device: None)
     monkeypatch.setattr(torch, "compile", broken_compile)
     messages = []
     forward = compiled(model, CPU, messages.append)
@@ -382,13 +380,13 @@ def test_the_forward_runs_in_the_precision_asked_for(data, precision, autocast):
     train(model, data, spec(epochs=1), seed=0, precision=precision)
     assert set(seen) == {(autocast, torch.bfloat16 if autocast else torch.float32)}
     assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast never changes the weights
-    assert train_module.default_precision(CUDA) == "bf16" and train_module.default_precision(CPU) == "fp32"
+    assert devices.default_precision(CUDA) == "bf16" and devices.default_precision(CPU) == "fp32"
     with pytest.raises(ValueError, match="unknown precision"):
         train(tiny(), data, spec(epochs=1), seed=0, precision="fp8")
 
 
 def test_the_epoch_grid_is_the_whole_one_on_a_gpu_and_the_practical_one_on_a_cpu(monkeypatch):
-    from bench.ui import device_epoch
+    from bench.perf import device_epoch
 
     on_cpu = device_epoch.variants(CPU)
     assert {(v.batch, v.compile) for v in on_cpu} == {(64, False)}
@@ -402,7 +400,7 @@ def test_the_epoch_grid_is_the_whole_one_on_a_gpu_and_the_practical_one_on_a_cpu
 
 def test_perf_epoch_times_the_real_training_loop_per_variant(monkeypatch, capsys):
     """`bench perf --only epoch` end to end, on a smaller model and set than its defaults."""
-    from bench.ui import device_epoch
+    from bench.perf import device_epoch
 
     real = device_epoch.epoch_timings
     monkeypatch.setattr(device_epoch, "epoch_timings", lambda device: real(device, n_train=96, model_name="resnet20"))

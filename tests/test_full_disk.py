@@ -24,7 +24,7 @@ import torch
 
 from bench.core.checkpoint import CURRENT, PREVIOUS, Checkpointer
 from bench.core.protocols import resolve
-from bench.core.records import write_atomic
+from bench.infra.files import write_atomic
 from bench.data.digits import DIGITS_RECIPE
 from bench.errors import BenchError
 from bench.models import build_model

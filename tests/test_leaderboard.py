@@ -14,15 +14,8 @@ import pytest
 import scipy.stats
 
 from bench.leaderboard import check, generate
-from bench.leaderboard.group import (
-    BEATEN,
-    BEATS,
-    CONTROL,
-    NO_CONTROL,
-    TIED,
-    TOO_FEW,
-    build_groups,
-)
+from bench.leaderboard.entries import BEATEN, BEATS, CONTROL, NO_CONTROL, TIED, TOO_FEW
+from bench.leaderboard.group import build_groups
 from bench.leaderboard.load import load_folder
 from bench.leaderboard.sensitivity import kendall, sensitivity
 from bench.ui.cli import main
@@ -547,7 +540,8 @@ def _with_weights(record: dict, digest: str) -> dict:
 
 
 def test_width_scaled_series_is_drawn_on_every_plot_of_its_dense_baseline_only(subs, example_record):
-    from bench.leaderboard.group import REFERENCE, families
+    from bench.leaderboard.entries import REFERENCE
+    from bench.leaderboard.group import families
 
     put(subs, "a.json", _with_weights(make(example_record, adapter="a"), "1" * 64))
     other = make(example_record, adapter="b")  # pruned from other dense weights

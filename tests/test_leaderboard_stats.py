@@ -21,7 +21,7 @@ from bench.leaderboard.findings import (
     MISSING_2,
     SAME,
 )
-from bench.leaderboard.group import BEATEN, BEATS, TIED, TOO_FEW
+from bench.leaderboard.entries import BEATEN, BEATS, TIED, TOO_FEW
 from bench.leaderboard.load import load_folder
 from bench.leaderboard.sensitivity import sensitivity
 from bench.leaderboard.stats import PAIRED, WELCH, difference, summary

@@ -7,6 +7,7 @@ import pytest
 
 from bench.core import records
 from bench.errors import BenchError
+from bench.infra import files
 
 
 def test_historic_example_validates(example_record):
@@ -96,7 +97,7 @@ def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
 
     mask = os.umask(0o022)
     try:
-        path = records.write_atomic(tmp_path / "page.html", "x")
+        path = files.write_atomic(tmp_path / "page.html", "x")
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644  # a web server or another user can read the pages

@@ -433,7 +433,7 @@ def test_jobs_per_device_places_k_runs_on_each_gpu_or_k_on_the_cpu(monkeypatch):
 @pytest.mark.slow
 def test_perf_sweep_reports_runs_per_hour_for_each_k():
     """No timing assertion: the rate is the real sweep's, from its parts."""
-    from bench.ui import sweep_rate
+    from bench.perf import sweep_rate
 
     rates = sweep_rate.sweep_rates(per_device=(1,), ratios=(0.5,))
     (rate,) = rates

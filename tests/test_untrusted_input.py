@@ -10,7 +10,7 @@ import torch
 
 from bench.api import RunSpec, load_checkpoint
 from bench.errors import BenchError
-from bench.leaderboard.group import slug
+from bench.leaderboard.keys import slug
 from bench.models import build_model
 
 SOURCES = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ from bench.core.protocols import ResolvedProtocol, resolve, same_schedule
 from bench.data.digits import DIGITS_RECIPE
 from bench.leaderboard import generate
 from bench.leaderboard.board import build
-from bench.leaderboard.group import BEATS, CONTROL, IDENTICAL, SAME_SCHEDULE
+from bench.leaderboard.entries import BEATS, CONTROL, IDENTICAL, SAME_SCHEDULE
 from bench.leaderboard.load import load_folder
 from bench.leaderboard.stats import detectable, difference, holm, summary
 

@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 import torch
 
-from bench.core.records import cannot_write, publish, stage
 from bench.errors import BenchError
+from bench.infra.files import cannot_write, publish, stage
 
 CURRENT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
 CHECKPOINT_EVERY = 60.0  # seconds between periodic checkpoints

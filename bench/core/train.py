@@ -6,14 +6,10 @@ never used for selection). A NaN/inf loss stops the run and marks it diverged. R
 the first epoch, then at most every `Checkpointer.every` seconds, after the last epoch and when
 stopped) and resume exactly.
 
-Devices: on CPU the loop is fp32 eager PyTorch (the thread count is set by the caller); on CUDA it
-turns on cuDNN autotuning and runs the training forward under bf16 autocast; evaluation stays fp32.
-The model and its input batches are kept in the run's memory format while it trains (`MEMORY_FORMATS`:
-channels_last is 13-32% faster per CPU training step than the default layout for the CIFAR ResNets,
-and faster on tensor cores; it rounds differently, so the format is part of a run's identity; callers
-that name none get their device's earlier layout). `compile=True` trains through `torch.compile`
-(falling back to eager, with a one-line warning, where it cannot work); the weights are always the
-underlying module's.
+Devices (bench/infra/devices.py): the model and its input batches are kept in the run's memory format
+while it trains, the forward runs in the device's precision (bf16 autocast on CUDA), and
+`compile=True` trains through `torch.compile` (falling back to eager, with a one-line warning, where it
+cannot work); the weights are always the underlying module's.
 
 Under torchrun (bench/infra/distributed.py) the loop is data-parallel: each rank trains on its slice of
 every global batch through DistributedDataParallel, evaluation is sharded and its counts summed, rank
@@ -23,12 +19,8 @@ at the same step, and only rank 0 reads and writes checkpoints.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-import os
-import platform
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,51 +31,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench.core.checkpoint import Checkpointer
+from bench.core.dataset import DataBundle
 from bench.core.hooks import TrainingHook
-from bench.data import DataBundle
 from bench.infra import distributed
+from bench.infra.devices import (
+    MEMORY_FORMATS,
+    PRECISIONS,
+    batch_layout,
+    compiled,
+    default_memory_format,
+    device_setup,
+    eval_batch_size,
+    forward_precision,
+)
 from bench.infra.interrupt import Interrupted, StopFlag
-
-EVAL_BATCH_SIZE = {"cuda": 512, "cpu": 128}  # per device type; CPU kernels run faster per image on batches that fit in cache
-
-
-def eval_batch_size(device: torch.device) -> int:
-    return EVAL_BATCH_SIZE.get(device.type, EVAL_BATCH_SIZE["cpu"])
-
-
-MEMORY_FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
-# What each device type trained in before the format was a choice (records without one in their spec).
-LEGACY_MEMORY_FORMAT = {"cpu": "contiguous", "cuda": "channels_last"}
-
-
-def default_memory_format(device: torch.device | str) -> str:
-    """The format a device trained in before it was a choice (callers that do not name one)."""
-    kind = device if isinstance(device, str) else device.type
-    return LEGACY_MEMORY_FORMAT.get(kind, "contiguous")
-
-
-def _layout(inputs: torch.Tensor, memory_format: str) -> torch.Tensor:
-    """An image batch in the run's memory format (other inputs as they are)."""
-    if memory_format == "channels_last" and inputs.dim() == 4:
-        return inputs.contiguous(memory_format=torch.channels_last)
-    return inputs
-
-
-PRECISIONS = ("bf16", "fp32")  # of the training forward
-
-
-def default_precision(device: torch.device) -> str:
-    """bf16 autocast on CUDA (tensor cores; bf16 has fp32's range: no loss scaling), fp32 on CPU."""
-    return "bf16" if device.type == "cuda" else "fp32"
-
-
-def _precision(device: torch.device, precision: str | None = None) -> Callable[[], contextlib.AbstractContextManager]:
-    """The training forward's context: autocast to bf16, or nothing (fp32). Runs always use their
-    device's default (`default_precision`); `bench perf --only epoch` times the other one too."""
-    if (precision or default_precision(device)) == "bf16":
-        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext
-
+from bench.infra.progress import EpochLog
 
 @dataclass(frozen=True)
 class TrainSpec:
@@ -95,17 +57,6 @@ class TrainSpec:
     momentum: float
     nesterov: bool
     weight_decay: float
-
-
-@dataclass(frozen=True)
-class EpochLog:
-    epoch: int
-    lr: float  # LR of the epoch's last step
-    train_loss: float
-    val_top1: float
-
-    def to_dict(self) -> dict:
-        return {"epoch": self.epoch, "lr": self.lr, "train_loss": self.train_loss, "val_top1": self.val_top1}
 
 
 @dataclass
@@ -127,7 +78,7 @@ def evaluate(model: nn.Module, data: DataBundle, split: str, memory_format: str 
     model.eval()
     counts = torch.zeros(3, dtype=torch.int64, device=data.device)  # top-1 hits, top-5 hits, samples
     for inputs, labels in data.eval_batches(split, eval_batch_size(data.device), shard=distributed.shard()):
-        logits = model(_layout(inputs, memory_format))
+        logits = model(batch_layout(inputs, memory_format))
         top = logits.topk(min(5, logits.shape[1]), dim=1).indices
         hits = top == labels[:, None]
         counts[0] += hits[:, 0].sum()
@@ -169,27 +120,11 @@ def train(
         raise ValueError(f"unknown memory format {memory_format!r} (known: {', '.join(MEMORY_FORMATS)})")
     if precision is not None and precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
-    with _device_setup(model, data.device, memory_format):
+    with device_setup(model, data.device, memory_format):
         return _train(
             model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile, memory_format,
-            _precision(data.device, precision), warn or _to_stderr,
+            forward_precision(data.device, precision), warn or _to_stderr,
         )
-
-
-@contextlib.contextmanager
-def _device_setup(model: nn.Module, device: torch.device, memory_format: str):
-    """cuDNN autotuning on CUDA, and the model in `memory_format` while it trains (back to the default
-    layout afterwards, which is what pruning and saving expect)."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
-    if memory_format == "contiguous":
-        yield
-        return
-    model.to(memory_format=MEMORY_FORMATS[memory_format])
-    try:
-        yield
-    finally:
-        model.to(memory_format=torch.contiguous_format)
 
 
 def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile, memory_format, precision, warn) -> TrainResult:
@@ -237,7 +172,7 @@ def _train(model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with precision():
-                logits = forward(_layout(inputs, memory_format))
+                logits = forward(batch_layout(inputs, memory_format))
                 loss = _loss(logits, labels, world, min(spec.batch_size, data.sizes["train"] - index * spec.batch_size))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -303,66 +238,6 @@ def _copy_state(model: nn.Module, into: dict | None) -> dict:
 
 def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-def compile_problem(device: torch.device) -> str | None:
-    """Why torch.compile cannot work on `device` here, or None if it should."""
-    try:
-        import torch._dynamo
-    except Exception as exc:  # broken or stripped torch builds
-        return f"torch._dynamo cannot be imported ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
-    if not torch._dynamo.is_dynamo_supported():
-        return f"torch.compile does not support Python {platform.python_version()} on {sys.platform}"
-    if device.type == "cuda":
-        from torch.utils._triton import has_triton
-
-        if not has_triton():
-            return "Triton is not installed"
-    elif not any(shutil.which(cxx) for cxx in (os.environ.get("CXX"), "g++", "c++", "clang++") if cxx):
-        return "no C++ compiler found (torch.compile's CPU backend needs one)"
-    return None
-
-
-def compiled(model: nn.Module, device: torch.device, warn: Callable[[str], None]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """`torch.compile(model)` as the training forward, or `model` itself with a one-line warning."""
-    problem = compile_problem(device)
-    if problem is None:
-        try:
-            return _CompiledForward(model, torch.compile(model), warn)
-        except Exception as exc:
-            problem = _first_line(exc)
-    warn(f"warning: --compile: torch.compile is unavailable ({problem}); training without it")
-    return model
-
-
-class _CompiledForward:
-    """The compiled forward; if the first call fails to compile, the module's buffers (BatchNorm
-    statistics) are put back and training continues eagerly, with a one-line warning."""
-
-    def __init__(self, model: nn.Module, compiled_model: Callable, warn: Callable[[str], None]):
-        self.model, self.compiled, self.warn = model, compiled_model, warn
-        self.proven = False
-
-    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
-        if self.proven:
-            return self.compiled(inputs)
-        buffers = [b.detach().clone() for b in self.model.buffers()]
-        try:
-            out = self.compiled(inputs)
-        except Exception as exc:
-            with torch.no_grad():
-                for buffer, saved in zip(self.model.buffers(), buffers):
-                    buffer.copy_(saved)
-            self.warn(f"warning: --compile: torch.compile failed ({_first_line(exc)}); training without it")
-            self.compiled = self.model
-            out = self.model(inputs)
-        self.proven = True
-        return out
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass

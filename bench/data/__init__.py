@@ -11,16 +11,9 @@ from pathlib import Path
 
 import torch
 
+from bench.core.dataset import Batch, DataBundle, DatasetSpec  # the types, re-exported for the data's users
 from bench.data import cifar, digits, imagenet  # noqa: F401  (registers the datasets)
-from bench.data.base import (
-    DATASETS,
-    SPLITS,
-    VAL_FRACTION,
-    Batch,
-    DataBundle,
-    DatasetSpec,
-    stratified_split,
-)
+from bench.data.base import DATASETS, SPLITS, VAL_FRACTION, stratified_split
 from bench.data.imagenet import FolderDataBundle
 from bench.data.tensor_bundle import TensorDataBundle
 

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from bench.core.config import Recipe
-from bench.data.base import DATASETS, VAL_FRACTION, DatasetSpec, stratified_split
+from bench.core.dataset import DatasetSpec
+from bench.data.base import DATASETS, VAL_FRACTION, stratified_split
 from bench.data.tensor_bundle import TensorDataBundle
 from bench.errors import BenchError
 

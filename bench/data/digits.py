@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bench.core.config import Recipe
-from bench.data.base import DATASETS, VAL_FRACTION, DatasetSpec, stratified_split
+from bench.core.dataset import DatasetSpec
+from bench.data.base import DATASETS, VAL_FRACTION, stratified_split
 from bench.data.tensor_bundle import TensorDataBundle
 
 # Upsampled once at load: 8x8 is too small for the usual conv stems (stride 2 + pooling).

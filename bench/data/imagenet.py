@@ -16,18 +16,13 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from bench.core.config import Recipe
+from bench.core.dataset import NO_SHARD, Batch, DataBundle, DatasetSpec, Shard, check_batch_size
 from bench.data.base import (
     CALIBRATION_STREAM,
     DATASETS,
-    NO_SHARD,
     TRAIN_STREAM,
     VAL_FRACTION,
-    Batch,
-    DataBundle,
-    DatasetSpec,
-    Shard,
     calibration_indices,
-    check_batch_size,
     seeded_generator,
     stratified_split,
 )

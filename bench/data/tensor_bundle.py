@@ -12,19 +12,9 @@ from typing import Iterator, Sequence
 import torch
 from torch import Tensor
 
+from bench.core.dataset import NO_SHARD, Batch, DataBundle, DatasetSpec, Shard, check_batch_size
 from bench.data.augment import Normalizer, crop_flip, draw_params, pad_images
-from bench.data.base import (
-    CALIBRATION_STREAM,
-    NO_SHARD,
-    TRAIN_STREAM,
-    Batch,
-    DataBundle,
-    DatasetSpec,
-    Shard,
-    calibration_indices,
-    check_batch_size,
-    seeded_generator,
-)
+from bench.data.base import CALIBRATION_STREAM, TRAIN_STREAM, calibration_indices, seeded_generator
 from bench.errors import BenchError
 
 

@@ -11,12 +11,11 @@ import torch
 import torch.nn as nn
 
 from bench import defaults
-from bench.core import records
 from bench.core.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
 from bench.core.config import config_hash, file_digest, to_jsonable
 from bench.core.counting import Counts, count
 from bench.core.hooks import TrainingHook
-from bench.core.train import TrainSpec, default_memory_format, train
+from bench.core.train import TrainSpec, train
 from bench.core.train import evaluate as evaluate_accuracy
 from bench.data import DataBundle
 from bench.errors import BenchError
@@ -28,6 +27,8 @@ from bench.evaluation.loading import (
 )
 from bench.evaluation.spec import DENSE_TRAINING_VERSION, slug
 from bench.infra import distributed
+from bench.infra import files
+from bench.infra.devices import default_memory_format
 from bench.infra.environment import compile_usable, world_identity
 from bench.infra.interrupt import StopFlag
 from bench.infra.locks import exclusive
@@ -134,7 +135,7 @@ def train_dense(
     compile = compile_usable(compile, device, reporter)
     config = dense_config(model_name, data, seed, regularizer, compile, memory_format)
     run_id = config_hash(config)
-    run_dir = records.ensure_dir(Path(runs_dir) / "dense" / _folder_name(data.spec.name, model_name, run_id))
+    run_dir = files.ensure_dir(Path(runs_dir) / "dense" / _folder_name(data.spec.name, model_name, run_id))
     with exclusive(run_dir / "lock", reporter, f"another process is training this dense baseline ({run_dir}); waiting"):
         cached = distributed.from_main(lambda: _load_dense(model, run_dir, device))
         if cached is not None:
@@ -161,7 +162,7 @@ def train_dense(
         }
         if distributed.is_main():
             save_weights(model, run_dir / "model.pt")
-            records.write_atomic(run_dir / "result.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+            files.write_atomic(run_dir / "result.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
             checkpointer.clear()
     return Dense(
         model, run_id, "trained", seed, result.best_val_top1, result.test_top1, result.test_top5, counts, run_dir, regularizer

@@ -34,6 +34,7 @@ from bench.evaluation.runs import (
 from bench.evaluation.runs import run as retrain
 from bench.evaluation.spec import RunSpec
 from bench.infra import distributed
+from bench.infra import files
 from bench.infra.environment import (
     compile_usable,
     describe,
@@ -109,7 +110,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     data = load_data(spec.dataset, device, split_seed=spec.split_seed, data_root=execution.data_root, download=execution.download)
     inputs = example_inputs(data.spec, device)
     layout = layout_for(new_model(spec.model, data.spec, device), spec.model, adapter, spec.layout)
-    records.ensure_dir(execution.records_dir)
+    files.ensure_dir(execution.records_dir)
     dense = train_dense(
         spec.model,
         data,

@@ -8,10 +8,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from bench.core import records
 from bench.data import DataBundle, DatasetSpec, load_dataset
 from bench.errors import BenchError
 from bench.infra import distributed
+from bench.infra import files
 from bench.models import build_model
 
 
@@ -67,7 +67,7 @@ def save_weights(model: nn.Module, path: Path) -> None:
         return
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
-    records.write_atomic(path, buffer.getvalue())
+    files.write_atomic(path, buffer.getvalue())
 
 
 def load_weights(model: nn.Module, path: Path) -> bool:

@@ -48,6 +48,7 @@ from bench.errors import BenchError
 from bench.evaluation.loading import load_weights, save_weights
 from bench.evaluation.spec import RETRAINING_VERSION
 from bench.infra import distributed
+from bench.infra import files
 from bench.infra.interrupt import StopFlag
 from bench.infra.locks import exclusive
 from bench.infra.progress import Reporter
@@ -313,7 +314,7 @@ def _finished(ev: Evaluation, run_dir: Path, key: str, label: str) -> dict | Non
 
 
 def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir: Path, label: str, hooks) -> TrainResult:
-    checkpointer = Checkpointer(records.ensure_dir(run_dir), warn=ev.reporter.message, every=ev.checkpoint_every)
+    checkpointer = Checkpointer(files.ensure_dir(run_dir), warn=ev.reporter.message, every=ev.checkpoint_every)
     with ev.reporter.task(label, resolved.epochs) as on_epoch:
         result = train(
             model,
@@ -338,7 +339,7 @@ def _finish(ev: Evaluation, run_dir: Path, key: str, seed: int, result: TrainRes
     entry = run_record(seed, result)
     if distributed.is_main():
         stored = {**entry, "trained_for": ev.spec_hash}
-        records.write_atomic(run_dir / "result.json", json.dumps(stored, sort_keys=True) + "\n")
+        files.write_atomic(run_dir / "result.json", json.dumps(stored, sort_keys=True) + "\n")
         Checkpointer(run_dir).clear()
     return {**entry, "run_key": key, "reused": False}
 

@@ -34,8 +34,8 @@ from bench import defaults
 from bench.core import shipped
 from bench.core.config import config_hash, file_digest, to_jsonable
 from bench.core.protocols import load_protocol, resolve
-from bench.core.train import default_memory_format
 from bench.data import DATASETS
+from bench.infra.devices import default_memory_format
 from bench.errors import BenchError
 from bench.evaluation.options import RUN_OPTIONS, spec_field
 from bench.pruning import Target, get_adapter

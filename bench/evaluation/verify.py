@@ -35,6 +35,7 @@ from bench.errors import BenchError
 from bench.evaluation.dense import DEFAULT_RUNS_DIR
 from bench.evaluation.evaluate import Execution, evaluate
 from bench.evaluation.spec import RunSpec
+from bench.infra import files
 from bench.infra.progress import Reporter, SilentReporter
 
 IDENTICAL, WITHIN, NOT_REPRODUCED = records.VERIFICATION_STATUSES
@@ -66,7 +67,7 @@ def verify(
         raise BenchError(f"{path}: seeds {unknown} are not in the record (its seeds: {record['seeds']})")
     rerun = dataclasses.replace(spec, seeds=chosen, **_dense_source(spec, record, checkpoint))
 
-    with tempfile.TemporaryDirectory(prefix="verify-", dir=records.ensure_dir(runs_dir)) as scratch:
+    with tempfile.TemporaryDirectory(prefix="verify-", dir=files.ensure_dir(runs_dir)) as scratch:
         execution = Execution(runs_dir=f"{scratch}/runs", records_dir=f"{scratch}/records", device=device)
         again, _ = evaluate(rerun, execution, reporter)
     here = again["environment"]  # where the rerun ran, with the spec's threads set
@@ -88,7 +89,7 @@ def verify(
         "results": results,
         "status": overall,
     }
-    records.write_atomic(records.verification_path(path), json.dumps(verification, indent=2, sort_keys=True) + "\n")
+    files.write_atomic(records.verification_path(path), json.dumps(verification, indent=2, sort_keys=True) + "\n")
     return verification
 
 

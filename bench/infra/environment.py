@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 
 import bench
-from bench.core.train import compile_problem
 from bench.errors import BenchError
 from bench.infra import distributed
+from bench.infra.devices import compile_problem
 from bench.infra.progress import Reporter
 
 

@@ -1,15 +1,29 @@
 """Progress reporting for long work. The API talks to a `Reporter`; the CLI passes a rich one.
 
 Each training run is a task advanced once per epoch; an optional overall task (`plan`) advances with
-every epoch of every run so the ETA covers the whole job.
+every epoch of every run so the ETA covers the whole job. `EpochLog` is what the training loop reports
+after each epoch.
 """
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from bench.core.train import EpochLog
+
+@dataclass(frozen=True)
+class EpochLog:
+    """One trained epoch, as the training loop reports it (and a checkpoint stores its curve)."""
+
+    epoch: int
+    lr: float  # LR of the epoch's last step
+    train_loss: float
+    val_top1: float
+
+    def to_dict(self) -> dict:
+        return {"epoch": self.epoch, "lr": self.lr, "train_loss": self.train_loss, "val_top1": self.val_top1}
+
 
 OnEpoch = Callable[[EpochLog], None]
 

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.core.config import canonical_json
+from bench.core.shipped import unshared_warning
 from bench.errors import BenchError
 
 if TYPE_CHECKING:  # the heavy modules load only when a leaderboard is built
@@ -70,9 +72,6 @@ def check(
 
 def baseline_warnings(site: Site) -> list[str]:
     """One line per record whose dense baseline no other record shares: it can only be ranked alone."""
-    from bench.core.config import canonical_json
-    from bench.core.shipped import unshared_warning
-
     by_baseline: dict[str, tuple[dict, dict]] = {}  # baseline → (its key, file → entry)
     for g in site.groups:
         by_baseline.setdefault(canonical_json(g.baseline), (g.baseline, {}))[1].update({e.file: e for e in g.entries})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from bench.leaderboard import headline, verdicts
 from bench.leaderboard.budget import BudgetView, budget_views
@@ -44,6 +44,5 @@ def build(good: list[Submission], rejected: list[Rejection]) -> Board:
         verdicts.correction(name, [(f.diff.sign, f.holm) for f in rows if f.diff.p is not None])
         for name, rows in (("(b) claim 1", found.claim1), ("(c) claim 2", found.claim2))]
     power = {g.slug: p for g in groups if g.slug not in same and (p := verdicts.power(g)) is not None}
-    b = Board(groups, families(groups), budget_views(groups), found, sensitivity(groups), rejected, same, power,
-              corrections)
-    return replace(b, summary=headline.summary(b))
+    return Board(groups, families(groups), budget_views(groups), found, sensitivity(groups), rejected, same, power,
+                 corrections, headline.summary(groups, found, same, power))

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.core.config import canonical_json
-from bench.leaderboard.group import RETRAINING, Entry, Group, retraining_key, slug
+from bench.leaderboard.entries import Entry
+from bench.leaderboard.group import Group
+from bench.leaderboard.keys import RETRAINING, retraining_key, slug
 
 
 @dataclass(frozen=True)

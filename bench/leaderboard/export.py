@@ -8,8 +8,9 @@ from typing import Any
 
 from bench.leaderboard import headline, levels, stats
 from bench.leaderboard.board import Board
+from bench.leaderboard.entries import Entry
 from bench.leaderboard.findings import Finding
-from bench.leaderboard.group import Entry, Group
+from bench.leaderboard.group import Group
 from bench.leaderboard.sensitivity import Table
 from bench.leaderboard.table import Links, record_url, source_url
 

@@ -26,7 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from bench.core.config import canonical_json
-from bench.leaderboard.group import RETRAINING, Entry, Group, retraining_key, same_runs
+from bench.leaderboard.entries import Entry, same_runs
+from bench.leaderboard.group import Group
+from bench.leaderboard.keys import RETRAINING, retraining_key
 from bench.leaderboard.stats import ALPHA, Difference, difference, holm
 
 HOLDS = "holds"

@@ -4,13 +4,12 @@ hand), and the list of collapsed runs it counts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bench.core.records import COLLAPSE_LOSS, COLLAPSE_POINTS
-from bench.leaderboard.group import BEATEN, BEATS, Entry, Group
-
-if TYPE_CHECKING:
-    from bench.leaderboard.board import Board
+from bench.leaderboard.entries import BEATEN, BEATS, Entry
+from bench.leaderboard.findings import Findings
+from bench.leaderboard.group import Group
+from bench.leaderboard.verdicts import Power
 
 HEALTH = (
     f"A run that finished without diverging but learnt next to nothing is marked collapsed: its test "
@@ -72,12 +71,12 @@ def _setting(name: str, groups: list[Group]) -> str:
     return out
 
 
-def _claims(b: Board) -> str:
-    one, two = b.findings.claim1, b.findings.claim2
+def _claims(found: Findings) -> str:
+    one, two = found.claim1, found.claim2
     out = []
     if one:
         holds = sum(f.survives and f.diff.sign == 1 for f in one)
-        skipped = sum(s.comparisons for s in b.findings.same)
+        skipped = sum(s.comparisons for s in found.same)
         same = f" ({skipped} comparisons of a schedule identical to FT not tested)" if skipped else ""
         out.append(f"A restarting schedule beats fine-tuning at the same budget (claim 1) in {holds} of {len(one)} "
                    f"tests after Holm{same}.")
@@ -89,22 +88,23 @@ def _claims(b: Board) -> str:
     return " ".join(out)
 
 
-def _health(b: Board) -> str:
-    runs = collapsed_runs(b.groups)
-    tables = [g for g in b.groups if g.slug in b.power]
-    saturated = sum(b.power[g.slug].saturated for g in tables)
+def _health(groups: list[Group], power: dict[str, Power]) -> str:
+    runs = collapsed_runs(groups)
+    tables = [g for g in groups if g.slug in power]
+    saturated = sum(power[g.slug].saturated for g in tables)
     out = (f"{_n(len(runs), 'run')} in {_n(len({c.file for c in runs}), 'record')} collapsed to near chance (kept in the means, "
            "flagged beside their entries). ") if runs else "No run collapsed. "
     return out + (f"{saturated} of {len(tables)} ranked tables are saturated: every method there lies within the "
                   "smallest difference its seeds can detect of its random control.")
 
 
-def summary(b: Board) -> list[str]:
-    """The home page's opening sentences."""
-    if not b.groups:
+def summary(groups: list[Group], found: Findings, same: dict[str, str], power: dict[str, Power]) -> list[str]:
+    """The home page's opening sentences, from the board's parts (bench.leaderboard.board.Board)."""
+    if not groups:
         return ["No submissions yet."]
     settings: dict[str, list[Group]] = {}
-    for g in b.groups:
-        if g.slug not in b.same:
+    for g in groups:
+        if g.slug not in same:
             settings.setdefault(f"{g.dataset} · {g.model}", []).append(g)
-    return [_setting(name, groups) for name, groups in settings.items()] + [s for s in (_claims(b), _health(b)) if s]
+    return [_setting(name, members) for name, members in settings.items()] + [
+        s for s in (_claims(found), _health(groups, power)) if s]

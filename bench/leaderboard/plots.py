@@ -9,7 +9,8 @@ import io
 from collections.abc import Callable
 
 from bench.leaderboard.budget import BudgetView
-from bench.leaderboard.group import RETRAINING, Family
+from bench.leaderboard.group import Family
+from bench.leaderboard.keys import RETRAINING
 
 _SALT = "prunebench-leaderboard"  # fixed ids in the SVG: same input, same bytes
 _SEED = {"s": 10, "alpha": 0.5, "zorder": 2}  # a per-seed point

@@ -13,7 +13,9 @@ from itertools import combinations
 from typing import Any
 
 from bench.core.config import canonical_json
-from bench.leaderboard.group import Entry, Group, args_text, key_hash
+from bench.leaderboard.entries import Entry
+from bench.leaderboard.group import Group
+from bench.leaderboard.keys import args_text, key_hash
 
 DIVERGED = "diverged"
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from bench.core.records import publish, stage
 from bench.errors import BenchError
+from bench.infra.files import publish, stage
 from bench.leaderboard import board, export, html, markdown
 from bench.leaderboard.board import Board
 from bench.leaderboard.group import Group

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.leaderboard.entries import ALLOCATION_SAME, BEATEN, BEATS, SAME_SCHEDULE, TIED, TOO_FEW, Entry
 from bench.leaderboard.findings import FAILS, HOLDS, INCONCLUSIVE, Finding
-from bench.leaderboard.group import (
-    ALLOCATION_SAME,
-    BEATEN,
-    BEATS,
-    SAME_SCHEDULE,
-    TIED,
-    TOO_FEW,
-    Entry,
-    Group,
-    args_text,
-)
+from bench.leaderboard.group import Group
+from bench.leaderboard.keys import args_text
 from bench.leaderboard.sensitivity import Cell as SensitivityCell
 from bench.leaderboard.stats import Difference, Interval
 from bench.leaderboard.verdicts import Power

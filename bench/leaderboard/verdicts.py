@@ -18,7 +18,9 @@ from dataclasses import dataclass, replace
 
 from bench.core.config import canonical_json
 from bench.core.protocols import ResolvedProtocol, same_schedule
-from bench.leaderboard.group import BEATEN, BEATS, RETRAINING, SAME_SCHEDULE, TIED, TOO_FEW, Entry, Group, retraining_key
+from bench.leaderboard.entries import BEATEN, BEATS, SAME_SCHEDULE, TIED, TOO_FEW, Entry
+from bench.leaderboard.group import Group
+from bench.leaderboard.keys import RETRAINING, retraining_key
 from bench.leaderboard.stats import ALPHA, detectable, holm, pooled_sd
 
 

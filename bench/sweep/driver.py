@@ -26,6 +26,7 @@ from pathlib import Path
 from bench.core import records
 from bench.core.config import to_jsonable
 from bench.errors import BenchError
+from bench.infra import files
 from bench.infra.interrupt import StopFlag, stop_on_signals
 from bench.sweep.grid import Grid, Run, load_grid
 from bench.sweep.job import Job, finished
@@ -117,7 +118,7 @@ def write_manifest(grid: Grid, out: Path) -> None:
             for r in grid.runs
         ],
     }
-    records.write_atomic(out / STATE / "plan.json", json.dumps(plan, indent=1, sort_keys=True) + "\n")
+    files.write_atomic(out / STATE / "plan.json", json.dumps(plan, indent=1, sort_keys=True) + "\n")
 
 
 def run_sweep(args) -> int:
@@ -146,7 +147,7 @@ def run_sweep(args) -> int:
         return 0
 
     executor = _executor(args, grid, out, sizing)  # checks the optional package before anything runs
-    records.ensure_dir(out)
+    files.ensure_dir(out)
     write_manifest(grid, out)
     jobs = make_jobs(grid, todo, out, runs_dir, sizing.gpu_memory_fraction if sizing else None)
     for job in jobs:  # a progress file left by an earlier, interrupted sweep would show it running

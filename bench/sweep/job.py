@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bench.core import records
 from bench.errors import BenchError
+from bench.infra import files
 from bench.infra.interrupt import Interrupted, StopFlag, stop_on_signals
 from bench.infra.progress import Reporter
 
@@ -92,7 +93,7 @@ class LogReporter(Reporter):
     def write_progress(self, state: str = "running") -> None:
         info = {"epochs": self.done, "total": self.total, "state": state, "host": socket.gethostname(), "pid": os.getpid()}
         try:
-            records.write_atomic(self.job.progress, json.dumps(info))
+            files.write_atomic(self.job.progress, json.dumps(info))
         except BenchError:
             pass  # progress is a convenience; never fail a run over it
 

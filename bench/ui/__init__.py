@@ -1,2 +1,2 @@
-"""The user interface: the `bench` command line, its terminal tables, the adapter scaffold and `bench perf`.
-Nothing imports it."""
+"""The user interface: the `bench` command line, its terminal tables and the adapter scaffold (`bench perf`
+is bench/perf/). Nothing imports it."""

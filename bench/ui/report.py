@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from bench.leaderboard.group import finished_runs
+from bench.leaderboard.entries import finished_runs
 from bench.leaderboard.stats import difference
 
 

@@ -16,8 +16,8 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 
-from bench.core.records import write_atomic
 from bench.errors import BenchError
+from bench.infra.files import write_atomic
 from bench.infra.registry import normalize
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
@@ -68,6 +68,7 @@ def render(name: str, module: str, class_name: str) -> str:
 
 def new_adapter(name: str, out: str | Path | None = None, *, cwd: Path | None = None) -> Scaffold:
     """Write NAME's adapter module into `out` (default: adapters/ of the checkout around `cwd`, else `cwd`)."""
+    # lazy: the registry imports torch and every adapter; the scaffold's other helpers work without them
     from bench.pruning.registry import adapter_names, get_adapter
 
     registered, module, class_name = identifiers(name)

@@ -16,11 +16,12 @@ import torch.nn.functional as F
 
 from bench.core.checkpoint import Checkpointer
 from bench.core.latency import measure
-from bench.core.train import EVAL_BATCH_SIZE, TrainSpec, evaluate, train
+from bench.core.train import TrainSpec, evaluate, train
+from bench.infra.devices import EVAL_BATCH_SIZE
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import prune
-from bench.ui.perf import HALF_FLOPS, pil_loader, quickstart, synthetic_cifar
+from bench.perf.perf import HALF_FLOPS, pil_loader, quickstart, synthetic_cifar
 
 pytestmark = pytest.mark.perf
 BATCH = 64

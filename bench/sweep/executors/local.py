@@ -22,8 +22,8 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from bench.core import records
 from bench.errors import BenchError
+from bench.infra import files
 from bench.infra.interrupt import StopFlag
 from bench.sweep.executors import one_line
 from bench.sweep.job import EXIT_INTERRUPTED, Job, finished
@@ -85,7 +85,7 @@ class LocalExecutor:
         if self.gpus:
             env["CUDA_VISIBLE_DEVICES"] = str(self.gpus[slot % len(self.gpus)])
         job_file = Path(job.state) / "jobs" / f"{job.hash}.json"
-        records.write_atomic(job_file, job.to_json())
+        files.write_atomic(job_file, job.to_json())
         job.log.parent.mkdir(parents=True, exist_ok=True)
         with job.log.open("ab") as log:
             proc = subprocess.Popen(

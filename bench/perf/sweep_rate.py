@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from bench.models import build_model
-from bench.ui.perf import _cli_seconds
+from bench.perf.perf import _cli_seconds
 
 # One-seed l1-norm evaluations (with controls) at these ratios, 1 epoch each (ft-1 on digits).
 RATIOS = (0.3, 0.4, 0.5, 0.6)

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.core.train import MEMORY_FORMATS, TrainSpec, compile_problem, train
+from bench.core.train import TrainSpec, train
+from bench.infra.devices import MEMORY_FORMATS, compile_problem
 from bench.models import build_model
-from bench.ui.limit import StepsTimer
+from bench.perf.limit import StepsTimer
+from bench.perf.perf import synthetic_cifar
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,6 @@ def epoch_timings(device: torch.device, n_train: int | None = None, model_name: 
                   grid: list[Variant] | None = None) -> list[EpochTiming]:
     """Time each variant's second epoch on `n_train` synthetic images (default: CIFAR's 45,000-image
     train split on a GPU, 2,000 on a CPU)."""
-    from bench.ui.perf import synthetic_cifar
-
     n_train = n_train or (45_000 if device.type == "cuda" else 2_000)
     data = synthetic_cifar(n_train=n_train, n_eval=min(1_000, n_train // 10 or 1), device=device)
     found = []

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 import torch
 
+from bench import defaults
 from bench.core.counting import count
 from bench.core.hooks import TrainingHook
-from bench import defaults
 from bench.core.train import TrainSpec, train
 from bench.data import DataBundle, load_dataset
 from bench.models import build_model
+from bench.perf.perf import synthetic_cifar
 
 TRAINING_PASSES = 3  # forward + backward (two matmuls per layer: inputs' and weights' gradients)
 FLOPS_PER_MAC = 2
@@ -95,8 +96,6 @@ def training_limit(model_name: str, data: DataBundle, batch: int, epochs: int, p
 def limits(epochs: int = 3) -> list[Limit]:
     """The default model on the default dataset, and ResNet-56 at CIFAR's 32×32 (synthetic images),
     each in every memory format."""
-    from bench.ui.perf import synthetic_cifar
-
     peak = matmul_peak()
     formats = sorted(defaults.MEMORY_FORMATS, key=lambda f: f != defaults.MEMORY_FORMAT)
     return [

@@ -8,7 +8,7 @@
 - end to end: training images/s of the harness ÷ a bare loop fed by that conventional DataLoader;
 - speedup: measured ÷ FLOPs speedup of `l1-norm` pruning ResNet-56 to about half its FLOPs;
 - quickstart (opt-in, minutes): wall time of the README's main command, cold and cached.
-- epoch (opt-in): one ResNet-56 epoch under each device option (bench/ui/device_epoch.py).
+- epoch (opt-in): one ResNet-56 epoch under each device option (bench/perf/device_epoch.py).
 
 The two training ratios are interleaved epoch by epoch so that load from other processes hits both
 sides alike: the harness runs a real `train()` and, in its per-epoch callback, the baseline trains
@@ -44,10 +44,11 @@ from bench.core.checkpoint import Checkpointer
 from bench.core.counting import count
 from bench.core.hooks import TrainingHook
 from bench.core.latency import for_inference
-from bench.core.train import MEMORY_FORMATS, TrainSpec, train
+from bench.core.train import TrainSpec, train
 from bench.data import DATASETS, TensorDataBundle
 from bench.data.cifar import CIFAR10_FORMAT
 from bench.errors import BenchError
+from bench.infra.devices import MEMORY_FORMATS
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import prune

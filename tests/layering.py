@@ -104,9 +104,17 @@ def _existing(name: str, known: set[str]) -> str:
 
 
 def _has_reason(lines: list[str], node: ast.stmt) -> bool:
-    own = lines[node.lineno - 1 : node.end_lineno]
-    above = lines[node.lineno - 2].strip() if node.lineno >= 2 else ""
-    return any(LAZY_REASON.search(line) for line in own) or (above.startswith("#") and bool(LAZY_REASON.search(above)))
+    """A `# lazy:` reason on the import itself, or heading the run of import lines it belongs to (on a
+    comment line just above the run, or on the run's first import)."""
+    if any(LAZY_REASON.search(line) for line in lines[node.lineno - 1 : node.end_lineno]):
+        return True
+    for line in reversed(lines[: node.lineno - 1]):
+        above = line.strip()
+        if LAZY_REASON.search(above) and above.startswith(("#", "from ", "import ")):
+            return True
+        if not above.startswith(("from ", "import ")):
+            return False
+    return False
 
 
 class Layering:

@@ -71,7 +71,7 @@ def test_imports_point_down_the_layers(module):
 
 @pytest.mark.parametrize("module", sorted(FILES), ids=lambda m: str(FILES[m].relative_to(ROOT)))
 def test_imports_inside_functions_say_why_they_are_lazy(module):
-    """`# lazy: why` on the import's line or the line above, for every other bench package it imports
+    """`# lazy: why` on the import's line, the line above, or heading its run of imports, for every other bench package it imports
     inside a function (e.g. "keeps `bench --help` fast"): anything else belongs at the top."""
     unexplained = in_file(repository().unexplained_lazy_imports(), module)
     assert not unexplained, "\n" + "\n".join(unexplained)
@@ -144,6 +144,13 @@ def test_a_lazy_import_without_its_reason_fails(tmp_path):
     tree = plant(tmp_path, {"bench/top/a.py": "def f():\n    # why, but not marked\n    from bench.low import b\n"})
     assert tree.crossings() == []
     assert tree.unexplained_lazy_imports() == ["bench/top/a.py:3: imports bench.low.b inside a function without a `# lazy: ...` reason"]
+
+
+def test_a_reason_covers_the_run_of_imports_it_heads_and_no_further(tmp_path):
+    tree = plant(tmp_path, {"bench/top/a.py": (
+        "def f():\n    from bench.low import b  # lazy: torch\n    from bench.low import c\n\n    from bench.low import d\n"
+    )})
+    assert tree.unexplained_lazy_imports() == ["bench/top/a.py:5: imports bench.low.d inside a function without a `# lazy: ...` reason"]
 
 
 def test_an_import_cycle_fails_and_is_named(tmp_path):

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import api
 from bench.core import records
 from bench.errors import BenchError
 from bench.infra import files
@@ -150,8 +151,6 @@ def run_job(job: Job, stop: StopFlag | None = None, capture: bool = False) -> di
             reporter.write_progress()
             start = time.perf_counter()
             try:
-                from bench import api
-
                 record, path = api.evaluate(api.RunSpec.from_dict(job.spec), api.Execution(**job.execution), reporter, stop)
             except Interrupted as exc:
                 reporter.message(f"{job.label}: {exc}; progress saved, the next sweep resumes it")

@@ -15,8 +15,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import torch
 from tabulate import tabulate
 
+from bench import api
+from bench.data import DATASETS, VAL_FRACTION
+from bench.errors import BenchError
 from bench.sweep.grid import Grid, Run
 
 # Official training-set sizes; the benchmark holds VAL_FRACTION of each out as its val split.
@@ -73,12 +77,6 @@ def _dense_lines(grid: Grid, todo: list[Run]) -> list[str]:
 
 
 def _estimate_lines(grid: Grid, todo: list[Run], to_do: dict[str, int], sizing) -> list[str]:
-    import torch
-
-    from bench import api
-    from bench.data import DATASETS
-    from bench.errors import BenchError
-
     threads = sizing.threads if sizing else None
     try:
         device, note = api.resolve_device(grid.device), ""
@@ -128,11 +126,6 @@ def _estimate_lines(grid: Grid, todo: list[Run], to_do: dict[str, int], sizing) 
 
 def measure_epoch(model_name: str, dataset: str, batch_size: int, *, device, threads: int | None) -> float | None:
     """Seconds of one training epoch of the dense model (see the module docstring)."""
-    import torch
-
-    from bench import api
-    from bench.data import DATASETS, VAL_FRACTION
-
     spec = DATASETS.get(dataset)
     n = TRAIN_SIZES.get(spec.name)
     if n is None:

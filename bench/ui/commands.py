@@ -18,13 +18,13 @@ MAX_JSON_STEPS = 1_000_000  # `bench protocols show --json` prints every step's 
 
 
 def _load_data(args, device):
-    from bench import api
+    from bench import api  # lazy: torch and the command's own modules load only when it runs
 
     return api.load_data(args.dataset, device, split_seed=args.split_seed, data_root=args.data_root, download=args.download)
 
 
 def cmd_evaluate(args) -> int:
-    from bench import api
+    from bench import api  # lazy: torch and the command's own modules load only when it runs
     from bench.infra import distributed
     from bench.ui.report import evaluation_table
 
@@ -49,7 +49,7 @@ def cmd_evaluate(args) -> int:
 def _reporter():
     """Progress bars in a terminal, timestamped lines elsewhere; under torchrun on rank 0 only (the
     other ranks follow it silently)."""
-    from bench.infra import distributed
+    from bench.infra import distributed  # lazy: torch and the command's own modules load only when it runs
     from bench.infra.progress import SilentReporter, for_terminal
 
     return for_terminal() if distributed.is_main() else contextlib.nullcontext(SilentReporter())
@@ -62,20 +62,20 @@ def _process_group():
         yield
     finally:
         if "torch.distributed" in sys.modules:  # only a command that trained can have joined one
-            from bench.infra import distributed
+            from bench.infra import distributed  # lazy: torch and the command's own modules load only when it runs
 
             distributed.shutdown()
 
 
 def cmd_new_adapter(args) -> int:
-    from bench.ui.scaffold import new_adapter, next_steps
+    from bench.ui.scaffold import new_adapter, next_steps  # lazy: torch and the command's own modules load only when it runs
 
     print("\n".join(next_steps(new_adapter(args.name, args.out))))
     return 0
 
 
 def cmd_train(args) -> int:
-    from bench import api
+    from bench import api  # lazy: torch and the command's own modules load only when it runs
     from bench.infra import distributed
 
     with stop_on_signals(StopFlag()) as stop, _reporter() as reporter, _process_group():
@@ -100,7 +100,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_prune(args) -> int:
-    from bench import api
+    from bench import api  # lazy: torch and the command's own modules load only when it runs
     from bench.core.counting import count
     from bench.data import DATASETS
     from bench.pruning.engine import identity_routes, layout_for
@@ -147,7 +147,7 @@ def cmd_prune(args) -> int:
 def _prune_weights(args, adapter) -> tuple[str | None, str]:
     """What `bench prune` prunes: --checkpoint, else the dense baseline cached for this model and dataset
     (the adapter's own, for one that trains its own), else the shipped reference checkpoint."""
-    from bench.core import shipped
+    from bench.core import shipped  # lazy: torch and the command's own modules load only when it runs
     from bench.evaluation.dense import find_cached
 
     if args.checkpoint:
@@ -163,14 +163,14 @@ def _prune_weights(args, adapter) -> tuple[str | None, str]:
 
 
 def cmd_protocols(args) -> int:
-    from bench.core.protocols import list_protocols, load_protocol, resolve
+    from bench.core.protocols import list_protocols, load_protocol, resolve  # lazy: torch and the command's own modules load only when it runs
     from bench.core.schedule_plot import plot_schedule
 
     if args.action == "list":
         for name in list_protocols():
             print(f"{name:12s} {load_protocol(name).description}")
         return 0
-    from bench.data import DATASETS
+    from bench.data import DATASETS  # lazy: torch and the command's own modules load only when it runs
 
     spec = DATASETS.get(args.dataset)
     resolved = resolve(load_protocol(args.name), spec.recipe, flops_ratio=args.flops_ratio)
@@ -197,7 +197,7 @@ def cmd_protocols(args) -> int:
 
 def cmd_list(args) -> int:
     if args.kind == "adapters":
-        from bench.pruning.registry import adapter_names, get_adapter
+        from bench.pruning.registry import adapter_names, get_adapter  # lazy: torch and the command's own modules load only when it runs
 
         for name in adapter_names():
             cls = get_adapter(name)
@@ -206,17 +206,17 @@ def cmd_list(args) -> int:
             layout = f"  layout: {cls.layout}" if cls.layout else ""
             print(f"{name:18s} {cls.kind:12s} {cls.paper}  hparams: {hp}{layout}{configs}")
     elif args.kind == "protocols":
-        from bench.core.protocols import list_protocols
+        from bench.core.protocols import list_protocols  # lazy: torch and the command's own modules load only when it runs
 
         print("\n".join(list_protocols()))
         print("(any ft-N, lrw-N, slr-N or clr-N also resolves)")
     elif args.kind == "models":
-        from bench.models import MODELS
+        from bench.models import MODELS  # lazy: torch and the command's own modules load only when it runs
 
         print("\n".join(MODELS.names()))
         print("(also any torchvision classification model by name, and timm:<name>)")
     else:
-        from bench.data import DATASETS
+        from bench.data import DATASETS  # lazy: torch and the command's own modules load only when it runs
 
         for name in DATASETS.names():
             spec = DATASETS.get(name)
@@ -225,8 +225,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_perf(args) -> int:
-    from bench.api import set_threads
-    from bench.ui import limit, perf
+    from bench.api import set_threads  # lazy: torch and the command's own modules load only when it runs
+    from bench.perf import limit, perf
 
     set_threads()
     if args.only == "quickstart":
@@ -239,7 +239,7 @@ def cmd_perf(args) -> int:
         "speedup": perf.speedup_ratio,
     }
     if args.only == "sweep":
-        from bench.ui import sweep_rate
+        from bench.perf import sweep_rate  # lazy: torch and the command's own modules load only when it runs
 
         print(sweep_rate.report(sweep_rate.sweep_rates()))
         return 0
@@ -247,8 +247,8 @@ def cmd_perf(args) -> int:
         print(limit.report(limit.limits()))
         return 0
     if args.only == "epoch":
-        from bench.api import training_device
-        from bench.ui import device_epoch
+        from bench.api import training_device  # lazy: torch and the command's own modules load only when it runs
+        from bench.perf import device_epoch
 
         device = training_device("auto")
         print(device_epoch.report(device, device_epoch.epoch_timings(device)))
@@ -262,7 +262,7 @@ def cmd_perf(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from bench.core import records
+    from bench.core import records  # lazy: torch and the command's own modules load only when it runs
     from bench.evaluation import recount
     from bench.leaderboard.load import content_problems
 
@@ -288,7 +288,7 @@ def _pct(value: float | None) -> str:
 
 
 def cmd_verify(args) -> int:
-    from bench.core.records import verification_path
+    from bench.core.records import verification_path  # lazy: torch and the command's own modules load only when it runs
     from bench.evaluation.verify import verify
 
     with stop_on_signals(StopFlag()), _reporter() as reporter:
@@ -306,13 +306,13 @@ def cmd_verify(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from bench.sweep.driver import run_sweep
+    from bench.sweep.driver import run_sweep  # lazy: torch and the command's own modules load only when it runs
 
     return run_sweep(args)
 
 
 def cmd_leaderboard(args) -> int:
-    from bench import leaderboard
+    from bench import leaderboard  # lazy: torch and the command's own modules load only when it runs
 
     if args.out is None:
         if Path(args.submissions).resolve() != Path("submissions").resolve():

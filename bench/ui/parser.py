@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+import bench
 from bench import defaults
 from bench.errors import BenchError
 from bench.evaluation.options import RUN_OPTIONS
@@ -158,8 +159,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    import bench
-
     return bench.__version__
 
 

@@ -22,6 +22,8 @@ def test_historic_example_validates(example_record):
         (("adapter", "name"), "<script>alert(1)</script>", "adapter/name"),
         (("protocol", "epochs"), 0, "protocol/epochs"),
         (("schema_version",), 2, "schema_version"),
+        (("created",), "yesterday", "created"),  # a real date-time format checker (rfc3339-validator)
+        (("created",), "2026-13-45T99:00:00Z", "created"),
     ],
 )
 def test_bad_fields_are_named(example_record, path, value, field):

@@ -19,6 +19,7 @@ at the same step, and only rank 0 reads and writes checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import sys
@@ -120,7 +121,8 @@ def train(
         raise ValueError(f"unknown memory format {memory_format!r} (known: {', '.join(MEMORY_FORMATS)})")
     if precision is not None and precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
-    with device_setup(model, data.device, memory_format):
+    # The loop checks `stop` after every step (and saves): a signal while it runs waits for that check.
+    with device_setup(model, data.device, memory_format), (stop.watching() if stop else contextlib.nullcontext()):
         return _train(
             model, data, spec, seed, hooks, on_epoch, checkpointer, stop, compile, memory_format,
             forward_precision(data.device, precision), warn or _to_stderr,

@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
     argv = sys.argv[1:] if argv is None else argv
     job = Job.from_json(Path(argv[0]).read_text(encoding="utf-8"))
-    with stop_on_signals(StopFlag()) as stop:
+    with stop_on_signals(StopFlag(), interrupt_unwatched=True) as stop:
         if len(argv) > 1:
             _die_with_parent(int(argv[1]))
         try:

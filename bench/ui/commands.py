@@ -32,7 +32,7 @@ def cmd_evaluate(args) -> int:
         runs_dir=args.runs_dir, records_dir=args.out, data_root=args.data_root, download=args.download,
         device=args.device, checkpoint_every=args.checkpoint_every,
     )
-    with stop_on_signals(StopFlag()) as stop, _reporter() as reporter, _process_group():
+    with stop_on_signals(StopFlag(), interrupt_unwatched=True) as stop, _reporter() as reporter, _process_group():
         device = api.training_device(args.device)
         api.set_threads(args.threads)
         spec = api.specify(device, reporter, **spec_fields(args))
@@ -78,7 +78,7 @@ def cmd_train(args) -> int:
     from bench import api  # lazy: torch and the command's own modules load only when it runs
     from bench.infra import distributed
 
-    with stop_on_signals(StopFlag()) as stop, _reporter() as reporter, _process_group():
+    with stop_on_signals(StopFlag(), interrupt_unwatched=True) as stop, _reporter() as reporter, _process_group():
         device = api.training_device(args.device)
         api.set_threads()
         hook = api.make_adapter(args.adapter, hparams_from(args)).dense_hook() if args.adapter else None
@@ -291,7 +291,7 @@ def cmd_verify(args) -> int:
     from bench.core.records import verification_path  # lazy: torch and the command's own modules load only when it runs
     from bench.evaluation.verify import verify
 
-    with stop_on_signals(StopFlag()), _reporter() as reporter:
+    with stop_on_signals(StopFlag(), interrupt_unwatched=True), _reporter() as reporter:
         result = verify(args.record, args.seeds, args.checkpoint, args.device, reporter, args.runs_dir)
     env = result["environment"]
     where = "the record's environment" if result["same_environment"] else "not the record's environment"

@@ -460,6 +460,20 @@ def test_duplicates_are_rejected_by_run_id_and_by_content(subs, example_record):
     ]
 
 
+def test_symbolic_links_are_rejected_by_name_and_never_followed(subs, tmp_path, example_record):
+    """A submission is a file inside the folder: a link to a record (or to /etc/passwd) elsewhere, or
+    to a folder of records elsewhere, is rejected by its name and its target is never read."""
+    outside = tmp_path / "elsewhere"
+    put(outside, "r.json", make(example_record, adapter="outside"))
+    put(subs, "digits/ok.json", make(example_record, adapter="ok"))
+    (subs / "digits" / "link.json").symlink_to(outside / "r.json")
+    (subs / "linked-folder").symlink_to(outside, target_is_directory=True)
+    good, rejected = load_folder(subs)
+    assert [s.file for s in good] == ["digits/ok.json"]
+    assert [r.file for r in rejected] == ["digits/link.json", "linked-folder"]
+    assert all("symbolic link" in r.reasons[0] for r in rejected)
+
+
 def test_markup_anywhere_is_rejected_but_harmless_angle_brackets_render_escaped(subs, example_record):
     deep = make(example_record, adapter="deep")
     deep["method"]["structure"]["units"]["<img src=x>"] = {"kept": 1, "total": 2}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,16 +110,19 @@ def check_text(text: str) -> tuple[dict | None, list[str]]:
 
 
 def submission_files(folder: Path, exclude: Path | None = None) -> list[Path]:
-    """`*.json` below `folder`, sorted; skips schema.json, hidden paths and the `exclude` folder."""
+    """`*.json` below `folder`, sorted; skips schema.json, hidden paths and the `exclude` folder. Symbolic
+    links are listed (to be rejected by name) but never followed: nothing outside the folder is read."""
     found = []
-    for path in folder.rglob("*.json"):
-        rel = path.relative_to(folder)
-        if path.name == "schema.json" or path.name.endswith(VERIFICATION_SUFFIX) or any(p.startswith(".") for p in rel.parts):
-            continue
-        if exclude is not None and path.resolve().is_relative_to(exclude):
-            continue
-        if path.is_file():
-            found.append(path)
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        here = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (exclude is not None and (here / d).resolve() == exclude))
+        linked_dirs = [here / d for d in dirs if (here / d).is_symlink()]
+        dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
+        for path in [here / n for n in names if n.endswith(".json")] + linked_dirs:
+            if path.name == "schema.json" or path.name.endswith(VERIFICATION_SUFFIX) or path.name.startswith("."):
+                continue
+            if path.is_symlink() or path.is_file():
+                found.append(path)
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
@@ -130,6 +134,9 @@ def load_folder(folder: Path, exclude: Path | None = None) -> tuple[list[Submiss
     by_content: dict[str, str] = {}
     for path in submission_files(folder, exclude):
         name = path.relative_to(folder).as_posix()
+        if path.is_symlink():  # it could point anywhere (/etc/passwd, another repository's records)
+            rejected.append(Rejection(name, ("(top level): a symbolic link; a submission is a file inside the folder",)))
+            continue
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

@@ -44,7 +44,8 @@ def test_the_checks_see_imports_inside_functions(tmp_path):
 
 def test_adapters_import_only_the_pruning_interface():
     assert offending(modules("adapters/*.py"), ("bench.",), ("bench.pruning", "bench.errors")) == {}
-    internals = ("bench.pruning.engine", "bench.pruning.units", "bench.pruning.surgery", "bench.pruning.layouts")
+    internals = ("bench.pruning.apply", "bench.pruning.allocation", "bench.pruning.job", "bench.pruning.soft", "bench.pruning.structure",
+                 "bench.pruning.cost", "bench.pruning.units", "bench.pruning.surgery", "bench.pruning.layouts")
     assert offending(modules("adapters/*.py"), internals) == {}
 
 
@@ -96,3 +97,10 @@ def test_infrastructure_changes_no_numbers():
     """bench/infra/ may read the core's types but never the pruning, orchestration or interface."""
     forbidden = ("bench.pruning", "bench.evaluation", "bench.sweep", "bench.ui", "bench.api", "bench.leaderboard")
     assert offending(modules("bench/infra/*.py"), forbidden) == {}
+
+
+def test_pruning_never_imports_orchestration_or_the_user_interface():
+    """bench/pruning/ is the domain the evaluation works on: the front door to it (`PruneJob`) and the
+    conformance checks need nothing from the layers above."""
+    forbidden = ("bench.api", "bench.evaluation", "bench.sweep", "bench.ui", "bench.leaderboard", "bench.perf")
+    assert offending(modules("bench/pruning/*.py"), forbidden) == {}

@@ -30,9 +30,10 @@ Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
 
 @dataclass(frozen=True, eq=False)  # eq=False: a model and tensors have no value equality; a job is itself
 class PruneJob:
-    """Prune `model` (never changed: every pruning works on a copy) with `adapter` to `target`, in
-    `layout` (None: the adapter's own), scoring with `seed` on `calibration`. `target` is None for a
-    job that only prunes to reference structures (a control); a `--speedup` must be `resolved()` first."""
+    """Prune `model` with `adapter` to `target`, in `layout` (None: the adapter's own), scoring with
+    `seed` on `calibration`. Pruning works on a copy of the model; only the soft pruner zeroes it in
+    place. `target` is None for a job that only prunes to reference structures (a control); a
+    `--speedup` must be `resolved()` first."""
 
     model: nn.Module
     model_name: str

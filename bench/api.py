@@ -1,4 +1,5 @@
-"""The Python API the CLI wraps: `specify()` + `evaluate()`, `train_dense()` and `prune_model()`.
+"""The Python API the CLI wraps: `specify()` + `evaluate()`, `train_dense()` and pruning (`prune_job()`,
+`prune_to()`, `prune_model()`, `prune_report()`: a `PruneJob` built from a dataset).
 
     import torch
     from bench import api
@@ -22,8 +23,8 @@ import torch.nn as nn
 
 from bench.core import shipped
 from bench.core.config import file_digest
+from bench.core.counting import count
 from bench.infra.files import write_atomic
-
 from bench.data import DataBundle, DatasetSpec
 from bench.errors import BenchError
 from bench.evaluation.dense import (
@@ -37,7 +38,6 @@ from bench.evaluation.evaluate import (
     DEFAULT_RECORDS_DIR,
     Execution,
     evaluate,
-    random_control_adapter,
     specify,
 )
 from bench.evaluation.loading import (
@@ -55,13 +55,16 @@ from bench.infra.environment import (
     training_device,
 )
 from bench.pruning import Adapter, Target, get_adapter
-from bench.pruning.cost import CostMatch, resolve_target
-from bench.pruning.engine import PrunedModel, Structure, check_target, prune
+from bench.pruning.controls import random_control_adapter
+from bench.pruning.cost import CostMatch
+from bench.pruning.job import PruneJob
+from bench.pruning.structure import PrunedModel, Structure
+from bench.pruning.surgery import identity_routes
 
 __all__ = [
-    "DEFAULT_RECORDS_DIR", "DEFAULT_RUNS_DIR", "DENSE_TRAINING_VERSION", "Dense", "Execution", "RunSpec",
+    "DEFAULT_RECORDS_DIR", "DEFAULT_RUNS_DIR", "DENSE_TRAINING_VERSION", "Dense", "Execution", "PruneJob", "RunSpec",
     "compile_usable", "dense_config", "evaluate", "example_inputs", "export_weights", "file_digest", "load_checkpoint", "load_data", "make_adapter",
-    "new_model", "prune_model", "prune_to", "random_control_adapter", "recipe_spec", "resolve_device", "set_threads", "specify",
+    "new_model", "prune_job", "prune_model", "prune_report", "prune_to", "random_control_adapter", "recipe_spec", "resolve_device", "set_threads", "specify",
     "train_dense", "training_device", "unshared_baseline_warning",
 ]
 
@@ -104,6 +107,26 @@ def make_adapter(name: str, hparams: object | None = None) -> Adapter:
     return get_adapter(name)(hparams)
 
 
+def prune_job(
+    dense: nn.Module,
+    model_name: str,
+    adapter: Adapter,
+    target: Target | None,
+    spec: DatasetSpec,
+    *,
+    seed: int,
+    data: DataBundle | None = None,
+    layout: str | None = None,
+) -> PruneJob:
+    """The pruning of `dense` on a dataset: example inputs of its shape, and the calibration batches an
+    evaluation scores on (`data` is needed only by adapters that need calibration)."""
+    if adapter.needs_calibration and data is None:
+        raise BenchError(f"adapter {adapter.name!r} needs calibration data from the dataset")
+    calibration = calibration_batches(adapter, data) if data is not None else []
+    return PruneJob(dense, model_name, adapter, target, example_inputs=example_inputs(spec, next(dense.parameters()).device),
+                    calibration=calibration, seed=seed, layout=layout)
+
+
 def prune_to(
     dense: nn.Module,
     model_name: str,
@@ -117,20 +140,17 @@ def prune_to(
     layout: str | None = None,
 ) -> tuple[PrunedModel, CostMatch | None]:
     """Prune a copy of `dense` to `target` (in `layout`, default the adapter's own; with `reference`, to
-    that structure: a random control). A `--speedup` is searched first (bench/pruning/cost.py) and its
-    match returned beside the pruned model. Only adapters that need calibration batches need `data`."""
-    if adapter.needs_calibration and data is None:
-        raise BenchError(f"adapter {adapter.name!r} needs calibration data from the dataset")
-    inputs = example_inputs(spec, next(dense.parameters()).device)
-    calibration = calibration_batches(adapter, data) if data is not None else []
-    resolved, match = target, None
-    if target is not None:
-        check_target(dense, model_name, adapter, target, inputs, layout)
-        resolved, match = resolve_target(dense, model_name, adapter, target, example_inputs=inputs,
-                                         calibration=calibration, seed=CALIBRATION_SEED, layout=layout)
-    pruned = prune(dense, model_name, adapter, resolved, example_inputs=inputs, calibration=calibration, seed=seed,
-                   reference=reference, layout=layout)
-    return pruned, match
+    that structure: a random control). A `--speedup` is searched first (bench/pruning/cost.py), on the
+    scores an evaluation searches with, and its match returned beside the pruned model."""
+    return _checked_and_pruned(prune_job(dense, model_name, adapter, target, spec, seed=seed, data=data, layout=layout), reference)
+
+
+def _checked_and_pruned(job: PruneJob, reference: Structure | None = None) -> tuple[PrunedModel, CostMatch | None]:
+    match = None
+    if job.target is not None:
+        job.check_target()
+        job, match = job.resolved(search_seed=CALIBRATION_SEED)  # the scores an evaluation's search draws
+    return job.prune(reference=reference), match
 
 
 def prune_model(
@@ -147,3 +167,34 @@ def prune_model(
 ) -> PrunedModel:
     """`prune_to` without the cost search's match."""
     return prune_to(dense, model_name, adapter, target, spec, seed=seed, data=data, reference=reference, layout=layout)[0]
+
+
+def prune_report(
+    dense: nn.Module,
+    model_name: str,
+    adapter: Adapter,
+    target: Target,
+    spec: DatasetSpec,
+    *,
+    seed: int,
+    data: DataBundle | None = None,
+    layout: str | None = None,
+) -> tuple[dict, CostMatch | None]:
+    """`bench prune`: `dense` pruned to `target`, described (counts before and after, the structure, the
+    layout, the identity routes kept, a cost target's match); and the match, whose note says how near
+    it came."""
+    job = prune_job(dense, model_name, adapter, target, spec, seed=seed, data=data, layout=layout)
+    pruned, match = _checked_and_pruned(job)
+    report = {
+        "adapter": adapter.name,
+        "model": model_name,
+        "dataset": spec.name,
+        "target": target.describe(),
+        "dense": count(dense, job.example_inputs).to_dict(),
+        "pruned": count(pruned.model, job.example_inputs, pruned.masks).to_dict(),
+        "structure": pruned.structure.to_dict(),
+        "layout": job.resolve_layout().to_dict() if adapter.kind == "structured" else None,
+        "identity_routes": identity_routes(pruned.model),
+        **({"match": match.to_dict()} if match is not None else {}),
+    }
+    return report, match

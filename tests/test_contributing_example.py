@@ -10,7 +10,7 @@ import torch
 
 from bench.models import build_model
 from bench.pruning import ADAPTERS, Target, get_adapter
-from bench.pruning.engine import prune
+from bench.pruning.job import PruneJob
 
 GUIDE = Path(__file__).resolve().parent.parent / "CONTRIBUTING.md"
 
@@ -35,7 +35,7 @@ def test_contributing_example_adapter_prunes(example_module):
     assert cls.Hparams().power == 2.0
     dense = build_model("resnet20", num_classes=10, in_channels=1).eval()
     x = torch.zeros(1, 1, 16, 16)
-    pruned = prune(dense, "resnet20", cls(), Target(ratio=0.5), example_inputs=x, calibration=[], seed=0)
+    pruned = PruneJob(dense, "resnet20", cls(), Target(ratio=0.5), example_inputs=x, calibration=[], seed=0).prune()
     assert pruned.model(torch.randn(2, 1, 16, 16)).shape == (2, 10)
     assert 0 < pruned.structure.density < 1
 

@@ -13,8 +13,9 @@ from bench.core.counting import count
 from bench.data import DATASETS
 from bench.models import build_model
 from bench.pruning import get_adapter
+from bench.pruning.allocation import keep_counts
 from bench.pruning.cost import TOLERANCE, CostSearch, match_speedup, uniform_at_flops
-from bench.pruning.engine import keep_counts, prune
+from bench.pruning.job import PruneJob
 from bench.pruning.registry import adapter_names
 from bench.pruning.targets import KeepCounts, Target
 from bench.ui.cli import main
@@ -62,8 +63,10 @@ def test_a_cost_is_reached_under_every_layout(layout):
     spec = DATASETS.get("digits")
     model = build_model("resnet20", num_classes=10, in_channels=1)
     x = torch.zeros(1, *spec.input_shape)
-    match = match_speedup(model, "resnet20", get_adapter("l1-norm")(), 4.0, example_inputs=x, layout=layout)
-    pruned = prune(model, "resnet20", get_adapter("l1-norm")(), match.keep, example_inputs=x, calibration=[], seed=0, layout=layout)
+    match = match_speedup(PruneJob(model, "resnet20", get_adapter("l1-norm")(), Target(speedup=4.0),
+                                   example_inputs=x, layout=layout))
+    pruned = PruneJob(model, "resnet20", get_adapter("l1-norm")(), match.keep, example_inputs=x, calibration=[], seed=0,
+                      layout=layout).prune()
     assert pruned.structure.layout == layout
     assert count(pruned.model, x).flops == match.flops  # the engine builds exactly the network the search counted
     assert match.error <= TOLERANCE
@@ -75,7 +78,7 @@ def test_a_layerwise_match_keeps_the_methods_own_widths_at_a_neighbouring_ratio(
     model = build_model("resnet20", num_classes=10, in_channels=1)
     x = torch.zeros(1, *spec.input_shape)
     adapter = get_adapter("fpgm")()
-    search = CostSearch(model, "resnet20", adapter, example_inputs=x)
+    search = CostSearch(PruneJob(model, "resnet20", adapter, None, example_inputs=x))
     match = search.match(3.0)
     at_ratio = search.keep_counts(match.ratio)
     below = search.keep_counts(match.ratio - 1e-6)  # `ratio` is the upper bracket when units were stepped
@@ -95,14 +98,15 @@ def test_a_global_method_searches_its_threshold_on_its_own_scores():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.weight.uniform_(0.01, 0.1) if name.startswith("layer1") else module.weight.uniform_(0.5, 1.0)
     x = torch.zeros(1, *spec.input_shape)
-    match = match_speedup(model, "resnet20", get_adapter("slimming")(), 2.0, example_inputs=x)
+    match = match_speedup(PruneJob(model, "resnet20", get_adapter("slimming")(), Target(speedup=2.0), example_inputs=x))
     assert match.exact
     # block-internal: each block's first conv is what the layout prunes
     stage1 = [k / 16 for u, k in match.counts.items() if u.startswith("layer1") and u.endswith("conv1")]
     stage3 = [k / 64 for u, k in match.counts.items() if u.startswith("layer3") and u.endswith("conv1")]
     assert max(stage1) < min(stage3)  # the unimportant stage lost more, which one uniform rate never does
-    uniform = uniform_at_flops(model, "resnet20", get_adapter("slimming")(), get_adapter("random")(), match.flops,
-                               example_inputs=x, layout="block-internal")
+    uniform = uniform_at_flops(PruneJob(model, "resnet20", get_adapter("slimming")(), None,
+                                        example_inputs=x, layout="block-internal"),
+                               get_adapter("random")(), match.flops)
     assert uniform.counts != match.counts and uniform.error <= TOLERANCE
 
 
@@ -137,8 +141,8 @@ def test_keep_counts_must_name_the_models_units():
     from bench.errors import BenchError
 
     with pytest.raises(BenchError, match="does not match"):
-        prune(model, "resnet20", get_adapter("l1-norm")(), KeepCounts((("nope", 1),), 2.0),
-              example_inputs=torch.zeros(1, *spec.input_shape), calibration=[], seed=0)
+        PruneJob(model, "resnet20", get_adapter("l1-norm")(), KeepCounts((("nope", 1),), 2.0),
+                 example_inputs=torch.zeros(1, *spec.input_shape), calibration=[], seed=0).prune()
 
 
 def test_keep_count_rounding_is_the_methods(capsys):
@@ -149,9 +153,10 @@ def test_keep_count_rounding_is_the_methods(capsys):
     spec = DATASETS.get("digits")
     model = build_model("resnet20", num_classes=10, in_channels=1)
     x = torch.zeros(1, *spec.input_shape)
-    match = match_speedup(model, "resnet20", get_adapter("fpgm")(), 3.0, example_inputs=x)
-    uniform = uniform_at_flops(model, "resnet20", get_adapter("fpgm")(), get_adapter("random")(), match.flops,
-                               example_inputs=x, layout="full-width")
+    match = match_speedup(PruneJob(model, "resnet20", get_adapter("fpgm")(), Target(speedup=3.0), example_inputs=x))
+    uniform = uniform_at_flops(PruneJob(model, "resnet20", get_adapter("fpgm")(), None,
+                                        example_inputs=x, layout="full-width"),
+                               get_adapter("random")(), match.flops)
     assert uniform.counts == match.counts
 
 

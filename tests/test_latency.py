@@ -6,7 +6,7 @@ from bench.core.counting import count
 from bench.core.latency import Latency, measure, speedup
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
-from bench.pruning.engine import prune
+from bench.pruning.job import PruneJob
 
 
 def test_latency_is_positive_and_consistent():
@@ -22,7 +22,8 @@ def test_structured_pruning_is_measurably_faster():
     torch.manual_seed(0)
     dense = build_model("resnet56", num_classes=10, in_channels=3).eval()
     x = torch.zeros(1, 3, 32, 32)
-    pruned = prune(dense, "resnet56", get_adapter("l1-norm")(), Target(ratio=0.75), example_inputs=x, calibration=[], seed=0)
+    pruned = PruneJob(dense, "resnet56", get_adapter("l1-norm")(), Target(ratio=0.75),
+                      example_inputs=x, calibration=[], seed=0).prune()
     d = measure(dense, (3, 32, 32), torch.device("cpu"), large_batch=64, warmup=1, repeats=4)
     p = measure(pruned.model, (3, 32, 32), torch.device("cpu"), large_batch=64, warmup=1, repeats=4)
     result = speedup(d, p, count(dense, x).flops, count(pruned.model, x).flops)

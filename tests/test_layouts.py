@@ -14,9 +14,12 @@ from bench.errors import BenchError
 from bench.models import build_model
 from bench.models.cifar_resnet import ChannelShortcut
 from bench.pruning import Target, get_adapter
-from bench.pruning.engine import Step, Structure, identity_routes, plan, prune
+from bench.pruning.allocation import Step
+from bench.pruning.job import PruneJob
 from bench.pruning.registry import adapter_names
-from bench.pruning.surgery import rescale_filters, zero_filters
+from bench.pruning.soft import ZeroingPruner
+from bench.pruning.structure import Structure
+from bench.pruning.surgery import identity_routes, rescale_filters, zero_filters
 from bench.ui.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -45,8 +48,8 @@ def models():
 
 def run(name, model, model_name, ratio=0.5, reference=None, seed=0, layout=None):
     adapter = get_adapter(name)()
-    return prune(model, model_name, adapter, None if reference else Target(ratio=ratio), example_inputs=X,
-                 calibration=CALIBRATION, seed=seed, reference=reference, layout=layout)
+    return PruneJob(model, model_name, adapter, None if reference else Target(ratio=ratio),
+                    example_inputs=X, calibration=CALIBRATION, seed=seed, layout=layout).prune(reference=reference)
 
 
 def test_every_structured_adapter_declares_its_reference_layout():
@@ -65,8 +68,8 @@ def test_every_structured_adapter_declares_its_reference_layout():
 def test_random_control_keeps_exactly_the_methods_identity_routes(adapter_name, model_name, models):
     dense = models[model_name]
     method = run(adapter_name, dense, model_name)
-    control = prune(dense, model_name, random_control_adapter(get_adapter(adapter_name)()), None, example_inputs=X,
-                    calibration=[], seed=1, reference=method.structure)
+    control = PruneJob(dense, model_name, random_control_adapter(get_adapter(adapter_name)()), None,
+                       example_inputs=X, calibration=[], seed=1).prune(reference=method.structure)
     assert control.structure == method.structure  # the layout travels with the structure
     assert identity_routes(control.model) == identity_routes(method.model)
     assert 0 < identity_routes(method.model) <= 1
@@ -102,7 +105,7 @@ def test_positional_shortcut_is_zero_padding_in_the_pruned_widths(in_width, out_
 def test_hrankplus_blocks_keep_their_own_channels_and_add_by_position(models):
     dense = models["resnet20"]
     adapter = get_adapter("hrankplus")()
-    p = plan(dense, "resnet20", adapter, Target(ratio=0.5), example_inputs=X, calibration=CALIBRATION, seed=0)
+    p = PruneJob(dense, "resnet20", adapter, Target(ratio=0.5), example_inputs=X, calibration=CALIBRATION, seed=0).plan()
     kept = {u: p.keep[u].nonzero().flatten().tolist() for u in ("layer1.0.conv2", "layer1.1.conv2")}
     assert kept["layer1.0.conv2"] != kept["layer1.1.conv2"]  # not one shared set
     pruned = run("hrankplus", dense, "resnet20")
@@ -112,11 +115,12 @@ def test_hrankplus_blocks_keep_their_own_channels_and_add_by_position(models):
 
 def test_stage_coupled_units_are_one_channel_set_per_stage(models):
     dense = models["resnet20"]
-    p = plan(dense, "resnet20", get_adapter("taylor")(), Target(ratio=0.5), example_inputs=X, calibration=CALIBRATION, seed=0)
+    p = PruneJob(dense, "resnet20", get_adapter("taylor")(), Target(ratio=0.5),
+                 example_inputs=X, calibration=CALIBRATION, seed=0).plan()
     assert set(p.units.members["conv1"]) == {"conv1", "layer1.0.conv2", "layer1.1.conv2", "layer1.2.conv2"}
     assert set(p.units.members["layer2.0.conv2"]) == {f"layer2.{b}.conv2" for b in range(3)}
-    pruned = prune(dense, "resnet20", get_adapter("taylor")(), Target(ratio=0.5), example_inputs=X,
-                   calibration=CALIBRATION, seed=0)
+    pruned = PruneJob(dense, "resnet20", get_adapter("taylor")(), Target(ratio=0.5),
+                      example_inputs=X, calibration=CALIBRATION, seed=0).prune()
     for b in (1, 2):  # within a stage every identity route of the kept channels survives
         shortcut = pruned.model.layer1[b].shortcut
         assert shortcut.src.numel() == shortcut.in_channels == shortcut.out_channels
@@ -127,11 +131,13 @@ def test_stage_coupled_units_are_one_channel_set_per_stage(models):
 def test_full_width_pruning_computes_what_zeroing_the_filters_computes(adapter_name, model_name, models):
     dense = models[model_name]
     adapter = get_adapter(adapter_name)()
-    p = plan(dense, model_name, adapter, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0, layout="full-width")
+    p = PruneJob(dense, model_name, adapter, Target(ratio=0.5),
+                 example_inputs=X, calibration=[], seed=0, layout="full-width").plan()
     zeroed = copy.deepcopy(dense)
     with torch.no_grad():
         zero_filters(zeroed, p.units.groups, {u: (~k).nonzero().flatten().tolist() for u, k in p.keep.items()})
-    pruned = prune(dense, model_name, adapter, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0, layout="full-width")
+    pruned = PruneJob(dense, model_name, adapter, Target(ratio=0.5),
+                      example_inputs=X, calibration=[], seed=0, layout="full-width").prune()
     x = torch.randn(6, 1, 16, 16, generator=torch.Generator().manual_seed(3))
     assert torch.allclose(pruned.model(x), zeroed(x), atol=1e-4)
     assert count(pruned.model, X).flops < 0.6 * count(dense, X).flops
@@ -140,7 +146,8 @@ def test_full_width_pruning_computes_what_zeroing_the_filters_computes(adapter_n
 
 def test_rescaling_filters_to_the_dense_norms_keeps_the_function_exactly(models):
     dense = models["resnet20"]
-    pruned = prune(dense, "resnet20", get_adapter("sfp")(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0).model
+    pruned = PruneJob(dense, "resnet20", get_adapter("sfp")(), Target(ratio=0.5),
+                      example_inputs=X, calibration=[], seed=0).prune().model
     with torch.no_grad():  # as after soft pruning: regrown filters far above the dense norms, and one zero filter
         pruned.conv1.weight.mul_(torch.linspace(0.05, 30, pruned.conv1.out_channels).view(-1, 1, 1, 1))
         pruned.layer2[0].conv1.weight[3] = 0
@@ -159,14 +166,16 @@ def test_rescaling_filters_to_the_dense_norms_keeps_the_function_exactly(models)
 def test_full_width_keeps_the_residual_stream_and_iterates(models):
     dense = models["resnet20"]
     adapter = get_adapter("fpgm")()
-    first = prune(dense, "resnet20", adapter, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0, step=Step(0.5))
+    first = PruneJob(dense, "resnet20", adapter, Target(ratio=0.5),
+                     example_inputs=X, calibration=[], seed=0).prune(step=Step(0.5))
     assert first.model.layer1[0].bn2.num_features == 12 and first.model.layer1[0].out_scatter.fill.numel() == 16
     original = Structure(first.structure.kind, {u: (t, t) for u, (_, t) in first.structure.units.items()}, first.structure.layout)
-    second = prune(first.model, "resnet20", adapter, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0,
-                   step=Step(1.0, original))
+    second = PruneJob(first.model, "resnet20", adapter, Target(ratio=0.5),
+                      example_inputs=X, calibration=[], seed=0).prune(step=Step(1.0, original))
     assert second.model.layer1[0].bn2.num_features == 8 and second.model.layer1[0].out_scatter.fill.numel() == 16
     assert {u: k for u, (k, _) in second.structure.units.items()} == {
-        u: k for u, (k, _) in prune(dense, "resnet20", adapter, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0).structure.units.items()
+        u: k for u, (k, _) in PruneJob(dense, "resnet20", adapter, Target(ratio=0.5),
+                                       example_inputs=X, calibration=[], seed=0).prune().structure.units.items()
     }
     out = second.model(torch.randn(2, 1, 16, 16))
     assert out.shape == (2, 10) and torch.isfinite(out).all()
@@ -181,12 +190,10 @@ def test_rounding_follows_each_reference():
 
 
 def test_soft_pruning_refuses_a_layout_whose_removal_is_not_exact():
-    from bench.pruning.engine import ZeroingPruner
-
     model = build_model("resnet20", num_classes=10, in_channels=1)
     with pytest.raises(BenchError, match="needs a full-width layout.*use --layout full-width"):
-        ZeroingPruner(model, "resnet20", get_adapter("sfp")(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0,
-                      layout="hrankplus")
+        ZeroingPruner(PruneJob(model, "resnet20", get_adapter("sfp")(), Target(ratio=0.5),
+                               example_inputs=X, calibration=[], seed=0, layout="hrankplus"))
 
 
 def test_a_unit_without_a_score_is_an_error_naming_the_layer():
@@ -200,7 +207,7 @@ def test_a_unit_without_a_score_is_an_error_naming_the_layer():
 
     model = build_model("resnet20", num_classes=10, in_channels=1)
     with pytest.raises(BenchError, match="partial returned no score for layer layer2.1.conv1"):
-        prune(model, "resnet20", Partial(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0)
+        PruneJob(model, "resnet20", Partial(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0).prune()
 
 
 def test_bench_prune_prints_the_layout_and_identity_routes(capsys):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
-from bench.pruning.engine import prune
+from bench.pruning.job import PruneJob
 from bench.pruning.registry import adapter_names
 from bench.ui.cli import main
 
@@ -76,9 +76,8 @@ def check_pair(model_name: str, adapter, dense: torch.nn.Module) -> None:
     adapter_name = adapter.name
     refusal = expected_refusal(model_name, adapter)
     try:
-        pruned = prune(
-            dense, model_name, adapter, Target(ratio=0.5), example_inputs=EXAMPLE, calibration=CALIBRATION, seed=0
-        )
+        pruned = PruneJob(dense, model_name, adapter, Target(ratio=0.5),
+                          example_inputs=EXAMPLE, calibration=CALIBRATION, seed=0).prune()
     except BenchError as exc:
         message = str(exc)
         assert message and "\n" not in message, f"refusal is not one line: {message!r}"
@@ -126,10 +125,10 @@ def _tiny(middle: torch.nn.Module) -> torch.nn.Module:
 
 def test_depthwise_convs_prune_but_grouped_ones_are_refused():
     kwargs = dict(example_inputs=torch.zeros(1, 3, 8, 8), calibration=[], seed=0)
-    pruned = prune(_tiny(torch.nn.Conv2d(8, 8, 3, groups=8)), "tiny", get_adapter("l1-norm")(), Target(ratio=0.5), **kwargs)
+    pruned = PruneJob(_tiny(torch.nn.Conv2d(8, 8, 3, groups=8)), "tiny", get_adapter("l1-norm")(), Target(ratio=0.5), **kwargs).prune()
     assert pruned.model(torch.zeros(2, 3, 8, 8)).shape == (2, NUM_CLASSES) and pruned.structure.density < 1
     for grouped in (torch.nn.Conv2d(8, 16, 3, groups=8), torch.nn.Conv2d(8, 8, 3, groups=2)):  # channel multiplier; groups
         with pytest.raises(BenchError, match=r"grouped convolutions \(1: groups="):
-            prune(_tiny(grouped), "tiny", get_adapter("l1-norm")(), Target(ratio=0.5), **kwargs)
-    masked = prune(_tiny(torch.nn.Conv2d(8, 8, 3, groups=2)), "tiny", get_adapter("global-magnitude")(), Target(ratio=0.5), **kwargs)
+            PruneJob(_tiny(grouped), "tiny", get_adapter("l1-norm")(), Target(ratio=0.5), **kwargs).prune()
+    masked = PruneJob(_tiny(torch.nn.Conv2d(8, 8, 3, groups=2)), "tiny", get_adapter("global-magnitude")(), Target(ratio=0.5), **kwargs).prune()
     assert masked.structure.density < 1  # unstructured pruning masks grouped convs as any other

@@ -7,14 +7,15 @@ from bench.core.counting import count
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import Target, get_adapter, parse_compress_rate
-from bench.pruning.engine import prune
+from bench.pruning.job import PruneJob
 
 CIFAR = torch.zeros(1, 3, 32, 32)
 
 
 def _prune(model_name, adapter, target, layout=None):
     model = build_model(model_name, num_classes=10, in_channels=3).eval()
-    pruned = prune(model, model_name, get_adapter(adapter)(), target, example_inputs=CIFAR, calibration=[], seed=0, layout=layout)
+    pruned = PruneJob(model, model_name, get_adapter(adapter)(), target,
+                      example_inputs=CIFAR, calibration=[], seed=0, layout=layout).prune()
     return model, pruned
 
 
@@ -75,8 +76,8 @@ def test_channel_removal_is_exact_when_removed_channels_are_dead():
         conv.weight[:32] = 0
         bn.weight[:32] = 0
         bn.bias[:32] = 0
-    pruned = prune(model, "vgg16", get_adapter("l1-norm")(), Target(compress_rate=(0.5,) + (0.0,) * 11),
-                   example_inputs=CIFAR, calibration=[], seed=0)
+    pruned = PruneJob(model, "vgg16", get_adapter("l1-norm")(), Target(compress_rate=(0.5,) + (0.0,) * 11),
+                      example_inputs=CIFAR, calibration=[], seed=0).prune()
     assert pruned.model.features[0].out_channels == 32
     x = torch.randn(2, 3, 32, 32)
     assert torch.allclose(pruned.model.eval()(x), model(x), atol=1e-5)

@@ -10,7 +10,7 @@ from scipy.spatial.distance import cdist
 from trained_like import trained_like
 
 from bench.pruning import Target, get_adapter
-from bench.pruning.engine import plan
+from bench.pruning.job import PruneJob
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -25,8 +25,8 @@ def calibration(n_batches=2, batch=16, shape=(1, 16, 16), seed=1):
 
 def kept(adapter, model, ratio, model_name="resnet20", calib=(), example=X, **hp):
     cls = get_adapter(adapter)
-    p = plan(model, model_name, cls(cls.Hparams(**hp)) if hp else cls(), Target(ratio=ratio), example_inputs=example,
-             calibration=list(calib), seed=0)
+    p = PruneJob(model, model_name, cls(cls.Hparams(**hp)) if hp else cls(), Target(ratio=ratio),
+                 example_inputs=example, calibration=list(calib), seed=0).plan()
     return {unit: sorted(mask.nonzero().flatten().tolist()) for unit, mask in p.keep.items()}, p
 
 

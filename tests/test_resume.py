@@ -101,7 +101,7 @@ def test_diverged_runs_are_never_summarized_as_results():
     from bench.evaluation.arms import Arm
     from bench.evaluation.runs import run_record as _run_record
     from bench.pruning import get_adapter
-    from bench.pruning.engine import Structure
+    from bench.pruning.structure import Structure
 
     arm = Arm(get_adapter("l1-norm")(), "method")
     arm.structure, arm.counts = Structure("structured", {"conv1": (8, 16)}), Counts(10, 10)

@@ -15,7 +15,8 @@ from bench.adapters.taylor import Taylor
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import FeatureMap, PruningContext, Target, get_adapter
-from bench.pruning.engine import batchnorms_after, prune
+from bench.pruning.job import PruneJob
+from bench.pruning.units import batchnorms_after
 
 
 def context(model, layers, calibration=(), example=None):
@@ -86,7 +87,8 @@ def test_lamp_top_weight_of_every_layer_scores_one_and_survives_any_ratio(resnet
         # monotone in magnitude within a layer
         by_magnitude = s.flatten()[conv.weight.detach().abs().flatten().argsort(stable=True)]
         assert bool((by_magnitude[1:] >= by_magnitude[:-1]).all())
-    pruned = prune(resnet20, "resnet20", LAMP(), Target(ratio=0.97), example_inputs=torch.zeros(1, 1, 16, 16), calibration=[], seed=0)
+    pruned = PruneJob(resnet20, "resnet20", LAMP(), Target(ratio=0.97),
+                      example_inputs=torch.zeros(1, 1, 16, 16), calibration=[], seed=0).prune()
     for name, mask in pruned.masks.items():
         assert mask.flatten()[convs[name].weight.abs().argmax()], name
     sparsities = {n: 1 - k / t for n, (k, t) in pruned.structure.units.items()}
@@ -146,7 +148,8 @@ def test_fpgm_prunes_the_geometric_median_filter_through_the_core():
     conv = conv_with(FILTERS)
     model = nn.Sequential(conv, nn.ReLU(), nn.Conv2d(5, 3, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2)).eval()
     before = snapshot(model)
-    pruned = prune(model, "toy", FPGM(), Target(ratio=0.2), example_inputs=torch.zeros(1, 1, 4, 4), calibration=[], seed=0)
+    pruned = PruneJob(model, "toy", FPGM(), Target(ratio=0.2),
+                      example_inputs=torch.zeros(1, 1, 4, 4), calibration=[], seed=0).prune()
     assert torch.equal(pruned.model[0].weight, FILTERS[:4].view(4, 1, 2, 2))  # filter 4 (the median) removed
     assert_untouched(model, before)
 
@@ -262,7 +265,8 @@ def test_taylor_through_the_core_is_global(resnet20):
     before = snapshot(resnet20)
     adapter = get_adapter("taylor")()
     assert adapter.allocation == "global" and adapter.needs_gradients and adapter.calibration_size() == (30, 256)
-    pruned = prune(resnet20, "resnet20", adapter, Target(ratio=0.5), example_inputs=torch.zeros(1, 1, 16, 16), calibration=calibration, seed=0)
+    pruned = PruneJob(resnet20, "resnet20", adapter, Target(ratio=0.5),
+                      example_inputs=torch.zeros(1, 1, 16, 16), calibration=calibration, seed=0).prune()
     kept = [k / t for k, t in pruned.structure.units.values() if k < t]
     assert len(set(kept)) > 1  # one threshold over all layers: rates differ between layers
     assert_untouched(resnet20, before)

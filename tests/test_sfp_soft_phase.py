@@ -21,7 +21,8 @@ from bench.core.hooks import TrainingHook
 from bench.core.train import TrainSpec, evaluate, train
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
-from bench.pruning.engine import ZeroingPruner, prune
+from bench.pruning.job import PruneJob
+from bench.pruning.soft import ZeroingPruner
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -50,7 +51,7 @@ def batches(n, seed=0, size=16):
 def soft_epoch(model, adapter, ratio=0.3, steps=5):
     """One short soft epoch as bench.core.train runs it: zero before training, the hook after every
     backward pass, zero again after the epoch (the soft phase's LR, momentum and weight decay on digits)."""
-    pruner = ZeroingPruner(model, MODEL, adapter, Target(ratio=ratio), example_inputs=X, calibration=[], seed=0)
+    pruner = ZeroingPruner(PruneJob(model, MODEL, adapter, Target(ratio=ratio), example_inputs=X, calibration=[], seed=0))
     hook = adapter.soft_pruning().hook(pruner)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
     hook.before_training(model)
@@ -77,7 +78,7 @@ def test_a_zeroed_filter_gets_a_gradient_hundreds_of_times_a_live_ones_through_i
     """The root cause: a zeroed filter's channel has zero batch variance, so its BatchNorm divides
     the gradient by sqrt(eps) instead of by the channel's standard deviation."""
     model = trained_like()
-    ZeroingPruner(model, MODEL, sfp(), Target(ratio=0.3), example_inputs=X, calibration=[], seed=0).zero(model)
+    ZeroingPruner(PruneJob(model, MODEL, sfp(), Target(ratio=0.3), example_inputs=X, calibration=[], seed=0)).zero(model)
     model.train()
     inputs, labels = batches(1)[0]
     F.cross_entropy(model(inputs), labels).backward()
@@ -118,7 +119,7 @@ def test_the_small_network_computes_what_the_masked_soft_network_validated():
     for _ in range(2):  # two short soft phases, each ending with a zeroing
         soft_epoch(model, adapter, ratio=0.5)
     model.eval()
-    small = prune(model, MODEL, adapter, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0).model.eval()
+    small = PruneJob(model, MODEL, adapter, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0).prune().model.eval()
     inputs = batches(1, seed=1, size=32)[0][0]
     with torch.no_grad():
         assert (model(inputs) - small(inputs)).abs().max() < 1e-4
@@ -127,9 +128,9 @@ def test_the_small_network_computes_what_the_masked_soft_network_validated():
 def test_a_resumed_pruner_masks_the_filters_that_are_zero():
     """After a resume no `zero` has run in the process: the zeroed filters are still the lowest-scored."""
     model = trained_like()
-    ZeroingPruner(model, MODEL, sfp(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0).zero(model)
+    ZeroingPruner(PruneJob(model, MODEL, sfp(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0)).zero(model)
     zeros = zeroed(model)
-    fresh = ZeroingPruner(model, MODEL, sfp(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0)
+    fresh = ZeroingPruner(PruneJob(model, MODEL, sfp(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0))
     model.train()
     inputs, labels = batches(1)[0]
     F.cross_entropy(model(inputs), labels).backward()
@@ -158,7 +159,7 @@ def test_on_trained_digits_weights_the_soft_phase_keeps_the_dense_accuracy(ratio
     dense_val = train(model, data, dense, seed=0, memory_format="contiguous").best_val_top1
     assert dense_val > 90
     adapter, target = sfp(), Target(ratio=ratio)
-    pruner = ZeroingPruner(model, MODEL, adapter, target, example_inputs=X, calibration=[], seed=0)
+    pruner = ZeroingPruner(PruneJob(model, MODEL, adapter, target, example_inputs=X, calibration=[], seed=0))
     soft = TrainSpec(epochs=2, batch_size=64, lr_at=lambda s: 0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
     kept = []
 
@@ -169,5 +170,5 @@ def test_on_trained_digits_weights_the_soft_phase_keeps_the_dense_accuracy(ratio
     result = train(model, data, soft, seed=0, hooks=[adapter.soft_pruning().hook(pruner), Kept()], memory_format="contiguous")
     assert len(kept) == 2 and kept[0] == kept[1]
     assert result.curve[-1].val_top1 > dense_val - 10  # 95.1% at 0.3, 93.1% at 0.4
-    small = prune(model, MODEL, adapter, target, example_inputs=X, calibration=[], seed=0).model
+    small = PruneJob(model, MODEL, adapter, target, example_inputs=X, calibration=[], seed=0).prune().model
     assert evaluate(small, data, "val", "contiguous")[0] > dense_val - 10

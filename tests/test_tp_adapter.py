@@ -12,7 +12,8 @@ import torch_pruning as tp
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
-from bench.pruning.engine import prune
+from bench.pruning.apply import score_units
+from bench.pruning.job import PruneJob
 from bench.pruning.units import Units
 from bench.pruning.layouts import resolve_layout
 from bench.ui.cli import main
@@ -33,8 +34,8 @@ def test_every_supported_importance_prunes_a_resnet_and_leaves_no_gradients():
     names = module.importance_names()
     assert {"GroupMagnitudeImportance", "GroupTaylorImportance", "LAMPImportance", "FPGMImportance"} <= set(names)
     for name in names:
-        pruned = prune(model, "resnet20", TP(TP.Hparams(importance=name)), Target(ratio=0.5), example_inputs=X,
-                       calibration=CALIBRATION, seed=0)
+        pruned = PruneJob(model, "resnet20", TP(TP.Hparams(importance=name)), Target(ratio=0.5),
+                          example_inputs=X, calibration=CALIBRATION, seed=0).prune()
         assert pruned.structure.density < 1 and pruned.model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
         assert all(p.grad is None for p in model.parameters()), name  # the dense model is left as given
 
@@ -45,8 +46,6 @@ def test_scores_are_torch_prunings_own_on_a_plain_network():
     model = build_model("vgg16", num_classes=10, in_channels=3).eval()
     adapter = TP()
     units = Units(model, True, X, resolve_layout(model, "vgg16", adapter.layout, None))
-    from bench.pruning.engine import score_units
-
     ours = score_units(model, adapter, units, example_inputs=X, calibration=[], seed=0)
     plain = tp.DependencyGraph().build_dependency(model, example_inputs=X)
     importance = tp.importance.GroupMagnitudeImportance()
@@ -108,7 +107,7 @@ def test_each_importance_passes_conformance_and_the_model_matrix(importance, den
         adapter = variant()
         if importance == "BNScaleImportance" and family.startswith("timm:") and family != "timm:regnetx_002":
             with pytest.raises(BenchError, match="finds nothing to score"):  # groups without a BatchNorm
-                prune(dense_models(family), family, adapter, Target(ratio=0.5), example_inputs=torch.zeros(1, 3, 32, 32),
-                      calibration=MATRIX_CALIBRATION, seed=0)
+                PruneJob(dense_models(family), family, adapter, Target(ratio=0.5),
+                         example_inputs=torch.zeros(1, 3, 32, 32), calibration=MATRIX_CALIBRATION, seed=0).prune()
             continue
         check_pair(family, adapter, dense_models(family))

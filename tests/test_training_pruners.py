@@ -17,7 +17,10 @@ from bench.errors import BenchError
 from bench.infra.progress import SilentReporter
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
-from bench.pruning.engine import Step, Structure, ZeroingPruner, prune
+from bench.pruning.allocation import Step
+from bench.pruning.job import PruneJob
+from bench.pruning.soft import ZeroingPruner
+from bench.pruning.structure import Structure
 
 MODEL = "resnet20"
 X = torch.zeros(1, 1, 16, 16)
@@ -32,7 +35,8 @@ def dense():
 def prune_with(name, model, target=None, step=None, reference=None, seed=0, **hp):
     cls = get_adapter(name)
     adapter = cls(cls.Hparams(**hp)) if hp else cls()
-    return prune(model, MODEL, adapter, target, example_inputs=X, calibration=[], seed=seed, step=step, reference=reference)
+    return PruneJob(model, MODEL, adapter, target,
+                    example_inputs=X, calibration=[], seed=seed).prune(step=step, reference=reference)
 
 
 def original_of(structure: Structure) -> Structure:
@@ -103,8 +107,8 @@ def test_zeroing_prunes_softly_what_the_hard_prune_removes(dense):
     model.load_state_dict(dense.state_dict())
     sfp = get_adapter("sfp")()
     target = Target(ratio=0.5)
-    ZeroingPruner(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0).zero(model)
-    hard = prune(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0)
+    ZeroingPruner(PruneJob(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0)).zero(model)
+    hard = PruneJob(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0).prune()
     soft_zero = {n: int((m.weight.flatten(1).abs().sum(1) == 0).sum()) for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)}
     removed = sum(t - k for k, t in hard.structure.units.values())
     assert removed > 0 and sum(soft_zero.values()) >= removed
@@ -120,7 +124,7 @@ def test_zeroed_filters_can_grow_back(dense):
     sfp = get_adapter("sfp")()
     with torch.no_grad():  # a trained net's BatchNorm shifts: at init (0) the ReLU blocks every gradient
         model.layer1[0].bn1.bias.fill_(0.1)
-    ZeroingPruner(model, MODEL, sfp, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0).zero(model)
+    ZeroingPruner(PruneJob(model, MODEL, sfp, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0)).zero(model)
     conv = model.layer1[0].conv1
     zeroed = conv.weight.flatten(1).abs().sum(1) == 0
     assert zeroed.any()
@@ -141,7 +145,8 @@ def test_after_the_final_zeroing_the_soft_and_the_small_network_compute_the_same
     target = Target(ratio=0.5)
     gen = torch.Generator().manual_seed(0)
     recalibration = [(torch.randn(16, 1, 16, 16, generator=gen), torch.zeros(16, dtype=torch.long)) for _ in range(2)]
-    zeroing = ZeroingPruner(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0, recalibration=recalibration)
+    zeroing = ZeroingPruner(PruneJob(model, MODEL, sfp, target,
+                                     example_inputs=X, calibration=[], seed=0), recalibration=recalibration)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     zeroing.zero(model)
     for _epoch in range(3):
@@ -156,7 +161,7 @@ def test_after_the_final_zeroing_the_soft_and_the_small_network_compute_the_same
     assert zeroed.any() and torch.equal(model.bn1.running_var[zeroed], torch.zeros(int(zeroed.sum())))
     assert model.bn1.momentum == 0.1 and model.training
     model.eval()
-    small = prune(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0)
+    small = PruneJob(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0).prune()
     x = torch.randn(32, 1, 16, 16, generator=gen)
     with torch.no_grad():
         soft, hard = model(x), small.model.eval()(x)

@@ -16,7 +16,8 @@ from bench.errors import BenchError
 from bench.evaluation.runs import RunOutcome
 from bench.infra import distributed
 from bench.pruning import Adapter
-from bench.pruning.engine import Structure, identity_routes
+from bench.pruning.structure import Structure
+from bench.pruning.surgery import identity_routes
 
 
 @dataclass

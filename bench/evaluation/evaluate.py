@@ -9,7 +9,7 @@ into the same folder) is not run again: the record is read back and returned.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -43,9 +43,9 @@ from bench.infra.environment import (
 )
 from bench.infra.interrupt import StopFlag
 from bench.infra.progress import Reporter, SilentReporter
-from bench.pruning import Adapter, get_adapter
-from bench.pruning.cost import resolve_target, uniform_at_flops
-from bench.pruning.engine import Structure, layout_for
+from bench.pruning import Adapter
+from bench.pruning.controls import random_control_adapter
+from bench.pruning.job import PruneJob
 
 DEFAULT_RECORDS_DIR = defaults.RECORDS_DIR
 SAME_AS_RANDOM_CONTROL = "same_as_random_control"  # the record's allocation control, when it is the random control's network
@@ -77,16 +77,6 @@ def specify(device: torch.device, reporter: Reporter | None = None, **fields) ->
     )
 
 
-def random_adapter(kind: str) -> Adapter:
-    """Random pruning of a kind; matched to a structure, it keeps the same per-unit counts in its layout."""
-    random_cls = get_adapter("random")
-    return random_cls(random_cls.Hparams(kind=kind))
-
-
-def random_control_adapter(method: Adapter) -> Adapter:
-    return random_adapter(method.kind)
-
-
 def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Reporter | None = None, stop: StopFlag | None = None) -> tuple[dict, Path]:
     """Run (or resume, or find) one evaluation and write its record. Each (arm, seed) run is cached by
     what determines it under runs/run/ and is never trained twice, so rerunning a command continues it."""
@@ -108,8 +98,9 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     # Fail fast, before any data loads or anything trains: the checks every run passes, as a sweep's.
     Preflight().check(spec)
     data = load_data(spec.dataset, device, split_seed=spec.split_seed, data_root=execution.data_root, download=execution.download)
-    inputs = example_inputs(data.spec, device)
-    layout = layout_for(new_model(spec.model, data.spec, device), spec.model, adapter, spec.layout)
+    fresh = new_model(spec.model, data.spec, device)
+    job = PruneJob(fresh, spec.model, adapter, spec.target, example_inputs=example_inputs(data.spec, device), layout=spec.layout)
+    layout = job.resolve_layout()  # checked, with the rest, by the preflight above
     files.ensure_dir(execution.records_dir)
     dense = train_dense(
         spec.model,
@@ -128,10 +119,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
 
     # A cost target becomes the adapter's keep counts, searched once on the dense weights (its scores
     # drawn on the same calibration batches every seed prunes with).
-    target, match = resolve_target(
-        dense.model, spec.model, adapter, spec.target, example_inputs=inputs,
-        calibration=calibration_batches(adapter, data), seed=CALIBRATION_SEED, layout=spec.layout,
-    )
+    job, match = replace(job, model=dense.model, calibration=calibration_batches(adapter, data), seed=CALIBRATION_SEED).resolved()
     if match is not None:
         reporter.message(
             f"--speedup {match.speedup:g}: {adapter.name} keeps {100 / match.achieved_speedup:.2f}% of the FLOPs "
@@ -142,10 +130,8 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     if spec.random_control:
         arms.append(Arm(random_control_adapter(adapter), "control"))
     ev = Evaluation(
-        model_name=spec.model,
-        target=target,
+        job=replace(job, layout=layout.name),
         data=data,
-        dense_model=dense.model,
         dense_counts=dense.counts,
         protocol=protocol,
         iterations=spec.iterations,
@@ -158,7 +144,6 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
         compile=spec.compile,
         memory_format=spec.memory_format,
         checkpoint_every=execution.checkpoint_every,
-        layout=layout.name,
         soft_epochs=len(spec.seeds) * soft.epochs if (soft := soft_schedule(adapter, data.spec.recipe)) else 0,
     )
     allocation: Arm | str | None = None  # the allocation control: an arm, SAME_AS_RANDOM_CONTROL, or not asked
@@ -169,7 +154,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
             method_steps = method_steps or outcome.steps
             arm.add(outcome, seed, ev.example_inputs(), data.spec.input_shape, spec.iterations)
         if spec.allocation_control and allocation is None:
-            allocation = allocation_arm(ev, adapter, arms[0], layout.name, len(spec.seeds), spec.random_control)
+            allocation = allocation_arm(ev, adapter, arms[0], len(spec.seeds), spec.random_control)
         if isinstance(allocation, Arm):
             outcome = retrain(ev, allocation.adapter, seed, [allocation.structure])
             allocation.add(outcome, seed, ev.example_inputs(), data.spec.input_shape, spec.iterations)
@@ -180,16 +165,12 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     return record, path
 
 
-def allocation_arm(ev: Evaluation, method: Adapter, method_arm: Arm, layout: str, seeds: int, random_control: bool) -> Arm | str:
+def allocation_arm(ev: Evaluation, method: Adapter, method_arm: Arm, seeds: int, random_control: bool) -> Arm | str:
     """The allocation control of a method: random channels, one rate for every entry of the method's
     layout, at the method's FLOPs. Where that is the method's own widths (a layerwise method at one
     rate) it is the random control's network, trained once: the record says so instead (when the
     random control runs; without it, it is trained as an arm of its own)."""
-    uniform = uniform_at_flops(
-        ev.dense_model, ev.model_name, method, random_control_adapter(method), method_arm.counts.flops,
-        example_inputs=ev.example_inputs(), layout=layout,
-    )
-    structure = Structure("structured", {u: (uniform.counts[u], t) for u, (_, t) in method_arm.structure.units.items()}, layout)
+    structure = ev.job.allocation_control(method_arm.structure, method_arm.counts.flops)
     if structure == method_arm.structure and random_control:
         return SAME_AS_RANDOM_CONTROL
     ev.total_runs += seeds

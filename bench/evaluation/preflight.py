@@ -16,11 +16,10 @@ import torch
 
 from bench.errors import BenchError
 from bench.evaluation.loading import example_inputs, load_checkpoint, new_model
-from bench.evaluation.runs import check_iterations, prunes_while_training
-from bench.evaluation.spec import RunSpec
 from bench.data import DATASETS
-from bench.pruning.cost import check_reach
-from bench.pruning.engine import check_soft_layout, check_target
+from bench.evaluation.runs import check_iterations
+from bench.evaluation.spec import RunSpec
+from bench.pruning.job import PruneJob
 
 _CPU = torch.device("cpu")
 
@@ -64,14 +63,10 @@ class Preflight:
         key = ("target", spec.adapter, spec.hparams, spec.target, spec.model, spec.dataset, spec.layout)
         if key in self._done:
             return
-        model = self.model(spec.model, spec.dataset)
-        inputs = example_inputs(DATASETS.get(spec.dataset), _CPU)
+        job = PruneJob(self.model(spec.model, spec.dataset), spec.model, adapter, spec.target,
+                       example_inputs=example_inputs(DATASETS.get(spec.dataset), _CPU), layout=spec.layout)
         try:
-            layout = check_target(model, spec.model, adapter, spec.target, inputs, spec.layout)
-            if spec.target.speedup is not None:  # reach depends on the widths only, not on weights or scores
-                check_reach(model, spec.model, adapter, spec.target.speedup, example_inputs=inputs, layout=spec.layout)
-            if prunes_while_training(adapter):
-                check_soft_layout(model, spec.model, adapter, layout)
+            job.preflight()  # the target and layout, a speed-up's reach, soft pruning's full width
         except BenchError as exc:
             raise BenchError(f"{spec.target.describe()} on {spec.model}: {exc}") from None
         self._done.add(key)

@@ -15,10 +15,11 @@ import torch
 from bench.core.counting import count
 from bench.data import DATASETS
 from bench.errors import BenchError
-from bench.evaluation.evaluate import random_adapter
 from bench.evaluation.spec import RunSpec
 from bench.models import build_model
-from bench.pruning.engine import Structure, prune
+from bench.pruning.controls import random_adapter
+from bench.pruning.job import PruneJob
+from bench.pruning.structure import Structure
 
 
 def problems(record: dict) -> list[str]:
@@ -64,6 +65,6 @@ def _counts(model_name: str, dataset_name: str, structure: str | None) -> tuple[
         counted = count(dense, x)
         return counted.params, counted.flops
     reference = Structure.from_dict(json.loads(structure))
-    pruned = prune(dense, model_name, random_adapter(reference.kind), None, example_inputs=x, calibration=[], seed=0, reference=reference)
+    pruned = PruneJob(dense, model_name, random_adapter(reference.kind), None, example_inputs=x).prune(reference=reference)
     counted = count(pruned.model, x, pruned.masks)
     return counted.params, counted.flops

@@ -8,7 +8,9 @@ Three shapes, chosen by what the adapter declares and the user asks for:
   dense weights with the adapter's hook under the original step schedule, remove for real what the
   adapter's final scores say, then retrain the small network under the protocol.
 
-A random control is pruned to the method's per-unit counts of the same seed at every step.
+A random control is pruned to the method's per-unit counts of the same seed at every step. The pruning
+itself (each step, the control's matching, the soft pruner) is the evaluation's `PruneJob`
+(bench/pruning/job.py); this module trains, caches and records.
 
 A run is identified by what determines its numbers, not by the record that asked for it: the network
 it starts from (architecture, weights and masks), what the protocol does (its optimiser and the LR of
@@ -30,7 +32,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -52,25 +54,20 @@ from bench.infra import files
 from bench.infra.interrupt import StopFlag
 from bench.infra.locks import exclusive
 from bench.infra.progress import Reporter
-from bench.pruning import Adapter, SoftPruning, Target
-from bench.pruning.engine import (
-    PrunedModel,
-    Step,
-    Structure,
-    ZeroingPruner,
-    prune,
-    rescale_filters,
-)
+from bench.pruning import Adapter, SoftPruning
+from bench.pruning.job import PruneJob
+from bench.pruning.structure import PrunedModel, Structure
+from bench.pruning.surgery import rescale_filters
 
 
 @dataclass
 class Evaluation:
     """What every run of one evaluation shares."""
 
-    model_name: str
-    target: Target
+    # The method's pruning of the dense model, its target and layout resolved (a control takes its
+    # layout from the method's structure); each run's job replaces its adapter, seed and calibration.
+    job: PruneJob
     data: DataBundle
-    dense_model: torch.nn.Module
     dense_counts: Counts
     protocol: Protocol
     iterations: int
@@ -84,12 +81,18 @@ class Evaluation:
     compile: bool = False  # train through torch.compile
     memory_format: str = defaults.MEMORY_FORMAT  # of the model and its batches while training
     checkpoint_every: float = CHECKPOINT_EVERY  # seconds between periodic checkpoints
-    layout: str | None = None  # where the method prunes (its control takes it from the method's structure)
     soft_epochs: int = 0  # epochs of soft pruning before the protocol, summed over the method's seeds
 
+    @property
+    def dense_model(self) -> torch.nn.Module:
+        return self.job.model
+
     def example_inputs(self) -> torch.Tensor:
-        device = next(self.dense_model.parameters()).device
-        return torch.zeros(1, *self.data.spec.input_shape, device=device)
+        return self.job.example_inputs
+
+    def pruning(self, adapter: Adapter, seed: int) -> PruneJob:
+        """The job of one arm's run: its adapter, the run's seed, and the batches that adapter scores on."""
+        return replace(self.job, adapter=adapter, seed=seed, calibration=calibration_batches(adapter, self.data))
 
 
 @dataclass
@@ -126,16 +129,11 @@ def run(ev: Evaluation, adapter: Adapter, seed: int, reference_steps: list[Struc
     """Retrain one arm for one seed; `reference_steps` (the method's structures) make it a control."""
     if prunes_while_training(adapter) and reference_steps is None:
         return _run_soft(ev, adapter, seed)
-    current, original, masks = ev.dense_model, None, {}
     structures: list[Structure] = []
     step_records: list[dict] = []
     pruned: PrunedModel | None = None
-    for i in range(1, ev.iterations + 1):
-        if reference_steps is not None and i > len(reference_steps):
-            break  # the method diverged at an earlier step: its control stops there too
-        step = Step(i / ev.iterations, original, masks) if ev.iterations > 1 else None
-        pruned = _prune(ev, adapter, current, seed, reference_steps[i - 1] if reference_steps else None, step)
-        original = original or Structure(pruned.structure.kind, {u: (t, t) for u, (_, t) in pruned.structure.units.items()})
+    # Each step prunes the model the previous one trained (in place, below); a control stops where its method did.
+    for i, pruned in enumerate(ev.pruning(adapter, seed).steps(ev.iterations, reference_steps), start=1):
         structures.append(pruned.structure)
         counts = count(pruned.model, ev.example_inputs(), pruned.masks)
         resolved = _resolve(ev, counts)
@@ -150,7 +148,6 @@ def run(ev: Evaluation, adapter: Adapter, seed: int, reference_steps: list[Struc
         step_records.append({"step": i, "structure": pruned.structure.to_dict(), **counts.to_dict(), **result})
         if result["diverged"]:
             break
-        current, masks = pruned.model, pruned.masks
     return RunOutcome(_iterative_record(seed, step_records), structures, pruned)
 
 
@@ -170,21 +167,6 @@ def calibration_batches(adapter: Adapter, data: DataBundle) -> list:
     return data.calibration_batches(n_batches, batch_size, seed=CALIBRATION_SEED)
 
 
-def _prune(ev: Evaluation, adapter: Adapter, model, seed: int, reference: Structure | None, step: Step | None) -> PrunedModel:
-    return prune(
-        model,
-        ev.model_name,
-        adapter,
-        None if reference is not None else ev.target,
-        example_inputs=ev.example_inputs(),
-        calibration=calibration_batches(adapter, ev.data),
-        seed=seed,
-        reference=reference,
-        step=step,
-        layout=ev.layout,
-    )
-
-
 def _resolve(ev: Evaluation, counts: Counts) -> ResolvedProtocol:
     flops_ratio = ev.dense_counts.flops / max(counts.flops, 1) if ev.protocol.budget == "flops" else None
     resolved = resolve(ev.protocol, ev.data.spec.recipe, flops_ratio=flops_ratio)
@@ -200,7 +182,7 @@ def run_key(ev: Evaluation, model: torch.nn.Module, masks: dict, resolved: Resol
         {
             "kind": "retrain",
             "version": RETRAINING_VERSION,
-            "model": ev.model_name,
+            "model": ev.job.model_name,
             "architecture": config_hash(repr(model)),  # the module tree: widths, scatter slots, shortcuts
             "weights": weights_digest(model.state_dict()),
             "masks": weights_digest(masks),
@@ -226,10 +208,11 @@ def _run_soft(ev: Evaluation, adapter: Adapter, seed: int) -> RunOutcome:
     shares it; its own result (the reference's "without fine-tuning" number) is kept as `soft`."""
     soft = adapter.soft_pruning()
     schedule = soft_schedule(adapter, ev.data.spec.recipe)
-    planned = _prune(ev, adapter, ev.dense_model, seed, None, None)  # the structure the hook prunes towards
+    job = ev.pruning(adapter, seed)
+    planned = job.prune()  # the structure the hook prunes towards
     key = run_key(
         ev, ev.dense_model, {}, schedule, seed,
-        adapter=[adapter.name, adapter.version, to_jsonable(adapter.hparams)], target=ev.target.to_dict(), layout=ev.layout,
+        adapter=[adapter.name, adapter.version, to_jsonable(adapter.hparams)], target=job.target.to_dict(), layout=job.layout,
     )
     label = f"{adapter.name} seed {seed} (soft pruning)"
     run_dir = _run_dir(ev, key)
@@ -238,8 +221,8 @@ def _run_soft(ev: Evaluation, adapter: Adapter, seed: int) -> RunOutcome:
     with _holding(ev, run_dir, label):
         entry = _finished(ev, run_dir, key, label)
         if entry is None or not load_weights(model, weights):
-            entry = _train_soft(ev, adapter, soft, schedule, model, seed, run_dir, key, label)
-    small = _prune(ev, adapter, model, seed, None, None)
+            entry = _train_soft(ev, job, soft, schedule, model, run_dir, key, label)
+    small = job.prune(model)
     if small.structure != planned.structure:
         raise BenchError(f"{adapter.name}: the network pruned after soft pruning does not have the planned structure")
     if soft.rescale:
@@ -253,23 +236,16 @@ def _run_soft(ev: Evaluation, adapter: Adapter, seed: int) -> RunOutcome:
     return RunOutcome({**result, "soft": {"epochs": schedule.epochs, "lr_max": schedule.lr_max, **phase}}, [small.structure], small)
 
 
-def _train_soft(ev: Evaluation, adapter: Adapter, soft: SoftPruning, schedule: ResolvedProtocol, model, seed: int,
+def _train_soft(ev: Evaluation, job: PruneJob, soft: SoftPruning, schedule: ResolvedProtocol, model,
                 run_dir: Path, key: str, label: str) -> dict:
-    """Train `model` in place with the soft-pruning hook; its entry states the small network's accuracy."""
-    zeroing = ZeroingPruner(
-        model,
-        ev.model_name,
-        adapter,
-        ev.target,
-        example_inputs=ev.example_inputs(),
-        calibration=calibration_batches(adapter, ev.data),
-        seed=seed,
-        layout=ev.layout,
-        recalibration=ev.data.calibration_batches(RECALIBRATION_BATCHES, schedule.batch_size, seed=CALIBRATION_SEED),
-    )
+    """Train `model` in place with the soft-pruning hook of `job` (the run's); its entry states the small
+    network's accuracy."""
+    seed = job.seed
+    recalibration = ev.data.calibration_batches(RECALIBRATION_BATCHES, schedule.batch_size, seed=CALIBRATION_SEED)
+    zeroing = replace(job, model=model).soft_pruner(recalibration=recalibration)
     result = _train(ev, model, schedule, seed, run_dir, label, [soft.hook(zeroing)])
     if not result.diverged:  # the accuracy of the small network, not of the zeroed full-width one
-        small = _prune(ev, adapter, model, seed, None, None)
+        small = job.prune(model)
         result.test_top1, result.test_top5 = evaluate_accuracy(small.model, ev.data, "test", ev.memory_format)
         small_val, _ = evaluate_accuracy(small.model, ev.data, "val", ev.memory_format)
         if abs(small_val - result.best_val_top1) > 1e-6:  # e.g. --hp interval > 1: the best epoch was not zeroed

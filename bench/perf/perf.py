@@ -51,7 +51,7 @@ from bench.errors import BenchError
 from bench.infra.devices import MEMORY_FORMATS
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
-from bench.pruning.engine import prune
+from bench.pruning.job import PruneJob
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ def speedup_ratio(ratio: float = HALF_FLOPS, batch: int = 256, repeats: int = 11
     dense = build_model("resnet56", num_classes=10, in_channels=3).eval()
     x = torch.zeros(1, 3, 32, 32)
     target = Target(ratio=ratio)
-    pruned = prune(dense, "resnet56", get_adapter("l1-norm")(), target, example_inputs=x, calibration=[], seed=0).model.eval()
+    pruned = PruneJob(dense, "resnet56", get_adapter("l1-norm")(), target, example_inputs=x).prune().model.eval()
     by_flops = count(dense, x).flops / count(pruned, x).flops
     models = [for_inference(dense)[0], for_inference(pruned)[0]]
     inputs = torch.zeros(batch, 3, 32, 32)

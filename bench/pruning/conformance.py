@@ -1,5 +1,5 @@
 """The adapter conformance checks: what every pruning adapter must satisfy, run through the same
-`prune()` the benchmark uses (so adapters with extra lifecycle hooks are checked the same way).
+`PruneJob` the benchmark uses (so adapters with extra lifecycle hooks are checked the same way).
 
 Used by tests/test_adapter_conformance.py (parametrized over the registry), by tests/test_scaffold.py
 (a freshly generated adapter passes as it is), and importable from a third-party package's tests:
@@ -24,9 +24,10 @@ import torch.nn.functional as F
 
 from bench.core.counting import count
 from bench.models import build_model
-from bench.pruning.engine import PrunedModel, prune
 from bench.pruning.interface import Adapter, PruningContext, Scores
+from bench.pruning.job import PruneJob
 from bench.pruning.registry import get_adapter
+from bench.pruning.structure import PrunedModel
 from bench.pruning.targets import Target
 
 AdapterSpec = Union[str, type]  # a registered name or an Adapter subclass
@@ -78,11 +79,14 @@ def adapter_class(spec: AdapterSpec) -> type:
 
 def run(spec: AdapterSpec, setup: Setup, ratio: float = 0.5, *, seed: int = 0, adapter: Adapter | None = None) -> PrunedModel:
     """Prune the setup's dense model with a fresh instance of the adapter (default hyperparameters)."""
+    return job(spec, setup, ratio, seed=seed, adapter=adapter).prune()
+
+
+def job(spec: AdapterSpec, setup: Setup, ratio: float = 0.5, *, seed: int = 0, adapter: Adapter | None = None) -> PruneJob:
+    """The pruning of the setup's dense model by the adapter (a fresh instance unless `adapter` is given)."""
     adapter = adapter if adapter is not None else adapter_class(spec)()
-    return prune(
-        setup.dense, setup.model_name, adapter, Target(ratio=ratio),
-        example_inputs=setup.example_inputs, calibration=setup.calibration, seed=seed,
-    )
+    return PruneJob(setup.dense, setup.model_name, adapter, Target(ratio=ratio), example_inputs=setup.example_inputs,
+                    calibration=setup.calibration, seed=seed)
 
 
 # --- the checks ------------------------------------------------------------------------------------
@@ -108,7 +112,7 @@ def check_score_shapes(adapter: Adapter, ctx: PruningContext, scores: Scores) ->
 
 
 def check_scores_have_the_right_shapes(spec: AdapterSpec, setup: Setup) -> None:
-    """`adapter.score(ctx)` on exactly the context `prune()` builds, checked before anything is removed."""
+    """`adapter.score(ctx)` on exactly the context pruning builds, checked before anything is removed."""
     adapter = adapter_class(spec)()
     original = adapter.score
     calls = []
@@ -172,14 +176,10 @@ def check_same_seed_same_result(spec: AdapterSpec, setup: Setup) -> None:
 
 def check_random_control_matches_the_structure(spec: AdapterSpec, setup: Setup) -> None:
     """The random control the benchmark builds from this result keeps exactly its per-layer counts."""
-    from bench.api import random_control_adapter
-
     adapter = adapter_class(spec)()
-    method = run(spec, setup, 0.5, adapter=adapter)
-    control = prune(
-        setup.dense, setup.model_name, random_control_adapter(adapter), None,
-        example_inputs=setup.example_inputs, calibration=[], seed=1, reference=method.structure,
-    )
+    pruning = job(spec, setup, 0.5, adapter=adapter)
+    method = pruning.prune()
+    control = pruning.random_control(method.structure, seed=1)
     name = adapter.name
     _require(control.structure == method.structure, f"{name}: the random control's structure differs")
     _require(_layer_sizes(control) == _layer_sizes(method), f"{name}: the random control's per-layer sizes differ")
@@ -232,4 +232,4 @@ def check_adapter(
     return results
 
 
-__all__ = ["CHECKS", "Setup", "check_adapter", "check_score_shapes", "make_setup", "run"] + [c.__name__ for c in CHECKS]
+__all__ = ["CHECKS", "Setup", "check_adapter", "check_score_shapes", "job", "make_setup", "run"] + [c.__name__ for c in CHECKS]

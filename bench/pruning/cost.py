@@ -26,18 +26,23 @@ target; the nearest is then used and the match says so.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 
 from bench.core.counting import Counts, count
 from bench.errors import BenchError
-from bench.pruning.engine import layout_for, score_units, target_counts
+from bench.pruning.allocation import target_counts
+from bench.pruning.apply import layout_for, score_units
 from bench.pruning.interface import Adapter
 from bench.pruning.surgery import remove_channels
 from bench.pruning.targets import KeepCounts, Target
 from bench.pruning.units import Units
+
+if TYPE_CHECKING:  # the job's type only: job.py calls this module
+    from bench.pruning.job import PruneJob
 
 TOLERANCE = 0.005  # of the dense FLOPs: how far from the target a matched network may land
 MAX_RATIO = 1 - 1e-9  # the most any ratio removes: every unit keeps its last channel
@@ -117,33 +122,25 @@ class _Candidates:
 
 
 class CostSearch:
-    """The search space of one adapter on one model: ratio → keep counts → counted network."""
+    """The search space of one adapter on one model (the job's, in the job's layout; its target is not
+    read): ratio → keep counts → counted network."""
 
-    def __init__(
-        self,
-        model: nn.Module,
-        model_name: str,
-        adapter: Adapter,
-        *,
-        example_inputs: torch.Tensor,
-        calibration: list[tuple[torch.Tensor, torch.Tensor]] = (),
-        seed: int = 0,
-        layout: str | None = None,
-        scores: bool = True,
-    ):
+    def __init__(self, job: PruneJob, *, scores: bool = True):
+        adapter, model = job.adapter, job.model
         if adapter.kind != "structured":
             raise BenchError(f"--speedup is a FLOPs target for structured pruning; {adapter.name} is unstructured")
-        self.model_name, self.adapter = model_name, adapter
-        self.units = Units(model, True, example_inputs, layout_for(model, model_name, adapter, layout))
+        self.model_name, self.adapter = job.model_name, adapter
+        self.units = Units(model, True, job.example_inputs, layout_for(model, job.model_name, adapter, job.layout))
         # Only a global allocation depends on the scores; `scores=False` checks reach without them.
         global_ = adapter.allocation == "global"
         self.scores = (
-            score_units(model, adapter, self.units, example_inputs=example_inputs, calibration=list(calibration), seed=seed)
+            score_units(model, adapter, self.units, example_inputs=job.example_inputs, calibration=list(job.calibration),
+                        seed=job.seed)
             if global_ and scores
             else {u: torch.zeros(size) for u, size in self.units.sizes.items()}
         )
-        self.candidates = _Candidates(model, self.units, example_inputs)
-        self.dense = count(model, example_inputs)
+        self.candidates = _Candidates(model, self.units, job.example_inputs)
+        self.dense = count(model, job.example_inputs)
 
     def keep_counts(self, ratio: float) -> dict[str, int]:
         return target_counts(self.model_name, self.adapter, Target(ratio=ratio), self.units, self.scores)
@@ -205,61 +202,29 @@ class CostSearch:
         return path(k), k
 
 
-def match_speedup(
-    model: nn.Module,
-    model_name: str,
-    adapter: Adapter,
-    speedup: float,
-    *,
-    example_inputs: torch.Tensor,
-    calibration: list[tuple[torch.Tensor, torch.Tensor]] = (),
-    seed: int = 0,
-    layout: str | None = None,
-) -> CostMatch:
-    """The adapter's ratio whose pruned `model` has its dense FLOPs ÷ `speedup` (see the module docstring)."""
-    search = CostSearch(model, model_name, adapter, example_inputs=example_inputs, calibration=calibration, seed=seed, layout=layout)
-    return search.match(speedup)
+def match_speedup(job: PruneJob) -> CostMatch:
+    """The adapter's ratio whose pruned model has its dense FLOPs ÷ the job's `--speedup` (see the module docstring)."""
+    return CostSearch(job).match(job.target.speedup)
 
 
-def check_reach(model: nn.Module, model_name: str, adapter: Adapter, speedup: float, *, example_inputs: torch.Tensor,
-                layout: str | None = None) -> None:
-    """Fail fast, before any training or scoring: is `speedup` reachable at all? (The extreme network,
-    one channel per pruned unit, does not depend on the weights or the scores.)"""
-    CostSearch(model, model_name, adapter, example_inputs=example_inputs, layout=layout, scores=False).check(speedup)
+def check_reach(job: PruneJob) -> None:
+    """Fail fast, before any training or scoring: is the job's `--speedup` reachable at all? (The extreme
+    network, one channel per pruned unit, does not depend on the weights or the scores.)"""
+    CostSearch(job, scores=False).check(job.target.speedup)
 
 
-def resolve_target(
-    model: nn.Module,
-    model_name: str,
-    adapter: Adapter,
-    target: Target,
-    *,
-    example_inputs: torch.Tensor,
-    calibration: list[tuple[torch.Tensor, torch.Tensor]] = (),
-    seed: int = 0,
-    layout: str | None = None,
-) -> tuple[Target | KeepCounts, CostMatch | None]:
-    """What the engine prunes to: a speed-up resolved to keep counts (with its match), any other target as it is."""
-    if target.speedup is None:
-        return target, None
-    match = match_speedup(model, model_name, adapter, target.speedup, example_inputs=example_inputs,
-                          calibration=calibration, seed=seed, layout=layout)
+def resolve_target(job: PruneJob) -> tuple[Target | KeepCounts | None, CostMatch | None]:
+    """What the job prunes to: a speed-up resolved to keep counts (with its match), any other target as it is."""
+    if not isinstance(job.target, Target) or job.target.speedup is None:
+        return job.target, None
+    match = match_speedup(job)
     return match.keep, match
 
 
-def uniform_at_flops(
-    model: nn.Module,
-    model_name: str,
-    method: Adapter,
-    uniform: Adapter,
-    flops: int,
-    *,
-    example_inputs: torch.Tensor,
-    layout: str,
-) -> CostMatch:
-    """The allocation control's widths: one rate for every entry of the method's layout (by the method's
-    own rounding rule), at the method's FLOPs. `uniform` is the layerwise adapter whose search it is
-    (random pruning: its widths need no scores)."""
-    uniform.rounding = method.rounding  # the method's rule for turning a rate into channels, not the control's
-    search = CostSearch(model, model_name, uniform, example_inputs=example_inputs, layout=layout, scores=False)
+def uniform_at_flops(job: PruneJob, uniform: Adapter, flops: int) -> CostMatch:
+    """The allocation control's widths: one rate for every entry of the job's layout (by the job's
+    adapter's own rounding rule), at `flops`, the method's FLOPs. `uniform` is the layerwise adapter
+    whose search it is (random pruning: its widths need no scores)."""
+    uniform.rounding = job.adapter.rounding  # the method's rule for turning a rate into channels, not the control's
+    search = CostSearch(replace(job, adapter=uniform), scores=False)
     return search.match(search.dense.flops / flops)

@@ -1,6 +1,6 @@
 """The adapter interface: the one contract every pruner (built-in or third-party) implements.
 
-An adapter only *scores*; the core (bench/pruning/engine.py) decides how many channels or weights
+An adapter only *scores*; the core (`PruneJob`, bench/pruning/job.py) decides how many channels or weights
 each layer keeps from the target and removes them. An adapter declares its lifecycle up front, so the
 core never branches on an adapter's name:
 

@@ -101,9 +101,7 @@ def cmd_train(args) -> int:
 
 def cmd_prune(args) -> int:
     from bench import api  # lazy: torch and the command's own modules load only when it runs
-    from bench.core.counting import count
     from bench.data import DATASETS
-    from bench.pruning.engine import identity_routes, layout_for
     from bench.ui.report import prune_table
 
     device = api.resolve_device(args.device)
@@ -116,28 +114,13 @@ def cmd_prune(args) -> int:
         api.load_checkpoint(model, weights)
     # Only calibration-based adapters read the dataset; the others can inspect CIFAR/ImageNet shapes offline.
     data = _load_data(args, device) if adapter.needs_calibration else None
-    pruned, match = api.prune_to(model, args.model, adapter, target, spec, seed=args.seed, data=data, layout=args.layout)
-    layout = layout_for(model, args.model, adapter, args.layout)
+    report, match = api.prune_report(model, args.model, adapter, target, spec, seed=args.seed, data=data, layout=args.layout)
     if weights is not None:  # said once the target has proved valid: an error stays one line
         print(f"pruned {source}: {weights}", file=sys.stderr)
     else:
         print(f"warning: pruned a randomly initialized model: no --checkpoint given and no dense {args.model} on "
               f"{spec.name} cached under {args.runs_dir} (make one with `bench train --model {args.model} "
               f"--dataset {spec.name}`)", file=sys.stderr)
-    example = api.example_inputs(spec, device)
-    dense_counts, pruned_counts = count(model, example), count(pruned.model, example, pruned.masks)
-    report = {
-        "adapter": adapter.name,
-        "model": args.model,
-        "dataset": spec.name,
-        "target": target.describe(),
-        "dense": dense_counts.to_dict(),
-        "pruned": pruned_counts.to_dict(),
-        "structure": pruned.structure.to_dict(),
-        "layout": layout.to_dict() if adapter.kind == "structured" else None,
-        "identity_routes": identity_routes(pruned.model),
-        **({"match": match.to_dict()} if match is not None else {}),
-    }
     if match is not None and match.note:
         print(f"note: {match.note}", file=sys.stderr)
     print(json.dumps(report, indent=2) if args.json else prune_table(report))

@@ -20,7 +20,7 @@ from bench.core.train import TrainSpec, evaluate, train
 from bench.infra.devices import EVAL_BATCH_SIZE
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
-from bench.pruning.engine import prune
+from bench.pruning.job import PruneJob
 from bench.perf.perf import HALF_FLOPS, pil_loader, quickstart, synthetic_cifar
 
 pytestmark = pytest.mark.perf
@@ -80,7 +80,8 @@ def test_resnet56_inference_batch256(benchmark, pruned):
     model = build_model("resnet56", num_classes=10, in_channels=3).eval()
     if pruned:
         target = Target(ratio=HALF_FLOPS)
-        model = prune(model, "resnet56", get_adapter("l1-norm")(), target, example_inputs=torch.zeros(1, 3, 32, 32), calibration=[], seed=0).model
+        model = PruneJob(model, "resnet56", get_adapter("l1-norm")(), target,
+                         example_inputs=torch.zeros(1, 3, 32, 32), calibration=[], seed=0).prune().model
     benchmark.pedantic(lambda: measure(model, (3, 32, 32), torch.device("cpu"), large_batch=256, warmup=1, repeats=4), rounds=2, iterations=1)
 
 
@@ -111,11 +112,12 @@ def test_resnet56_cost_search(benchmark, adapter):
     x = torch.zeros(1, 3, 32, 32)
     a = get_adapter(adapter)()
     start = time.perf_counter()
-    CostSearch(model, "resnet56", a, example_inputs=x, scores=False).counts(0.5)  # the graph, one candidate counted
+    CostSearch(PruneJob(model, "resnet56", a, None,
+                        example_inputs=x), scores=False).counts(0.5)  # the graph, one candidate counted
     one = time.perf_counter() - start
 
     def search():
-        return CostSearch(model, "resnet56", a, example_inputs=x).match(3.0)
+        return CostSearch(PruneJob(model, "resnet56", a, None, example_inputs=x)).match(3.0)
 
     match = benchmark.pedantic(search, rounds=2, iterations=1)
     mean = benchmark.stats.stats.mean

@@ -38,6 +38,7 @@ class Import:
     line: int
     in_function: bool
     has_reason: bool  # a `# lazy: why` comment on its line or the line above
+    type_only: bool = False  # under `if TYPE_CHECKING:`: never executed, a type annotation's name only
 
     def where(self, files: dict[str, Path], root: Path) -> str:
         return f"{files[self.source].relative_to(root)}:{self.line}"
@@ -68,6 +69,7 @@ def imports(module: str, path: Path, known: set[str]) -> list[Import]:
     tree = ast.parse(source, filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = []
+    type_only = {id(n) for block in ast.walk(tree) if _is_type_checking(block) for stmt in block.body for n in ast.walk(stmt)}
     for node, in_function in _walk(tree, False):
         targets = []
         if isinstance(node, ast.Import):
@@ -82,8 +84,17 @@ def imports(module: str, path: Path, known: set[str]) -> list[Import]:
         for target in dict.fromkeys(targets):
             if is_bench(target):
                 target = _existing(target, known)
-            found.append(Import(module, target, node.lineno, in_function, _has_reason(lines, node)))
+            found.append(Import(module, target, node.lineno, in_function, _has_reason(lines, node), id(node) in type_only))
     return found
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def is_bench(name: str) -> bool:
@@ -171,7 +182,9 @@ class Layering:
         files that import each other, directly or not."""
         graph: dict[str, set[str]] = {m: set() for m in self.files}
         for i in self.imports:
-            if i.target != i.source:
+            # A type-only import never runs: it names the type of a caller's value (`job: PruneJob` in the
+            # modules PruneJob calls), and is still held to the layer order above.
+            if i.target != i.source and not i.type_only:
                 graph[i.source].add(i.target)
         return [_cycle_in(group, graph) for group in _strongly_connected(graph) if len(group) > 1]
 

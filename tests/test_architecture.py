@@ -153,6 +153,16 @@ def test_a_reason_covers_the_run_of_imports_it_heads_and_no_further(tmp_path):
     assert tree.unexplained_lazy_imports() == ["bench/top/a.py:5: imports bench.low inside a function without a `# lazy: ...` reason"]
 
 
+def test_a_type_only_import_makes_no_cycle_but_keeps_the_layer_order(tmp_path):
+    tree = plant(tmp_path, {
+        "bench/low/a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bench.low.b import B\n",
+        "bench/low/b.py": "from bench.low import a\n",
+        "bench/low/c.py": "import typing\nif typing.TYPE_CHECKING:\n    from bench.top import t\n",
+    })
+    assert tree.cycles() == []
+    assert tree.crossings() == ["bench/low/c.py:3: bench.low imports bench.top.t from the higher layer bench.top"]
+
+
 def test_an_import_cycle_fails_and_is_named(tmp_path):
     tree = plant(tmp_path, {
         "bench/low/a.py": "from bench.low import c\n",

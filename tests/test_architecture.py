@@ -238,3 +238,11 @@ def test_the_run_identity_has_one_builder():
     """Only bench/evaluation/spec.py hashes a run's specification: nobody else builds record names."""
     builders = [m for m, path in FILES.items() if "def record_path" in path.read_text() or "def record_filename" in path.read_text()]
     assert [str(FILES[m].relative_to(ROOT)) for m in builders] == ["bench/evaluation/spec.py"]
+
+
+MAX_LINES = 400  # a module longer than this does more than one job: split it by job
+
+
+@pytest.mark.parametrize("module", sorted(FILES), ids=str)
+def test_no_module_is_over_400_lines(module):
+    assert len(FILES[module].read_text(encoding="utf-8").splitlines()) <= MAX_LINES

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from bench.core.config import Recipe, sequence_hash, to_jsonable
+from bench.core.one_cycle import one_cycle_lr
 from bench.errors import BenchError, UnknownNameError, did_you_mean
 from bench.infra import toml_files
 
@@ -175,25 +176,6 @@ def same_schedule(a: ResolvedProtocol, b: ResolvedProtocol, steps_per_epoch: int
     if any(getattr(a, f) != getattr(b, f) for f in _TRAINING_FIELDS):
         return False
     return all(x == y for x, y in zip(a.lr_steps(steps_per_epoch), b.lr_steps(steps_per_epoch)))
-
-
-def one_cycle_lr(step: int, total: int, lr_max: float, lr_min: float, pct_start: float) -> float:
-    """Closed form of torch's OneCycleLR (cos anneal, two phases, initial_lr = min_lr = lr_min).
-
-    Mirrors its phase boundaries, including phase 1 ending at the float step `pct_start*total - 1`,
-    so records made with either implementation agree step for step.
-    """
-    end1 = float(pct_start * total) - 1
-    if step <= end1:  # phase 1: lr_min -> lr_max
-        start, end, lr_from, lr_to = 0.0, end1, lr_min, lr_max
-    else:  # phase 2 starts where torch's phase 1 ends, even when that is negative
-        start, end, lr_from, lr_to = end1, float(total - 1), lr_max, lr_min
-    if end == start:
-        # torch divides by zero here (pct_start*total == 1): the warmup is a single step that
-        # already sits at the peak.
-        return lr_to
-    pct = (step - start) / (end - start)
-    return lr_to + (lr_from - lr_to) / 2.0 * (math.cos(math.pi * pct) + 1)
 
 
 def _check_steps_per_epoch(spe: int) -> None:

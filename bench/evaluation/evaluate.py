@@ -9,19 +9,18 @@ into the same folder) is not run again: the record is read back and returned.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from bench import defaults
 from bench.core import records
-from bench.core.checkpoint import CHECKPOINT_EVERY
 from bench.core.latency import measure as measure_latency
-from bench.core.protocols import load_protocol
 from bench.errors import BenchError
 from bench.evaluation.arms import Arm
-from bench.evaluation.dense import DEFAULT_RUNS_DIR, train_dense
+from bench.evaluation.dense import train_dense
+from bench.evaluation.execution import Execution
 from bench.evaluation.loading import example_inputs, load_data, new_model
 from bench.evaluation.preflight import Preflight
 from bench.evaluation.record import build_record
@@ -51,19 +50,6 @@ DEFAULT_RECORDS_DIR = defaults.RECORDS_DIR
 SAME_AS_RANDOM_CONTROL = "same_as_random_control"  # the record's allocation control, when it is the random control's network
 
 
-@dataclass(frozen=True)
-class Execution:
-    """Where and how a specified evaluation runs: none of this changes its numbers."""
-
-    runs_dir: str = DEFAULT_RUNS_DIR  # dense baselines and retraining runs, shared by every evaluation
-    records_dir: str = DEFAULT_RECORDS_DIR  # records, in the submissions layout
-    data_root: str | None = None
-    download: bool = False
-    device: str = "auto"  # its type must be the spec's; the index is free (cuda:1)
-    checkpoint_every: float = CHECKPOINT_EVERY  # seconds between periodic checkpoints (0 = every epoch)
-    gpu_memory_fraction: float | None = None  # a share of the GPU, when several runs use one (sweep --jobs-per-device)
-
-
 def specify(device: torch.device, reporter: Reporter | None = None, **fields) -> RunSpec:
     """A RunSpec for this process: the device type, the CPU thread count it runs with (set_threads
     first), whether torch.compile is usable here, and the torchrun world size."""
@@ -90,7 +76,6 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
         return existing, path
 
     adapter = spec.make_adapter()
-    protocol = load_protocol(spec.protocol)
     env = describe(device)  # the commit as the run starts, not as it ends
     if spec.compile:
         env["compile"] = True
@@ -130,20 +115,14 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
     if spec.random_control:
         arms.append(Arm(random_control_adapter(adapter), "control"))
     ev = Evaluation(
+        spec=spec,
+        execution=execution,
         job=replace(job, layout=layout.name),
         data=data,
         dense_counts=dense.counts,
-        protocol=protocol,
-        iterations=spec.iterations,
-        runs_dir=Path(execution.runs_dir),
-        spec_hash=spec.hash,
-        environment=spec.environment_identity(),
         reporter=reporter,
         stop=stop,
         total_runs=len(spec.seeds) * len(arms),
-        compile=spec.compile,
-        memory_format=spec.memory_format,
-        checkpoint_every=execution.checkpoint_every,
         soft_epochs=len(spec.seeds) * soft.epochs if (soft := soft_schedule(adapter, data.spec.recipe)) else 0,
     )
     allocation: Arm | str | None = None  # the allocation control: an arm, SAME_AS_RANDOM_CONTROL, or not asked

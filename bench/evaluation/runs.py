@@ -33,22 +33,22 @@ import copy
 import json
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import torch
 
-from bench import defaults
-from bench.core import records
-from bench.core.checkpoint import CHECKPOINT_EVERY, Checkpointer, weights_digest
+from bench.core.checkpoint import Checkpointer, weights_digest
 from bench.core.config import Recipe, config_hash, to_jsonable
 from bench.core.counting import Counts, count
-from bench.core.protocols import Protocol, ResolvedProtocol, original_schedule, resolve, training_identity
+from bench.core.protocols import Protocol, ResolvedProtocol, load_protocol, original_schedule, resolve, training_identity
 from bench.core.train import TrainResult, TrainSpec, train
 from bench.core.train import evaluate as evaluate_accuracy
 from bench.data import DataBundle
 from bench.errors import BenchError
 from bench.evaluation.loading import load_weights, save_weights
-from bench.evaluation.spec import RETRAINING_VERSION
+from bench.evaluation.execution import Execution
+from bench.evaluation.spec import RETRAINING_VERSION, RunSpec
 from bench.infra import distributed
 from bench.infra import files
 from bench.infra.interrupt import StopFlag
@@ -66,22 +66,20 @@ class Evaluation:
 
     # The method's pruning of the dense model, its target and layout resolved (a control takes its
     # layout from the method's structure); each run's job replaces its adapter, seed and calibration.
+    spec: RunSpec  # what the evaluation is: its iterations, protocol, environment and hash are read here
+    execution: Execution  # where it runs: run folders live in runs_dir/run/<run key>/
     job: PruneJob
     data: DataBundle
     dense_counts: Counts
-    protocol: Protocol
-    iterations: int
-    runs_dir: Path  # run folders live in runs_dir/run/<run key>/
-    spec_hash: str  # the evaluation asking (a run trained for another one is marked reused)
-    environment: dict  # what of the machine changes numbers (RunSpec.environment_identity)
     reporter: Reporter
     stop: StopFlag | None
     total_runs: int
     resolved: ResolvedProtocol | None = None
-    compile: bool = False  # train through torch.compile
-    memory_format: str = defaults.MEMORY_FORMAT  # of the model and its batches while training
-    checkpoint_every: float = CHECKPOINT_EVERY  # seconds between periodic checkpoints
     soft_epochs: int = 0  # epochs of soft pruning before the protocol, summed over the method's seeds
+
+    @cached_property
+    def protocol(self) -> Protocol:
+        return load_protocol(self.spec.protocol)
 
     @property
     def dense_model(self) -> torch.nn.Module:
@@ -133,17 +131,17 @@ def run(ev: Evaluation, adapter: Adapter, seed: int, reference_steps: list[Struc
     step_records: list[dict] = []
     pruned: PrunedModel | None = None
     # Each step prunes the model the previous one trained (in place, below); a control stops where its method did.
-    for i, pruned in enumerate(ev.pruning(adapter, seed).steps(ev.iterations, reference_steps), start=1):
+    for i, pruned in enumerate(ev.pruning(adapter, seed).steps(ev.spec.iterations, reference_steps), start=1):
         structures.append(pruned.structure)
         counts = count(pruned.model, ev.example_inputs(), pruned.masks)
         resolved = _resolve(ev, counts)
         if resolved.reinitialize:
             reinitialize(pruned.model, seed)
             pruned.apply_masks()
-        label = f"{adapter.name} seed {seed}" + (f" step {i}/{ev.iterations}" if ev.iterations > 1 else "")
+        label = f"{adapter.name} seed {seed}" + (f" step {i}/{ev.spec.iterations}" if ev.spec.iterations > 1 else "")
         key = run_key(ev, pruned.model, pruned.masks, resolved, seed)
-        result = _train_or_reuse(ev, pruned, resolved, seed, key, label, keep_weights=ev.iterations > 1)
-        if ev.iterations == 1:
+        result = _train_or_reuse(ev, pruned, resolved, seed, key, label, keep_weights=ev.spec.iterations > 1)
+        if ev.spec.iterations == 1:
             return RunOutcome(result, structures, pruned)
         step_records.append({"step": i, "structure": pruned.structure.to_dict(), **counts.to_dict(), **result})
         if result["diverged"]:
@@ -171,7 +169,7 @@ def _resolve(ev: Evaluation, counts: Counts) -> ResolvedProtocol:
     flops_ratio = ev.dense_counts.flops / max(counts.flops, 1) if ev.protocol.budget == "flops" else None
     resolved = resolve(ev.protocol, ev.data.spec.recipe, flops_ratio=flops_ratio)
     if ev.resolved is None:
-        ev.reporter.plan(ev.total_runs * ev.iterations * resolved.epochs + ev.soft_epochs)
+        ev.reporter.plan(ev.total_runs * ev.spec.iterations * resolved.epochs + ev.soft_epochs)
     ev.resolved = resolved
     return resolved
 
@@ -190,14 +188,14 @@ def run_key(ev: Evaluation, model: torch.nn.Module, masks: dict, resolved: Resol
             "training": training_identity(resolved, ev.data.steps_per_epoch(resolved.batch_size)),
             "data": [ev.data.spec.name, ev.data.split_seed],
             "seed": seed,
-            "environment": ev.environment,
+            "environment": ev.spec.environment_identity(),
             **extra,
         }
     )
 
 
 def _run_dir(ev: Evaluation, key: str) -> Path:
-    return ev.runs_dir / "run" / key
+    return Path(ev.execution.runs_dir) / "run" / key
 
 
 def _run_soft(ev: Evaluation, adapter: Adapter, seed: int) -> RunOutcome:
@@ -246,8 +244,8 @@ def _train_soft(ev: Evaluation, job: PruneJob, soft: SoftPruning, schedule: Reso
     result = _train(ev, model, schedule, seed, run_dir, label, [soft.hook(zeroing)])
     if not result.diverged:  # the accuracy of the small network, not of the zeroed full-width one
         small = job.prune(model)
-        result.test_top1, result.test_top5 = evaluate_accuracy(small.model, ev.data, "test", ev.memory_format)
-        small_val, _ = evaluate_accuracy(small.model, ev.data, "val", ev.memory_format)
+        result.test_top1, result.test_top5 = evaluate_accuracy(small.model, ev.data, "test", ev.spec.memory_format)
+        small_val, _ = evaluate_accuracy(small.model, ev.data, "val", ev.spec.memory_format)
         if abs(small_val - result.best_val_top1) > 1e-6:  # e.g. --hp interval > 1: the best epoch was not zeroed
             ev.reporter.message(
                 f"{label}: the small network validates at {small_val:.2f}%, the soft network it came from at "
@@ -283,14 +281,14 @@ def _finished(ev: Evaluation, run_dir: Path, key: str, label: str) -> dict | Non
     if stored is None:
         return None
     trained_for = stored.pop("trained_for", None)
-    reused = trained_for != ev.spec_hash
+    reused = trained_for != ev.spec.hash
     what = "another evaluation's" if reused else "its own"
     ev.reporter.message(f"{label}: reusing {what} finished run {key} ({run_dir})")
     return {**stored, "run_key": key, "reused": reused}
 
 
 def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir: Path, label: str, hooks) -> TrainResult:
-    checkpointer = Checkpointer(files.ensure_dir(run_dir), warn=ev.reporter.message, every=ev.checkpoint_every)
+    checkpointer = Checkpointer(files.ensure_dir(run_dir), warn=ev.reporter.message, every=ev.execution.checkpoint_every)
     with ev.reporter.task(label, resolved.epochs) as on_epoch:
         result = train(
             model,
@@ -301,8 +299,8 @@ def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir
             on_epoch=on_epoch,
             checkpointer=checkpointer,
             stop=ev.stop,
-            compile=ev.compile,
-            memory_format=ev.memory_format,
+            compile=ev.spec.compile,
+            memory_format=ev.spec.memory_format,
             warn=ev.reporter.message,
         )
     if result.diverged:
@@ -314,7 +312,7 @@ def _finish(ev: Evaluation, run_dir: Path, key: str, seed: int, result: TrainRes
     """Write the finished run's entry (the marker that it is never trained again) and drop its checkpoint."""
     entry = run_record(seed, result)
     if distributed.is_main():
-        stored = {**entry, "trained_for": ev.spec_hash}
+        stored = {**entry, "trained_for": ev.spec.hash}
         files.write_atomic(run_dir / "result.json", json.dumps(stored, sort_keys=True) + "\n")
         Checkpointer(run_dir).clear()
     return {**entry, "run_key": key, "reused": False}

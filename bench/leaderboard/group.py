@@ -15,6 +15,7 @@ from bench.leaderboard import levels
 from bench.leaderboard.entries import WIDTH_SCALED, Entry, entry, rank
 from bench.leaderboard.keys import baseline_key, family_key, family_name, slug
 from bench.leaderboard.levels import Level
+from bench.leaderboard.load import Submission
 
 
 @dataclass(frozen=True)

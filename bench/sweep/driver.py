@@ -23,7 +23,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.core import records
 from bench.core.config import to_jsonable
 from bench.errors import BenchError
 from bench.infra import files

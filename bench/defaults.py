@@ -15,5 +15,6 @@ RANDOM_CONTROL = True
 # (docs/performance.md); "contiguous" is what CPU runs trained in before it was a choice.
 MEMORY_FORMAT = "channels_last"
 MEMORY_FORMATS = ("channels_last", "contiguous")
+PRECISIONS = ("bf16", "fp32")  # of the training forward
 RUNS_DIR = "runs"
 RECORDS_DIR = "results"

@@ -56,6 +56,8 @@ class Option:
 
     def value(self, raw: Any) -> Any:
         """The field's value from a command-line string or a TOML value already of one of `kinds`."""
+        if raw is None and self.default is None:
+            return None  # not set: the default that means "decided elsewhere" (the adapter's layout, ...)
         if self.choices and raw not in self.choices:
             raise BenchError(f"must be one of {', '.join(self.choices)}, got {raw!r}")
         return self.convert(raw) if self.convert else raw

@@ -21,6 +21,8 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
+from bench import defaults
+
 EVAL_BATCH_SIZE = {"cuda": 512, "cpu": 128}  # per device type; CPU kernels run faster per image on batches that fit in cache
 
 
@@ -62,7 +64,7 @@ def device_setup(model: nn.Module, device: torch.device, memory_format: str):
         model.to(memory_format=torch.contiguous_format)
 
 
-PRECISIONS = ("bf16", "fp32")  # of the training forward
+PRECISIONS = defaults.PRECISIONS
 
 
 def default_precision(device: torch.device) -> str:

@@ -22,19 +22,18 @@ class _Parser(argparse.ArgumentParser):
 # --- arguments -------------------------------------------------------------------------------------
 
 
-def _add_data_args(p: argparse.ArgumentParser, groups: dict) -> None:
-    """The dataset, its split and the device (RunSpec's flags), and where the data lives."""
-    add_spec_flags(p, ("dataset", "split_seed", "device"), groups=groups)
-    g = groups.setdefault("data", p.add_argument_group("data"))
-    g.add_argument("--data-root", help="folder holding the datasets (default: $BENCH_DATA or ./data)")
-    g.add_argument("--download", action="store_true", help="download CIFAR if it is missing (opt-in)")
-
-
-def _add_training_args(p: argparse.ArgumentParser, groups: dict) -> None:
-    """How the network trains (RunSpec's flags), and how often it saves."""
-    add_spec_flags(p, ("compile", "memory_format"), groups=groups)
-    g = groups.setdefault("training", p.add_argument_group("training"))
-    g.add_argument(
+def _add_run_args(p: argparse.ArgumentParser, spec_fields, *, training: bool = True) -> None:
+    """The flags of the RunSpec fields `spec_fields` (generated, in their sections), then where the data
+    lives and, for commands that train, how often they save."""
+    groups = {"data": p.add_argument_group("data")}
+    if training:
+        groups["training"] = p.add_argument_group("training")
+    add_spec_flags(p, spec_fields, groups=groups)
+    groups["data"].add_argument("--data-root", help="folder holding the datasets (default: $BENCH_DATA or ./data)")
+    groups["data"].add_argument("--download", action="store_true", help="download CIFAR if it is missing (opt-in)")
+    if not training:
+        return
+    groups["training"].add_argument(
         "--checkpoint-every", type=_seconds, default=60.0, metavar="SECONDS",
         help="seconds between periodic checkpoints (default 60; 0 = every epoch); runs also save when stopped",
     )
@@ -56,42 +55,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("evaluate", help="prune, retrain under a protocol, evaluate and record (with a random control)")
-    groups: dict = {}
     # Every flag that determines the numbers is generated from RunSpec's options, in its order.
-    add_spec_flags(p, [n for n in RUN_OPTIONS if n not in ("dataset", "split_seed", "device", "compile", "memory_format")])
+    _add_run_args(p, RUN_OPTIONS)
     p.add_argument("--runs-dir", default=defaults.RUNS_DIR, help="cache of dense baselines and retraining runs, shared by every evaluation (default ./runs)")
     p.add_argument(
         "--out", default=defaults.RECORDS_DIR,
         help="records folder, in the submissions layout <dataset>/<model>/<name>.json (default ./results); "
         "an evaluation whose record is already there is not run again",
     )
-    _add_data_args(p, groups)
-    _add_training_args(p, groups)
 
     p = sub.add_parser("new-adapter", help="write a ready-to-fill adapter module NAME.py for a new pruning method")
     p.add_argument("name", metavar="NAME", help="the adapter's registered name, e.g. l2-norm (module l2_norm.py)")
     p.add_argument("--out", metavar="DIR", help="folder for the file (default: adapters/ in a prunebench checkout, else .)")
 
     p = sub.add_parser("train", help="train (or reuse) the cached dense baseline only")
-    add_spec_flags(p, ("model",))
+    _add_run_args(p, ("model", "dataset", "split_seed", "device", "compile", "memory_format"))
     p.add_argument("--seed", type=int, default=defaults.DENSE_SEED)
     p.add_argument("--runs-dir", default=defaults.RUNS_DIR)
     p.add_argument("--adapter", help="train the dense baseline this adapter starts from (slimming: with its L1 penalty); default: the shared one")
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="that adapter's hyperparameter (repeatable)")
     p.add_argument("--export", metavar="FILE", help="also write the weights to FILE (a state dict for --checkpoint), atomically")
-    groups = {}
-    _add_data_args(p, groups)
-    _add_training_args(p, groups)
 
     p = sub.add_parser("prune", help="prune without retraining and print the resulting structure")
-    add_spec_flags(p, ("adapter", "hparams", "model", "layout", "target"))
+    _add_run_args(p, ("adapter", "hparams", "model", "layout", "target", "dataset", "split_seed", "device"), training=False)
     p.add_argument("--checkpoint", help="dense weights to prune (default: the dense baseline cached under --runs-dir, "
                    "else the shipped reference checkpoint, else a random init with a warning)")
     p.add_argument("--runs-dir", default=defaults.RUNS_DIR, help="where `bench train`/`evaluate` cache dense baselines (default ./runs)")
     p.add_argument("--dense-seed", type=int, default=defaults.DENSE_SEED, help="seed of the cached dense baseline to prune (default 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON")
-    _add_data_args(p, {})
 
     p = sub.add_parser("protocols", help="inspect retraining protocols")
     psub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)

@@ -1,0 +1,77 @@
+"""Every option of a run's specification exists in every front end: a `bench evaluate` flag, a sweep
+file key, RunSpec's check, and the run identity. A new option gets all four from its one line in
+RUN_OPTIONS; this test holds that promise for each (add its sample value below)."""
+
+from pathlib import Path
+
+import pytest
+
+from bench.errors import BenchError
+from bench.evaluation.options import RUN_OPTIONS
+from bench.evaluation.spec import RunSpec
+from bench.sweep.grid import parse_grid
+from bench.ui.parser import build_parser
+from bench.ui.spec_flags import spec_fields
+
+# A value other than the default, as a flag's text and as a TOML value, and what the spec then holds.
+SAMPLES = {
+    "layout": ("block-internal", '"block-internal"', "block-internal"),
+    "model": ("resnet32", '"resnet32"', "resnet32"),
+    "dataset": ("cifar10", '"cifar10"', "cifar10"),
+    "split_seed": ("7", "7", 7),
+    "protocol": ("ft-1", '"ft-1"', "ft-1"),
+    "seeds": ("2", "[1, 0]", (0, 1)),
+    "random_control": (None, "false", False),
+    "allocation_control": (None, "true", True),
+    "iterations": ("2", "2", 2),
+    "dense_seed": ("3", "3", 3),
+    "compile": (None, "true", True),
+    "memory_format": ("contiguous", '"contiguous"', "contiguous"),
+}
+GENERIC = [name for name, o in RUN_OPTIONS.items() if not o.custom]
+
+
+def test_every_generic_option_has_a_sample():
+    assert sorted(SAMPLES) == sorted(GENERIC)
+
+
+@pytest.mark.parametrize("name", GENERIC)
+def test_an_option_is_a_flag_a_sweep_key_and_part_of_the_run_identity(name, tmp_path):
+    opt, (text, toml, value) = RUN_OPTIONS[name], SAMPLES[name]
+    args = build_parser().parse_args(["evaluate", "--adapter", "l1-norm", opt.flag, *([text] if text else [])])
+    assert spec_fields(args)[name] == value
+    grid = parse_grid(f'threads = 1\n{opt.key} = {toml}\n[[adapters]]\nname = "l1-norm"\n', source=tmp_path / "g.toml")
+    assert [getattr(r.spec, name) for r in grid.runs] == [value]
+    base = RunSpec(adapter="l1-norm", threads=1)
+    assert RunSpec(adapter="l1-norm", threads=1, **{name: value}).hash != base.hash
+
+
+@pytest.mark.parametrize("name", [n for n in GENERIC if RUN_OPTIONS[n].choices])
+def test_a_value_outside_an_options_choices_is_refused_by_every_front_end(name, tmp_path, capsys):
+    from bench.ui.cli import main
+
+    opt = RUN_OPTIONS[name]
+    assert main(["evaluate", "--adapter", "l1-norm", opt.flag, "nope", "--out", str(tmp_path)]) == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    with pytest.raises(BenchError, match=f"{opt.key}: must be one of"):
+        parse_grid(f'{opt.key} = "nope"\n[[adapters]]\nname = "l1-norm"\n', source=tmp_path / "g.toml")
+    with pytest.raises(BenchError, match=f"{opt.flag}: must be one of"):
+        RunSpec(adapter="l1-norm", threads=1, **{name: "nope"})
+
+
+def test_the_options_table_and_the_spec_fields_agree():
+    """RUN_OPTIONS lists exactly RunSpec's user-set fields, in its order (the flags' and keys' order)."""
+    fields = [f.name for f in RunSpec.__dataclass_fields__.values() if "option" in f.metadata]
+    assert fields == list(RUN_OPTIONS)
+
+
+def test_building_the_parser_imports_no_torch():
+    """`bench --help` reads the options table without the spec, so it never waits for torch."""
+    import subprocess
+    import sys
+
+    code = "import sys; from bench.ui.parser import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent)
+    assert out.stdout.strip() == "False"
+

@@ -27,6 +27,7 @@ SAMPLES = {
     "dense_seed": ("3", "3", 3),
     "compile": (None, "true", True),
     "memory_format": ("contiguous", '"contiguous"', "contiguous"),
+    "precision": ("bf16", '"bf16"', "bf16"),
 }
 GENERIC = [name for name, o in RUN_OPTIONS.items() if not o.custom]
 
@@ -75,3 +76,16 @@ def test_building_the_parser_imports_no_torch():
                          cwd=Path(__file__).parent)
     assert out.stdout.strip() == "False"
 
+
+def test_a_chosen_precision_keys_the_dense_baseline_and_the_retraining_runs():
+    """The worked example of docs/architecture.md: `precision` reaches the dense cache key and the
+    environment every retraining run is keyed by, and a spec that does not choose one keeps its ids."""
+    from bench.data import load_dataset
+    from bench.evaluation.dense import dense_config
+
+    digits_data = load_dataset("digits")
+    assert dense_config("resnet20", digits_data, 0) == dense_config("resnet20", digits_data, 0, precision=None)
+    assert dense_config("resnet20", digits_data, 0, precision="bf16")["precision"] == "bf16"
+    chosen = RunSpec(adapter="l1-norm", threads=1, precision="bf16")
+    assert chosen.environment_identity()["precision"] == "bf16"
+    assert "precision" not in RunSpec(adapter="l1-norm", threads=1).environment_identity()

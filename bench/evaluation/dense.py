@@ -71,7 +71,7 @@ def recipe_spec(data: DataBundle) -> TrainSpec:
 
 def dense_config(
     model_name: str, data: DataBundle, seed: int, regularizer: dict | None = None, compile: bool = False,
-    memory_format: str = defaults.MEMORY_FORMAT,
+    memory_format: str = defaults.MEMORY_FORMAT, precision: str | None = None,
 ) -> dict:
     config = {
         "kind": "dense",
@@ -88,6 +88,8 @@ def dense_config(
         config["compile"] = True
     if memory_format != default_memory_format(data.device):  # named only then: earlier baselines keep their ids
         config["memory_format"] = memory_format
+    if precision is not None:  # named only when chosen: baselines in the device's precision keep their ids
+        config["precision"] = precision
     config.update(world_identity())  # per-rank BatchNorm statistics change the numbers too
     if data.device.type == "cpu":  # CPU kernels split reductions by thread count, so the weights differ with it
         config["threads"] = torch.get_num_threads()
@@ -106,6 +108,7 @@ def train_dense(
     stop: StopFlag | None = None,
     compile: bool = False,
     memory_format: str = defaults.MEMORY_FORMAT,
+    precision: str | None = None,
     checkpoint_every: float = CHECKPOINT_EVERY,
 ) -> Dense:
     """The dense model, trained with the dataset's original recipe and cached, or the user's weights.
@@ -133,7 +136,7 @@ def train_dense(
 
     regularizer = hook.identity() if hook is not None else None
     compile = compile_usable(compile, device, reporter)
-    config = dense_config(model_name, data, seed, regularizer, compile, memory_format)
+    config = dense_config(model_name, data, seed, regularizer, compile, memory_format, precision)
     run_id = config_hash(config)
     run_dir = files.ensure_dir(Path(runs_dir) / "dense" / _folder_name(data.spec.name, model_name, run_id))
     with exclusive(run_dir / "lock", reporter, f"another process is training this dense baseline ({run_dir}); waiting"):
@@ -148,7 +151,7 @@ def train_dense(
             hooks = [hook] if hook is not None else []
             result = train(
                 model, data, spec, seed=seed, hooks=hooks, on_epoch=on_epoch, checkpointer=checkpointer, stop=stop,
-                compile=compile, memory_format=memory_format, warn=reporter.message,
+                compile=compile, memory_format=memory_format, precision=precision, warn=reporter.message,
             )
         if result.diverged:
             raise BenchError(f"dense training of {model_name} diverged (NaN/inf loss); nothing was cached")

@@ -98,6 +98,7 @@ def evaluate(spec: RunSpec, execution: Execution = Execution(), reporter: Report
         stop=stop,
         compile=spec.compile,
         memory_format=spec.memory_format,
+        precision=spec.precision,
         checkpoint_every=execution.checkpoint_every,
     )
     dense_latency = measure_latency(dense.model, data.spec.input_shape, device) if distributed.is_main() else None

@@ -188,4 +188,6 @@ RUN_OPTIONS: dict[str, Option] = dict([
     _option("memory_format", "layout of the model and its batches while training (channels_last: faster on CPU "
             "and GPU; contiguous is how CPU runs trained before, e.g. the reference records)", defaults.MEMORY_FORMAT,
             flag="--memory-format", key="memory_format", choices=defaults.MEMORY_FORMATS, group="training"),
+    _option("precision", "the training forward's precision (default: the device's, bf16 on CUDA and fp32 on CPU)",
+            flag="--precision", key="precision", choices=defaults.PRECISIONS, group="training"),
 ])

@@ -301,6 +301,7 @@ def _train(ev: Evaluation, model, resolved: ResolvedProtocol, seed: int, run_dir
             stop=ev.stop,
             compile=ev.spec.compile,
             memory_format=ev.spec.memory_format,
+            precision=ev.spec.precision,
             warn=ev.reporter.message,
         )
     if result.diverged:

@@ -54,6 +54,7 @@ SPEC_VERSION = 2
 _WORDED_IDENTITY = frozenset({
     "adapter", "hparams", "target", "layout", "model", "dataset", "split_seed", "protocol", "seeds", "random_control",
     "allocation_control", "iterations", "dense_seed", "checkpoint", "device", "threads", "compile", "memory_format",
+    "precision",  # in environment_identity: retraining runs are keyed by it too
 })
 
 
@@ -82,6 +83,7 @@ class RunSpec:
     threads: int | None = spec_field("threads")  # CPU threads (they change the numbers on CPU); None on GPUs
     compile: bool = spec_field("compile")
     memory_format: str = spec_field("memory_format")  # of the model and its batches while training
+    precision: str | None = spec_field("precision")  # of the training forward; None: the device's
     world_size: int = 1  # torchrun's, set by `specify`
 
     def __post_init__(self) -> None:
@@ -161,6 +163,8 @@ class RunSpec:
         env = {"device": self.device, "threads": self.threads, "compile": self.compile, "world_size": self.world_size}
         if self.memory_format != default_memory_format(self.device):
             env["memory_format"] = self.memory_format
+        if self.precision is not None:  # named only when chosen: runs in the device's precision keep their ids
+            env["precision"] = self.precision
         return env
 
     def identity(self) -> dict:

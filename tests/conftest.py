@@ -1,16 +1,15 @@
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-HISTORIC = Path(__file__).parent / "historic"
+from tests.helpers.paths import HISTORIC_RECORD
 
 
 @pytest.fixture
 def example_record() -> dict:
     """A real record written by `bench evaluate` (schema v1), frozen: it must always validate."""
-    return json.loads((HISTORIC / "record_v1_digits_hrankplus.json").read_text())
+    return json.loads(HISTORIC_RECORD.read_text())
 
 
 @pytest.fixture(scope="module")

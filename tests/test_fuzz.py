@@ -22,10 +22,11 @@ from bench.core.protocols import parse_protocol
 from bench.errors import BenchError
 from bench.pruning.targets import parse_compress_rate
 from bench.ui.cli import _target, build_parser
+from tests.helpers.paths import HISTORIC_RECORD
 
 CASES: Counter = Counter()
 FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-HISTORIC = Path(__file__).parent / "historic" / "record_v1_digits_hrankplus.json"
+HISTORIC = HISTORIC_RECORD
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,25 +1,27 @@
-"""The `tp` adapter: any Torch-Pruning importance, scored on the core's dependency graph."""
+"""The `tp` adapter (adapters/torch_pruning_importance.py): any Torch-Pruning importance, scored on the
+core's dependency graph."""
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import pytest
 import torch
 import torch_pruning as tp
 
+from bench.adapters import torch_pruning_importance as module
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import prune
-from bench.pruning.units import Units
 from bench.pruning.layouts import resolve_layout
+from bench.pruning.units import Units
 from bench.ui.cli import main
-from tests.integration.test_model_matrix import dense_models  # noqa: F401 (a fixture: each family's dense model, built once)
+
+from tests.helpers.matrix import CALIBRATION as MATRIX_CALIBRATION, FAMILIES, check_pair
+
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-module = importlib.import_module("bench.adapters.torch_pruning_importance")
 TP = get_adapter("tp")
 X = torch.zeros(1, 3, 32, 32)
 _gen = torch.Generator().manual_seed(0)
@@ -97,9 +99,6 @@ def _with_importance(name: str) -> type:
 def test_each_importance_passes_conformance_and_the_model_matrix(importance, dense_models):
     """What the README lists: every supported importance, the conformance checks and every model family
     (pruned and run, or refused in one line where the README says so)."""
-    from tests.integration.test_model_matrix import CALIBRATION as MATRIX_CALIBRATION
-    from tests.integration.test_model_matrix import FAMILIES, check_pair
-
     from bench.pruning import conformance
 
     variant = _with_importance(importance)

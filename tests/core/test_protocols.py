@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 from bench.core import protocols as P
 from bench.core.config import Recipe
 from bench.core.protocols import (
     Protocol,
+    ResolvedProtocol,
     list_protocols,
     load_protocol,
     one_cycle_lr,
+    parse_protocol,
     plot_schedule,
     resolve,
+    same_schedule,
 )
+from bench.data.digits import DIGITS_RECIPE
 from bench.errors import BenchError
+
+from tests.helpers import fuzzing
 from tests.helpers.paths import REPO
+
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 CIFAR = Recipe(epochs=160, lr=0.1, milestones=(0.5, 0.75), gamma=0.1, batch_size=64)
 SPE = 10  # steps per epoch: small so that whole schedules are cheap to enumerate
@@ -400,3 +414,58 @@ def test_a_schedule_that_is_another_has_its_training_identity_and_so_its_runs():
     assert P.training_identity(ft, 21) == P.training_identity(lrw, 21) != P.training_identity(clr, 21)
     assert P.training_identity(ft, 21) != P.training_identity(ft, 20)  # other steps, other LRs
     assert ft.to_dict() != lrw.to_dict()  # the records still say which protocol was asked for
+
+
+# ------------------------------------------------------------------- schedules that are another
+
+
+def test_same_schedule_in_the_protocol_layer():
+    recipe = DIGITS_RECIPE
+    spe = math.ceil(1293 / recipe.batch_size)
+    ft, lrw, clr = (resolve(name, recipe) for name in ("ft-40", "lrw-40", "clr-40"))
+    assert same_schedule(lrw, ft, spe) and same_schedule(ft, lrw, spe)
+    assert not same_schedule(clr, ft, spe) and not same_schedule(resolve("lrw-80", recipe), resolve("ft-80", recipe), spe)
+    assert not same_schedule(ResolvedProtocol(**{**ft.__dict__, "batch_size": 128}), lrw, spe)
+    assert ResolvedProtocol.from_dict({**lrw.to_dict(), "iterations": 2}) == lrw  # a record's protocol, back
+
+
+# ----------------------------------------------------------------------------------- fuzzing
+
+VALID_PROTOCOL = 'name = "clr-40"\nversion = 1\nschedule = "clr"\nepochs = 40\nwarmup_fraction = 0.1\ndescription = "x"\n'
+toml_values = st.one_of(
+    st.integers(-10**6, 10**6).map(str), st.floats(allow_nan=True).map(lambda f: repr(f).replace("inf", "inf")),
+    st.text(max_size=20).map(json.dumps), st.sampled_from(["true", "false", "[]", "{}", "[1, 2]", '"clr"', '"scratch"', "nan"]),
+)
+keys = st.sampled_from(["name", "version", "schedule", "epochs", "warmup_fraction", "description", "budget", "extra_epochs", "reinitialize", "bogus"])
+
+
+@fuzzing.FUZZ
+@given(st.one_of(st.text(max_size=200), st.lists(st.tuples(keys, toml_values), max_size=8).map(
+    lambda pairs: VALID_PROTOCOL + "".join(f"{k} = {v}\n" for k, v in pairs)), st.lists(st.tuples(keys, toml_values), max_size=8).map(
+    lambda pairs: "".join(f"{k} = {v}\n" for k, v in pairs))))
+def fuzz_protocol(text):
+    fuzzing.count("protocol_toml")
+    try:
+        proto = parse_protocol(text, source="fuzz.toml")
+    except BenchError:
+        return
+    # What parsed is what the file says, and a protocol the rules allow.
+    stated = tomllib.loads(text)
+    assert {k: getattr(proto, k) for k in stated} == stated
+    assert P._NAME_RE.match(proto.name) and proto.version >= 1 and proto.description.strip()
+    assert proto.schedule in P.SCHEDULES and 0.0 <= proto.warmup_fraction < 1.0
+    assert proto.warmup_fraction == 0.0 or proto.schedule in ("slr", "clr")
+    if proto.schedule == "scratch":
+        assert proto.epochs is None and proto.reinitialize and proto.budget in P.SCRATCH_BUDGETS
+        assert (proto.extra_epochs is not None and proto.extra_epochs >= 0) == (proto.budget == "epochs")
+    else:
+        assert proto.epochs >= 1 and proto.budget is None and proto.extra_epochs is None
+    try:
+        res = resolve(proto, CIFAR, flops_ratio=2.0)
+    except BenchError:
+        return
+    assert res.epochs >= 1 and CIFAR.lr_min * (1 - 1e-9) <= res.lr_at(0, SPE) <= CIFAR.lr_max * (1 + 1e-9)
+
+
+def test_malformed_protocol_files_never_crash():
+    fuzzing.run("protocol_toml", fuzz_protocol)

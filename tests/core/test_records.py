@@ -1,12 +1,22 @@
 """Record validation, atomic writing and bad-record detection."""
 
+from __future__ import annotations
+
 import copy
 import json
+import math
+from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 from bench.core import records
 from bench.errors import BenchError
+
+from tests.helpers import fuzzing
+from tests.helpers.paths import HISTORIC_RECORD
+from tests.helpers.plugins import DIST, VERSION
+from tests.leaderboard.test_leaderboard import cli
 
 
 def test_historic_example_validates(example_record):
@@ -100,3 +110,117 @@ def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644  # a web server or another user can read the pages
+
+
+def test_schema_accepts_the_package_fields(example_record):
+    example_record["adapter"].update(package=DIST, package_version=VERSION)
+    assert not records.problems(example_record)
+    example_record["adapter"]["package"] = "x" * 101
+    assert records.problems(example_record)
+
+
+# --- run health ------------------------------------------------------------------------------------------
+
+
+def _run(top1: float | None, loss: float = 0.1, diverged: bool = False) -> dict:
+    return {"top1": top1, "diverged": diverged, "curve": [{"epoch": 0, "lr": 0.1, "train_loss": loss, "val_top1": 50.0}]}
+
+
+@pytest.mark.parametrize("run, expected", [
+    (_run(10.0), True),  # chance on 10 classes
+    (_run(20.0), True),  # 10 points above chance: still collapsed
+    (_run(20.01), False),
+    (_run(97.0, loss=0.95 * math.log(10)), True),  # a loss that never left ln(classes)
+    (_run(97.0, loss=0.94 * math.log(10)), False),
+    (_run(97.0, loss=5.0), True),  # above a uniform guess
+    (_run(None, diverged=True), False),  # diverged is its own flag
+])
+def test_the_collapse_rule(run, expected):
+    assert records.collapsed(run, 10) is expected
+
+
+def test_a_stated_flag_is_checked_against_the_rule(example_record):
+    record = copy.deepcopy(example_record)
+    record["method"] = records.with_health(record["method"], 10)
+    assert record["method"]["collapsed_runs"] == 0 and records.problems(record) == []
+    record["method"]["runs"][1]["collapsed"] = True
+    assert any(p.startswith("method/runs/1/collapsed: is True but the rule says False") for p in records.problems(record))
+    record["method"]["runs"][1]["collapsed"] = False
+    record["method"]["collapsed_runs"] = 2
+    assert any(p.startswith("method/collapsed_runs: is 2 but 0") for p in records.problems(record))
+
+
+def test_bench_validate_rejects_a_wrong_flag(tmp_path, example_record, cli):
+    record = copy.deepcopy(example_record)
+    record["random_control"]["runs"][0]["collapsed"] = True
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(record))
+    code, _, err = cli("validate", str(path))
+    assert code == 1 and "random_control/runs/0/collapsed" in err
+
+
+# --- fuzzing ----------------------------------------------------------------------------------------------
+
+BASE = json.loads(HISTORIC_RECORD.read_text())
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=12)),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)),
+    max_leaves=6,
+)
+
+
+def _paths(obj, prefix=()):
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(obj, list) and obj:
+        yield from _paths(obj[0], prefix + (0,))
+
+
+PATHS = [p for p in _paths(BASE) if p]
+
+
+@fuzzing.FUZZ
+@given(st.lists(st.tuples(st.sampled_from(PATHS), json_values), min_size=1, max_size=3))
+def fuzz_submission(mutations):
+    fuzzing.count("submission")
+    record = copy.deepcopy(BASE)
+    for path, value in mutations:
+        node = record
+        try:
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    found = records.problems(record)
+    assert isinstance(found, list) and all(isinstance(p, str) and ": " in p for p in found)
+    if found:
+        with pytest.raises(BenchError):
+            records.validate(record, "fuzz.json")
+    else:
+        records.validate(record, "fuzz.json")  # a record without problems is a valid record
+
+
+@fuzzing.FUZZ
+@given(st.binary(max_size=300))
+def fuzz_submission_file(blob):
+    fuzzing.count("submission_file")
+    path = FUZZ_DIR / "fuzz-record.json"
+    path.write_bytes(blob)
+    with pytest.raises(BenchError):
+        records.read(path)
+
+
+FUZZ_DIR = Path()  # set by the file-reading test to its tmp folder
+
+
+def test_malformed_records_never_crash():
+    fuzzing.run("submission", fuzz_submission)
+
+
+def test_malformed_record_files_never_crash(tmp_path):
+    global FUZZ_DIR
+    FUZZ_DIR = tmp_path
+    fuzzing.run("submission_file", fuzz_submission_file)

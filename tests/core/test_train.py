@@ -1,11 +1,11 @@
-"""Device options of the training loop (CUDA: cuDNN autotuning, bf16 autocast; both: the memory
-format, channels_last for runs), `--compile`, the checkpoint cadence, the best-state copy, and `bench perf --only
-quickstart`. No GPU here: the CUDA branches are exercised with the device type mocked."""
+"""The training loop (bench/core/train.py): its device options (CUDA: cuDNN autotuning, bf16 autocast; both:
+the memory format, channels_last for runs), `--compile`, when it checkpoints, the best-state copy, exact
+resume after an interrupt or a crash, and divergence. No GPU here: the CUDA branches are exercised with the
+device type mocked."""
 
 from __future__ import annotations
 
 import contextlib
-import statistics
 import warnings
 
 import pytest
@@ -13,9 +13,8 @@ import torch
 import torch.nn as nn
 
 import bench.core.train as train_module
-from bench import api
 from bench.api import RunSpec
-from bench.core.checkpoint import CHECKPOINT_EVERY, CURRENT, Checkpointer
+from bench.core.checkpoint import CURRENT, Checkpointer
 from bench.core.hooks import TrainingHook
 from bench.core.train import (
     TrainSpec,
@@ -24,13 +23,15 @@ from bench.core.train import (
     _layout,
     _precision,
     compile_problem,
-    default_memory_format,
     compiled,
+    default_memory_format,
     train,
 )
-from bench.errors import BenchError
+from bench.data import load_dataset
+from bench.infra.interrupt import Interrupted, StopFlag
+from bench.models import build_model
 from bench.ui import perf
-from bench.ui.cli import main
+
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: extra threads only thrash on shared cores
 
@@ -184,25 +185,6 @@ def test_best_state_is_copied_into_the_previous_buffers():
 # --- checkpoint cadence ------------------------------------------------------------------------------
 
 
-def test_a_checkpoint_is_due_first_then_every_interval(tmp_path, monkeypatch):
-    now = [1000.0]
-    monkeypatch.setattr("bench.core.checkpoint.time.monotonic", lambda: now[0])
-    ckpt = Checkpointer(tmp_path, every=60)
-    assert ckpt.due()
-    ckpt.save({"x": 1})
-    now[0] += 59.9
-    assert not ckpt.due()
-    now[0] += 0.1
-    assert ckpt.due()
-    assert Checkpointer(tmp_path).every == CHECKPOINT_EVERY == 60.0
-    every_epoch = Checkpointer(tmp_path, every=0)
-    every_epoch.save({"x": 2})
-    assert every_epoch.due()
-    for bad in (-1, float("nan")):
-        with pytest.raises(BenchError, match="interval"):
-            Checkpointer(tmp_path, every=bad)
-
-
 class CountingCheckpointer(Checkpointer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -286,45 +268,6 @@ def test_a_failing_compile_falls_back_to_eager_with_the_buffers_untouched(monkey
     assert forward.compiled is model  # later calls are eager
 
 
-def test_unusable_compile_is_dropped_with_one_warning_and_leaves_the_identity_alone(monkeypatch, data):
-    class Messages:
-        def __init__(self):
-            self.lines = []
-
-        def message(self, text):
-            self.lines.append(text)
-
-    reporter = Messages()
-    monkeypatch.setattr("bench.infra.environment.compile_problem", lambda device: "no C++ compiler found")
-    assert api.compile_usable(True, CPU, reporter) is False and len(reporter.lines) == 1
-    assert api.compile_usable(False, CPU, reporter) is False and len(reporter.lines) == 1
-    plain = api.dense_config("resnet20", data, 0)
-    assert "compile" not in plain  # existing caches keep their hash
-    assert api.dense_config("resnet20", data, 0, compile=True) == {**plain, "compile": True}
-
-
-def test_cli_passes_compile_and_checkpoint_interval(monkeypatch, tmp_path, capsys):
-    seen = {}
-
-    def fake_evaluate(spec, execution, reporter=None, stop=None):
-        seen["spec"], seen["execution"] = spec, execution
-        raise BenchError("stop here")
-
-    monkeypatch.setattr(api, "evaluate", fake_evaluate)
-    monkeypatch.setattr("bench.infra.environment.compile_problem", lambda device: None)  # compile usable here
-    monkeypatch.chdir(tmp_path)
-    assert main(["evaluate", "--adapter", "l1-norm", "--compile", "--checkpoint-every", "5"]) == 2
-    assert seen["spec"].compile is True and seen["execution"].checkpoint_every == 5.0
-    assert main(["evaluate", "--adapter", "l1-norm", "--threads", "1"]) == 2
-    assert seen["spec"].compile is False and seen["execution"].checkpoint_every == CHECKPOINT_EVERY
-    assert seen["spec"].threads == 1 and seen["spec"].hash != RunSpec(adapter="l1-norm", threads=2).hash
-    assert seen["spec"].memory_format == "channels_last"
-    assert main(["evaluate", "--adapter", "l1-norm", "--threads", "1", "--memory-format", "contiguous"]) == 2
-    assert seen["spec"].memory_format == "contiguous"
-    assert main(["evaluate", "--adapter", "l1-norm", "--checkpoint-every", "-1"]) == 2
-    assert "number of seconds" in capsys.readouterr().err
-
-
 @pytest.mark.slow
 def test_compile_trains_for_real_on_cpu_and_saves_plain_weights(data):
     problem = compile_problem(CPU)
@@ -345,31 +288,6 @@ def test_compile_trains_for_real_on_cpu_and_saves_plain_weights(data):
 # --- bench perf --only quickstart ----------------------------------------------------------------------
 
 
-def test_perf_quickstart_is_opt_in_and_prints_both_times(monkeypatch, capsys):
-    monkeypatch.setattr(perf, "quickstart", lambda: perf.QuickstartTimes(perf.QUICKSTART, 281.0, 9.0))
-    assert main(["perf", "--only", "quickstart"]) == 0
-    out = capsys.readouterr().out
-    assert "bench evaluate --adapter hrankplus --protocol clr-90" in out
-    assert "cold" in out and "281.0 s" in out and "cached" in out and "9.0 s" in out
-
-
-def test_quickstart_times_a_command_twice_in_one_fresh_folder(tmp_path):
-    """The plumbing, with a cheap command (the real one takes minutes: tests/benchmarks has it)."""
-    times = perf.quickstart(["list", "protocols"], folder=tmp_path / "work")
-    assert times.cold > 0 and times.cached > 0 and "bench list protocols" in times.report()
-    with pytest.raises(BenchError, match="exit code 2"):
-        perf.quickstart(["list", "no-such-kind"], folder=tmp_path / "bad")
-
-
-def test_interleaved_times_the_training_steps_apart_from_validation():
-    data = perf.synthetic_cifar(n_train=128, n_eval=64)
-    result = perf.interleaved("resnet20", data, 64, 2, lambda epoch: 0.01)
-    assert len(result.steps) == len(result.harness) == len(result.baseline) == 2
-    assert all(0 < s < h for s, h in zip(result.steps, result.harness))  # validation comes after the steps
-    assert result.training_ratio == pytest.approx(statistics.median(0.01 / s for s in result.steps))
-    assert result.training_ratio > result.ratio
-
-
 # --- precision of the forward, and `bench perf --only epoch` ---------------------------------------------
 
 
@@ -387,28 +305,66 @@ def test_the_forward_runs_in_the_precision_asked_for(data, precision, autocast):
         train(tiny(), data, spec(epochs=1), seed=0, precision="fp8")
 
 
-def test_the_epoch_grid_is_the_whole_one_on_a_gpu_and_the_practical_one_on_a_cpu(monkeypatch):
-    from bench.ui import device_epoch
-
-    on_cpu = device_epoch.variants(CPU)
-    assert {(v.batch, v.compile) for v in on_cpu} == {(64, False)}
-    assert {(v.precision, v.memory_format) for v in on_cpu} == {("fp32", "channels_last"), ("fp32", "contiguous"), ("bf16", "channels_last"), ("bf16", "contiguous")}
-    monkeypatch.setattr(device_epoch, "compile_problem", lambda device: None)
-    on_gpu = device_epoch.variants(CUDA)
-    assert len(on_gpu) == 16 and {v.batch for v in on_gpu} == {64, 512} and {v.compile for v in on_gpu} == {False, True}
-    monkeypatch.setattr(device_epoch, "compile_problem", lambda device: "Triton is not installed")
-    assert {v.compile for v in device_epoch.variants(CUDA)} == {False}
+# --- interrupts, resume and divergence, on digits ------------------------------------------------------
 
 
-def test_perf_epoch_times_the_real_training_loop_per_variant(monkeypatch, capsys):
-    """`bench perf --only epoch` end to end, on a smaller model and set than its defaults."""
-    from bench.ui import device_epoch
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
 
-    real = device_epoch.epoch_timings
-    monkeypatch.setattr(device_epoch, "epoch_timings", lambda device: real(device, n_train=96, model_name="resnet20"))
-    assert main(["perf", "--only", "epoch"]) == 0
-    out = capsys.readouterr().out
-    assert "one resnet20 training epoch on synthetic CIFAR (cpu" in out
-    rows = [line for line in out.splitlines() if "img/s" in line]
-    assert len(rows) == 4 and "×1.00" in rows[0]
-    assert all(float(row.split("img/s")[0].split()[-1]) > 0 for row in rows)
+
+def digits_spec(epochs=2, lr=0.05):
+    return TrainSpec(epochs=epochs, batch_size=128, lr_at=lambda step: lr, momentum=0.9, nesterov=True, weight_decay=1e-4)
+
+
+def fresh_model():
+    torch.manual_seed(0)
+    return build_model("resnet20", num_classes=10, in_channels=1)
+
+
+@pytest.mark.parametrize("stop_after_step", [1, 11, 14])  # mid-epoch, last step of epoch 0 (11 steps), epoch 1
+def test_interrupt_then_resume_gives_bitwise_the_uninterrupted_run(tmp_path, digits, stop_after_step):
+    reference_model = fresh_model()
+    reference = train(reference_model, digits, digits_spec(), seed=3)
+
+    flag = StopFlag()
+    steps = []
+
+    class CountSteps(TrainingHook):
+        def after_step(self, model):
+            steps.append(1)
+            if len(steps) == stop_after_step:
+                flag.requested = True
+
+    ckpt = Checkpointer(tmp_path)
+    with pytest.raises(Interrupted):
+        train(fresh_model(), digits, digits_spec(), seed=3, hooks=[CountSteps()], checkpointer=ckpt, stop=flag)
+    assert (tmp_path / CURRENT).exists()
+
+    resumed_model = fresh_model()
+    torch.manual_seed(12345)  # a different global RNG state: the checkpoint must restore it
+    resumed = train(resumed_model, digits, digits_spec(), seed=3, checkpointer=ckpt)
+    assert resumed.curve == reference.curve
+    assert (resumed.test_top1, resumed.best_epoch) == (reference.test_top1, reference.best_epoch)
+    for (name, a), b in zip(weights(reference_model).items(), weights(resumed_model).values()):
+        assert torch.equal(a, b), name
+
+
+def test_a_finished_checkpoint_is_not_retrained(tmp_path, digits):
+    ckpt = Checkpointer(tmp_path)
+    first = train(fresh_model(), digits, digits_spec(epochs=1), seed=0, checkpointer=ckpt)
+    calls = []
+
+    class Record(TrainingHook):
+        def after_step(self, model):
+            calls.append(1)
+
+    again = train(fresh_model(), digits, digits_spec(epochs=1), seed=0, checkpointer=ckpt, hooks=[Record()])
+    assert calls == [] and again.curve == first.curve and again.test_top1 == first.test_top1
+
+
+def test_nan_loss_stops_the_run_and_marks_it_diverged(digits):
+    result = train(fresh_model(), digits, digits_spec(epochs=3, lr=1e12), seed=0)
+    assert result.diverged
+    assert len(result.curve) < 3
+    assert result.test_top1 != result.test_top1  # NaN: never reported as a result

@@ -3,29 +3,26 @@ in advance, clipped intervals, the detectable difference and saturation, pages t
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
-from pathlib import Path
 
 import pytest
 import scipy.stats
 
 from bench.core import records
-from bench.core.protocols import ResolvedProtocol, resolve, same_schedule
-from bench.data.digits import DIGITS_RECIPE
 from bench.leaderboard import generate
 from bench.leaderboard.board import build
 from bench.leaderboard.group import BEATS, CONTROL, IDENTICAL, SAME_SCHEDULE
 from bench.leaderboard.load import load_folder
 from bench.leaderboard.stats import detectable, difference, holm, summary
+
 from tests.helpers.paths import REPO
-from tests.leaderboard.test_leaderboard import cli, make, md_rows, put
+from tests.leaderboard.test_leaderboard import make, md_rows, put
 from tests.leaderboard.test_stats import board_of, subs  # noqa: F401 (subs is a fixture)
 
-FT = [94.0, 94.6, 93.8, 94.4, 94.2]
 
+FT = [94.0, 94.6, 93.8, 94.4, 94.2]
 
 
 def rehash(record: dict) -> dict:
@@ -43,43 +40,6 @@ def keyed(record: dict, method: str, control: str | None = None) -> dict:
 
 
 # --- run health ------------------------------------------------------------------------------------
-
-
-def _run(top1: float | None, loss: float = 0.1, diverged: bool = False) -> dict:
-    return {"top1": top1, "diverged": diverged, "curve": [{"epoch": 0, "lr": 0.1, "train_loss": loss, "val_top1": 50.0}]}
-
-
-@pytest.mark.parametrize("run, expected", [
-    (_run(10.0), True),  # chance on 10 classes
-    (_run(20.0), True),  # 10 points above chance: still collapsed
-    (_run(20.01), False),
-    (_run(97.0, loss=0.95 * math.log(10)), True),  # a loss that never left ln(classes)
-    (_run(97.0, loss=0.94 * math.log(10)), False),
-    (_run(97.0, loss=5.0), True),  # above a uniform guess
-    (_run(None, diverged=True), False),  # diverged is its own flag
-])
-def test_the_collapse_rule(run, expected):
-    assert records.collapsed(run, 10) is expected
-
-
-def test_a_stated_flag_is_checked_against_the_rule(example_record):
-    record = copy.deepcopy(example_record)
-    record["method"] = records.with_health(record["method"], 10)
-    assert record["method"]["collapsed_runs"] == 0 and records.problems(record) == []
-    record["method"]["runs"][1]["collapsed"] = True
-    assert any(p.startswith("method/runs/1/collapsed: is True but the rule says False") for p in records.problems(record))
-    record["method"]["runs"][1]["collapsed"] = False
-    record["method"]["collapsed_runs"] = 2
-    assert any(p.startswith("method/collapsed_runs: is 2 but 0") for p in records.problems(record))
-
-
-def test_bench_validate_rejects_a_wrong_flag(tmp_path, example_record, capsys):
-    record = copy.deepcopy(example_record)
-    record["random_control"]["runs"][0]["collapsed"] = True
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps(record))
-    code, _, err = cli(capsys, "validate", str(path))
-    assert code == 1 and "random_control/runs/0/collapsed" in err
 
 
 def test_collapsed_runs_stay_in_the_mean_and_show_beside_their_entry_everywhere(subs, example_record):
@@ -140,16 +100,6 @@ def test_family_a_spans_the_leaderboard_and_pages_say_which_verdicts_hold(subs, 
 
 
 # --- each comparison once --------------------------------------------------------------------------
-
-
-def test_same_schedule_in_the_protocol_layer():
-    recipe = DIGITS_RECIPE
-    spe = math.ceil(1293 / recipe.batch_size)
-    ft, lrw, clr = (resolve(name, recipe) for name in ("ft-40", "lrw-40", "clr-40"))
-    assert same_schedule(lrw, ft, spe) and same_schedule(ft, lrw, spe)
-    assert not same_schedule(clr, ft, spe) and not same_schedule(resolve("lrw-80", recipe), resolve("ft-80", recipe), spe)
-    assert not same_schedule(ResolvedProtocol(**{**ft.__dict__, "batch_size": 128}), lrw, spe)
-    assert ResolvedProtocol.from_dict({**lrw.to_dict(), "iterations": 2}) == lrw  # a record's protocol, back
 
 
 def test_a_schedule_identical_to_ft_is_published_once(subs, example_record):

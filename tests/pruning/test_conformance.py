@@ -7,8 +7,9 @@ bench/pruning/conformance.py so that other test suites (and third-party packages
 
 import pytest
 
-from bench.pruning import conformance
+from bench.pruning import Adapter, conformance
 from bench.pruning.registry import adapter_names
+
 
 NAMES = adapter_names()
 
@@ -49,3 +50,25 @@ def test_random_control_matches_the_structure(name, setup):
 def test_every_check_has_a_test_here():
     tests = {n for n in globals() if n.startswith("test_")}
     assert {"test_" + c.__name__.removeprefix("check_") for c in conformance.CHECKS} <= tests
+
+
+def test_check_adapter_prints_one_line_per_check(capsys):
+    results = conformance.check_adapter("l1-norm")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(results) == len(conformance.CHECKS)
+    assert all(line.startswith("conformance l1-norm: PASS  ") for line in lines)
+    assert "random control matches the structure" in lines[-1]
+
+
+def test_check_adapter_reports_every_failure_then_raises(capsys):
+    class Empty(Adapter):
+        name = "empty-probe"
+
+        def score(self, ctx):
+            return {}
+
+    with pytest.raises(AssertionError, match="returned no scores"):
+        conformance.check_adapter(Empty)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(conformance.CHECKS)
+    assert all(line.startswith("conformance empty-probe: FAIL  ") for line in lines), lines

@@ -1,9 +1,12 @@
 """Pruning targets and the safe compress-rate parser."""
 
 import pytest
+from hypothesis import given, strategies as st
 
 from bench.errors import BenchError
 from bench.pruning.targets import Target, format_compress_rate, parse_compress_rate
+
+from tests.helpers import fuzzing
 
 
 @pytest.mark.parametrize(
@@ -62,3 +65,25 @@ def test_exactly_one_target():
     with pytest.raises(BenchError):
         Target(ratio=0.5, config="resnet56-B")
     assert Target(config="resnet56-B").describe() == "config=resnet56-B"
+
+
+# --- fuzzing ----------------------------------------------------------------------------------------------
+
+rate_tokens = st.sampled_from(["[", "]", "+", "*", ",", "0.", "0.18", "1", "29", "-", "(", ")", "e5", "**", " ", "x", "'", "1e999", "True"])
+rate_text = st.one_of(st.text(max_size=80), st.lists(rate_tokens, max_size=40).map("".join))
+
+
+@fuzzing.FUZZ
+@given(rate_text)
+def fuzz_compress_rate(text):
+    fuzzing.count("compress_rate")
+    try:
+        rates = parse_compress_rate(text)
+    except BenchError:
+        return
+    assert all(0.0 <= r < 1.0 for r in rates) and len(rates) <= 10000
+    assert parse_compress_rate(format_compress_rate(rates)) == pytest.approx(rates)  # what a record stores reads back
+
+
+def test_malformed_compress_rates_never_crash():
+    fuzzing.run("compress_rate", fuzz_compress_rate)

@@ -5,16 +5,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
-from tests.helpers.fakedata import write_cifar
+from hypothesis import given, strategies as st
 
+from bench import api
+from bench.api import RunSpec
 from bench.core import records
-from tests.helpers.paths import HISTORIC_RECORD
+from bench.core.checkpoint import CHECKPOINT_EVERY
+from bench.data import load_dataset
+from bench.errors import BenchError
 from bench.models import build_model
-from bench.ui.cli import main
+from bench.pruning import Target
+from bench.ui.cli import _target, build_parser, main
+
+from tests.helpers import fuzzing
+from tests.helpers.fakedata import write_cifar
+from tests.helpers.paths import HISTORIC_RECORD
 
 
 @pytest.fixture(autouse=True)
@@ -246,3 +254,64 @@ def test_validate_checks_the_run_id_against_the_records_own_spec(tmp_path, capsy
     path.write_text(json.dumps(record))
     code, _, err = run_cli(capsys, "validate", str(path))
     assert code == 1 and "is not the hash of the record's own spec" in err
+
+
+def test_cli_passes_compile_and_checkpoint_interval(monkeypatch, tmp_path, capsys):
+    seen = {}
+
+    def fake_evaluate(spec, execution, reporter=None, stop=None):
+        seen["spec"], seen["execution"] = spec, execution
+        raise BenchError("stop here")
+
+    monkeypatch.setattr(api, "evaluate", fake_evaluate)
+    monkeypatch.setattr("bench.infra.environment.compile_problem", lambda device: None)  # compile usable here
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", "--adapter", "l1-norm", "--compile", "--checkpoint-every", "5"]) == 2
+    assert seen["spec"].compile is True and seen["execution"].checkpoint_every == 5.0
+    assert main(["evaluate", "--adapter", "l1-norm", "--threads", "1"]) == 2
+    assert seen["spec"].compile is False and seen["execution"].checkpoint_every == CHECKPOINT_EVERY
+    assert seen["spec"].threads == 1 and seen["spec"].hash != RunSpec(adapter="l1-norm", threads=2).hash
+    assert seen["spec"].memory_format == "channels_last"
+    assert main(["evaluate", "--adapter", "l1-norm", "--threads", "1", "--memory-format", "contiguous"]) == 2
+    assert seen["spec"].memory_format == "contiguous"
+    assert main(["evaluate", "--adapter", "l1-norm", "--checkpoint-every", "-1"]) == 2
+    assert "number of seconds" in capsys.readouterr().err
+
+
+def test_cli_refuses_grouped_convolutions_in_one_line(capsys):
+    code = main(["prune", "--adapter", "l1-norm", "--model", "timm:regnetx_002", "--dataset", "cifar10"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("bench: error: structured pruning does not support grouped convolutions") and err.count("\n") == 1
+
+
+# --- fuzzing ----------------------------------------------------------------------------------------------
+
+flags = st.sampled_from(["--ratio", "--compress-rate", "--config", "--seeds", "--hp", "--model", "--protocol", "--adapter", "--dataset", "--split-seed", "--device"])
+arg_values = st.one_of(st.text(max_size=12), st.sampled_from(["0.5", "1.5", "-1", "nan", "3", "0,1", "[0.1]*3", "resnet56-B", "l1-norm", "x=1"]))
+
+
+@fuzzing.FUZZ
+@given(st.lists(st.one_of(flags, arg_values), max_size=10))
+def fuzz_cli_args(argv):
+    """Parsing plus target/seed interpretation: everything `bench evaluate` does before any work."""
+    fuzzing.count("cli_args")
+    try:
+        args = build_parser().parse_args(["evaluate", *argv])
+        target = _target(args)
+    except BenchError:
+        return
+    except SystemExit as exc:  # only --help/--version may exit, and they are not generated here
+        pytest.fail(f"argparse exited with {exc.code} for {argv!r}")
+    # What parsed is one valid target, the one the flags asked for, and it reads back from a record.
+    assert isinstance(target, Target) and Target.from_dict(json.loads(json.dumps(target.to_dict()))) == target
+    if args.compress_rate is not None:
+        assert target.compress_rate is not None and all(0.0 <= r < 1.0 for r in target.compress_rate)
+    elif args.config is not None:
+        assert target.config == args.config
+    else:
+        assert target.ratio == (0.5 if args.ratio is None else args.ratio) and 0 < target.ratio < 1
+
+
+def test_malformed_command_lines_never_crash():
+    fuzzing.run("cli_args", fuzz_cli_args)

@@ -3,15 +3,18 @@ bad names and existing files are refused in one line."""
 
 import importlib.util
 import sys
+from importlib.metadata import EntryPoint
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
 
-from bench.pruning import ADAPTERS, conformance, get_adapter
+from bench.pruning import ADAPTERS, Adapter, conformance, get_adapter
 from bench.ui.cli import main
 from bench.ui.scaffold import find_checkout, identifiers
+
 from tests.helpers.paths import REPO
+
 
 try:
     import tomllib
@@ -105,3 +108,33 @@ def test_template_is_shipped_as_package_data():
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "bench.ui.templates" in setuptools["packages"]
     assert "*.tmpl" in setuptools["package-data"]["bench.ui.templates"]
+
+
+@pytest.mark.parametrize(
+    "folder, packages, prefix",
+    [
+        ("probe_pkg", ["probe_pkg"], "probe_pkg."),
+        ("src/outer_pkg/inner_pkg", ["src/outer_pkg", "src/outer_pkg/inner_pkg"], "outer_pkg.inner_pkg."),  # src layout
+        ("flat", [], ""),  # no package: a top-level module
+    ],
+)
+def test_scaffold_prints_an_entry_point_that_resolves(tmp_path, capsys, monkeypatch, folder, packages, prefix):
+    name = "scaffold-ep-probe"
+    out = tmp_path / "project" / folder
+    out.mkdir(parents=True)
+    for package in packages:
+        (tmp_path / "project" / package / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)  # not a prunebench checkout
+    assert main(["new-adapter", name, "--out", str(out)]) == 0
+    (line,) = [ln.strip() for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith(f"{name} = ")]
+    key, value = (part.strip().strip('"') for part in line.split("=", 1))
+    assert value == f"{prefix}scaffold_ep_probe:ScaffoldEpProbe"
+    # The folder that holds the outermost package (or the module itself) is what an install puts on sys.path.
+    monkeypatch.syspath_prepend(str(out.parents[len(packages) - 1] if packages else out))
+    try:
+        cls = EntryPoint(key, value, "prunebench.adapters").load()  # exactly how the registry resolves it
+        assert isinstance(cls, type) and issubclass(cls, Adapter) and cls.name == name == key
+    finally:
+        ADAPTERS._items.pop(name, None)
+        for module in [m for m in sys.modules if m.split(".")[0] in ("probe_pkg", "outer_pkg", "scaffold_ep_probe")]:
+            del sys.modules[module]

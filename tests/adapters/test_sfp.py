@@ -11,27 +11,29 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from bench.adapters.sfp import SoftFilterPruning
 from bench.api import load_data
 from bench.core.hooks import TrainingHook
 from bench.core.train import TrainSpec, evaluate, train
 from bench.models import build_model
-from bench.pruning import Target, get_adapter
+from bench.pruning import Target
 from bench.pruning.engine import ZeroingPruner, prune
+
+from tests.adapters.parity import conv_weights, drop_lowest, every_conv, kept
 from tests.helpers.trained_like import trained_like
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 MODEL = "resnet20"
 X = torch.zeros(1, 1, 16, 16)
 
 
 def sfp(**hp):
-    cls = get_adapter("sfp")
-    return cls(cls.Hparams(**hp))
+    return SoftFilterPruning(SoftFilterPruning.Hparams(**hp))
 
 
 def zeroed(model) -> dict[str, frozenset[int]]:
@@ -171,3 +173,11 @@ def test_on_trained_digits_weights_the_soft_phase_keeps_the_dense_accuracy(ratio
     assert result.curve[-1].val_top1 > dense_val - 10  # 95.1% at 0.3, 93.1% at 0.4
     small = prune(model, MODEL, adapter, target, example_inputs=X, calibration=[], seed=0).model
     assert evaluate(small, data, "val", "contiguous")[0] > dense_val - 10
+
+
+def test_sfp_zeroes_the_int_n_r_smallest_l2_filters_of_every_conv():
+    model = trained_like()
+    ours, _ = kept("sfp", model, 0.3)
+    for conv in every_conv(model):  # pruning_cifar10_resnet.py: int(N * (1 - keep_rate)) smallest L2 norms
+        w = conv_weights(model, conv)
+        assert ours[conv] == drop_lowest(np.linalg.norm(w, axis=1), int(w.shape[0] * 0.3)), conv

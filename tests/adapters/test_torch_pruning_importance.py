@@ -21,7 +21,6 @@ from bench.ui.cli import main
 from tests.helpers.matrix import CALIBRATION as MATRIX_CALIBRATION, FAMILIES, check_pair
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 TP = get_adapter("tp")
 X = torch.zeros(1, 3, 32, 32)
 _gen = torch.Generator().manual_seed(0)

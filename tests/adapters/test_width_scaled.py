@@ -4,14 +4,14 @@ scaled, it runs only from scratch and without a control, and it refuses models i
 import pytest
 import torch
 
+from bench.adapters.width_scaled import WidthScaled
 from bench.errors import BenchError
 from bench.evaluation.spec import RunSpec
 from bench.models import build_model
-from bench.pruning import Target, get_adapter
+from bench.pruning import Target
 from bench.pruning.engine import prune
 from bench.ui.cli import main
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 X = torch.zeros(1, 1, 16, 16)
 
@@ -35,7 +35,7 @@ def resnet20_params(widths: tuple[int, int, int], in_channels: int = 1, classes:
 def test_resnet20_becomes_the_resnet20_of_scaled_widths(ratio):
     torch.manual_seed(0)
     dense = build_model("resnet20", num_classes=10, in_channels=1).eval()
-    pruned = prune(dense, "resnet20", get_adapter("width-scaled")(), Target(ratio=ratio), example_inputs=X, calibration=[], seed=0)
+    pruned = prune(dense, "resnet20", WidthScaled(), Target(ratio=ratio), example_inputs=X, calibration=[], seed=0)
     widths = tuple(int(w * (1 - ratio)) for w in (16, 32, 64))
     model = pruned.model
     # every conv of a stage has the stage's scaled width, in and out (the stem: stage 1's)
@@ -65,26 +65,5 @@ def test_it_runs_only_from_scratch_and_without_a_control(capsys):
 def test_a_model_without_its_layout_is_refused_not_pruned_in_another(model_name):
     dense = build_model(model_name, num_classes=10, in_channels=3).eval()
     with pytest.raises(BenchError, match=f"needs the 'stage-coupled' layout, which {model_name} does not offer"):
-        prune(dense, model_name, get_adapter("width-scaled")(), Target(ratio=0.5),
+        prune(dense, model_name, WidthScaled(), Target(ratio=0.5),
               example_inputs=torch.zeros(1, 3, 32, 32), calibration=[], seed=0)
-
-
-def test_scratch_reinitializes_as_the_dense_model_was_initialized():
-    """Scratch protocols reapply the model's own init (Kaiming normal, fan-out, on every conv), not
-    PyTorch's default module init, whose std on a 3x3 conv is about 2.4x smaller here."""
-    from bench.evaluation.runs import reinitialize
-
-    dense = build_model("resnet20", num_classes=10, in_channels=1).eval()
-    model = prune(dense, "resnet20", get_adapter("width-scaled")(), Target(ratio=0.5), example_inputs=X,
-                  calibration=[], seed=0).model
-    reinitialize(model, seed=3)
-    w = model.layer3[1].conv1.weight  # 32 x 32 x 3 x 3
-    expected = (2 / (w.shape[0] * 9)) ** 0.5  # Kaiming fan-out std
-    assert abs(w.std().item() / expected - 1) < 0.05
-    assert not torch.equal(w, dense.layer3[1].conv1.weight[:32, :32])  # nothing inherited
-    bn = model.layer3[1].bn1
-    assert torch.equal(bn.weight, torch.ones_like(bn.weight)) and torch.equal(bn.running_var, torch.ones_like(bn.running_var))
-    again = prune(dense, "resnet20", get_adapter("width-scaled")(), Target(ratio=0.5), example_inputs=X,
-                  calibration=[], seed=0).model
-    reinitialize(again, seed=3)
-    assert torch.equal(again.layer3[1].conv1.weight, w)  # seeded

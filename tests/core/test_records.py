@@ -16,7 +16,6 @@ from bench.errors import BenchError
 from tests.helpers import fuzzing
 from tests.helpers.paths import HISTORIC_RECORD
 from tests.helpers.plugins import DIST, VERSION
-from tests.leaderboard.test_leaderboard import cli
 
 
 def test_historic_example_validates(example_record):

@@ -27,10 +27,8 @@ from bench.core.train import (
     default_memory_format,
     train,
 )
-from bench.data import load_dataset
 from bench.infra.interrupt import Interrupted, StopFlag
 from bench.models import build_model
-from bench.ui import perf
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: extra threads only thrash on shared cores
@@ -57,11 +55,6 @@ def tiny(seed: int = 0) -> Tiny:
     return Tiny()
 
 
-@pytest.fixture(scope="module")
-def data():
-    return perf.synthetic_cifar(n_train=192, n_eval=64)
-
-
 def spec(epochs: int = 3) -> TrainSpec:
     return TrainSpec(epochs=epochs, batch_size=32, lr_at=lambda step: 0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
 
@@ -86,7 +79,7 @@ def _hand_written_epoch(model: nn.Module, data, memory_format: torch.memory_form
 
 
 @pytest.mark.parametrize("memory_format", [None, "contiguous", "channels_last"])
-def test_cpu_training_is_the_plain_fp32_loop_bit_for_bit(data, memory_format):
+def test_cpu_training_is_the_plain_fp32_loop_bit_for_bit(tiny_cifar, memory_format):
     """On CPU the harness trains exactly like a hand-written fp32 loop in the same memory format (the
     CPU's own by default): no autocast; its multi-tensor SGD update is bitwise the per-parameter one."""
     seen = []
@@ -99,27 +92,27 @@ def test_cpu_training_is_the_plain_fp32_loop_bit_for_bit(data, memory_format):
 
     benchmark = torch.backends.cudnn.benchmark
     harness = tiny()
-    train(harness, data, spec(epochs=1), seed=0, hooks=[Probe()], memory_format=memory_format)
+    train(harness, tiny_cifar, spec(epochs=1), seed=0, hooks=[Probe()], memory_format=memory_format)
     expected = memory_format or "contiguous"
     assert set(seen) == {(False, expected, benchmark)}
     assert harness.conv.weight.is_contiguous()  # back to the default layout for pruning and saving
 
     bare = tiny()
-    _hand_written_epoch(bare, data, train_module.MEMORY_FORMATS[expected])
+    _hand_written_epoch(bare, tiny_cifar, train_module.MEMORY_FORMATS[expected])
     for (name, a), b in zip(weights(harness).items(), weights(bare).values()):
         assert torch.equal(a, b), name
 
 
-def test_channels_last_rounds_differently_so_it_is_part_of_the_identity(data):
+def test_channels_last_rounds_differently_so_it_is_part_of_the_identity(tiny_cifar):
     a, b = tiny(), tiny()
-    train(a, data, spec(epochs=1), seed=0, memory_format="channels_last")
-    train(b, data, spec(epochs=1), seed=0, memory_format="contiguous")
+    train(a, tiny_cifar, spec(epochs=1), seed=0, memory_format="channels_last")
+    train(b, tiny_cifar, spec(epochs=1), seed=0, memory_format="contiguous")
     assert any(not torch.equal(x, y) for x, y in zip(weights(a).values(), weights(b).values()))
     spec_ = RunSpec(adapter="l1-norm", threads=1)
     assert spec_.memory_format == "channels_last"
     assert spec_.hash != RunSpec(adapter="l1-norm", threads=1, memory_format="contiguous").hash
     with pytest.raises(ValueError, match="unknown memory format"):
-        train(tiny(), data, spec(epochs=1), seed=0, memory_format="nhwc")
+        train(tiny(), tiny_cifar, spec(epochs=1), seed=0, memory_format="nhwc")
 
 
 def test_cpu_gets_no_device_options_but_the_memory_format():
@@ -196,9 +189,9 @@ class CountingCheckpointer(Checkpointer):
 
 
 @pytest.mark.parametrize("every, expected", [(0, [(1, 0), (2, 0), (3, 0), (4, 0)]), (float("inf"), [(1, 0), (4, 0)])])
-def test_checkpoints_after_the_first_epoch_when_due_and_after_the_last(tmp_path, data, every, expected):
+def test_checkpoints_after_the_first_epoch_when_due_and_after_the_last(tmp_path, tiny_cifar, every, expected):
     ckpt = CountingCheckpointer(tmp_path, every=every)
-    train(tiny(), data, spec(epochs=4), seed=0, checkpointer=ckpt)
+    train(tiny(), tiny_cifar, spec(epochs=4), seed=0, checkpointer=ckpt)
     assert ckpt.saved_epochs == expected
 
 
@@ -206,10 +199,10 @@ class Crash(Exception):
     pass
 
 
-def test_a_crash_between_checkpoints_replays_from_the_last_one_exactly(tmp_path, data):
+def test_a_crash_between_checkpoints_replays_from_the_last_one_exactly(tmp_path, tiny_cifar):
     """SIGKILL-like: no save at the crash; the run resumes from the epoch-1 checkpoint and replays."""
     reference_model = tiny()
-    reference = train(reference_model, data, spec(epochs=4), seed=5)
+    reference = train(reference_model, tiny_cifar, spec(epochs=4), seed=5)
 
     steps = []
 
@@ -221,12 +214,12 @@ def test_a_crash_between_checkpoints_replays_from_the_last_one_exactly(tmp_path,
 
     ckpt = CountingCheckpointer(tmp_path, every=float("inf"))
     with pytest.raises(Crash):
-        train(tiny(), data, spec(epochs=4), seed=5, hooks=[CrashInEpoch3()], checkpointer=ckpt)
+        train(tiny(), tiny_cifar, spec(epochs=4), seed=5, hooks=[CrashInEpoch3()], checkpointer=ckpt)
     assert ckpt.saved_epochs == [(1, 0)] and (tmp_path / CURRENT).exists()
 
     resumed_model = tiny(seed=99)
     torch.manual_seed(12345)
-    resumed = train(resumed_model, data, spec(epochs=4), seed=5, checkpointer=Checkpointer(tmp_path, every=float("inf")))
+    resumed = train(resumed_model, tiny_cifar, spec(epochs=4), seed=5, checkpointer=Checkpointer(tmp_path, every=float("inf")))
     assert resumed.curve == reference.curve and resumed.test_top1 == reference.test_top1
     for (name, a), b in zip(weights(reference_model).items(), weights(resumed_model).values()):
         assert torch.equal(a, b), name
@@ -269,18 +262,18 @@ def test_a_failing_compile_falls_back_to_eager_with_the_buffers_untouched(monkey
 
 
 @pytest.mark.slow
-def test_compile_trains_for_real_on_cpu_and_saves_plain_weights(data):
+def test_compile_trains_for_real_on_cpu_and_saves_plain_weights(tiny_cifar):
     problem = compile_problem(CPU)
     if problem is not None:
         pytest.skip(problem)
     messages = []
     model = tiny()
-    result = train(model, data, spec(epochs=1), seed=0, compile=True, warn=messages.append)
+    result = train(model, tiny_cifar, spec(epochs=1), seed=0, compile=True, warn=messages.append)
     assert messages == []  # compiled, no fallback
     assert not result.diverged and result.test_top1 >= 0
     assert list(model.state_dict()) == list(tiny().state_dict())  # no `_orig_mod.` prefix
     eager = tiny()
-    train(eager, data, spec(epochs=1), seed=0)
+    train(eager, tiny_cifar, spec(epochs=1), seed=0)
     for (name, a), b in zip(weights(eager).items(), weights(model).values()):  # same training, other kernels
         assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4), name
 
@@ -292,25 +285,20 @@ def test_compile_trains_for_real_on_cpu_and_saves_plain_weights(data):
 
 
 @pytest.mark.parametrize("precision, autocast", [(None, False), ("fp32", False), ("bf16", True)])
-def test_the_forward_runs_in_the_precision_asked_for(data, precision, autocast):
+def test_the_forward_runs_in_the_precision_asked_for(tiny_cifar, precision, autocast):
     """Runs use the device's precision (fp32 on CPU, bf16 autocast on CUDA); perf times the other too."""
     seen = []
     model = tiny()
     model.conv.register_forward_hook(lambda module, args, out: seen.append((torch.is_autocast_enabled("cpu"), out.dtype)) if module.training else None)
-    train(model, data, spec(epochs=1), seed=0, precision=precision)
+    train(model, tiny_cifar, spec(epochs=1), seed=0, precision=precision)
     assert set(seen) == {(autocast, torch.bfloat16 if autocast else torch.float32)}
     assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast never changes the weights
     assert train_module.default_precision(CUDA) == "bf16" and train_module.default_precision(CPU) == "fp32"
     with pytest.raises(ValueError, match="unknown precision"):
-        train(tiny(), data, spec(epochs=1), seed=0, precision="fp8")
+        train(tiny(), tiny_cifar, spec(epochs=1), seed=0, precision="fp8")
 
 
 # --- interrupts, resume and divergence, on digits ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 def digits_spec(epochs=2, lr=0.05):

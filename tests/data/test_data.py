@@ -27,7 +27,9 @@ from bench.data.base import seeded_generator
 from bench.data.cifar import CIFAR100_FORMAT, read_batch
 from bench.data.digits import DIGITS_PAD, DIGITS_RECIPE, DIGITS_SIZE, digits_arrays
 from bench.errors import BenchError, UnknownNameError
+
 from tests.helpers.fakedata import write_cifar
+
 
 # ---------------------------------------------------------------- helpers
 

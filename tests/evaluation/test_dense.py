@@ -1,11 +1,16 @@
 """The dense baseline (bench/evaluation/dense.py): its cache id and its training numbers, pinned to
 DENSE_TRAINING_VERSION so that cached baselines and the records made from them stay reachable."""
 
-import pytest
+from __future__ import annotations
 
-from bench.evaluation.dense import dense_config
+import pytest
+import torch
+
+from bench.api import load_data
 from bench.core.config import config_hash
 from bench.data import load_dataset
+from bench.evaluation.dense import dense_config
+from bench.pruning import get_adapter
 
 
 def test_dense_baseline_hash_is_pinned(monkeypatch):
@@ -73,3 +78,10 @@ def test_dense_training_numbers_are_pinned_to_its_version(memory_format):
     assert (round(loss, 4), round(weight_sum, 2)) == pytest.approx((pinned_loss, pinned_sum), abs=2e-3), (
         f"dense training now gives loss {loss:.4f}, |w| sum {weight_sum:.2f}: bump DENSE_TRAINING_VERSION and pin these"
     )
+
+
+def test_penalized_dense_training_is_cached_apart_from_the_shared_baseline():
+    data = load_data("digits", torch.device("cpu"))
+    hook = get_adapter("slimming")().dense_hook()
+    plain, penalized = dense_config("resnet20", data, 0), dense_config("resnet20", data, 0, hook.identity())
+    assert "regularizer" not in plain and config_hash(plain) != config_hash(penalized)

@@ -1,12 +1,10 @@
 """TODO."""
 
 import pytest
-import torch
 
 import bench
 from bench.core import records
 from bench.evaluation.record import distribution
-from bench.models import build_model
 from bench.ui.cli import main
 
 from tests.helpers.plugins import DIST, GOOD, VERSION
@@ -25,12 +23,9 @@ def test_record_names_the_package_of_built_ins_and_plugins(plugins, monkeypatch)
 
 
 @pytest.mark.slow
-def test_evaluate_records_the_plugins_package(plugins, capsys, tmp_path):
-    torch.manual_seed(0)
-    ckpt = tmp_path / "dense.pt"
-    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), ckpt)
+def test_evaluate_records_the_plugins_package(plugins, capsys, tmp_path, dense_weights):
     code = main(["evaluate", "--adapter", GOOD, "--protocol", "ft-1", "--seeds", "1", "--threads", "1",
-                 "--checkpoint", str(ckpt), "--out", str(tmp_path / "out"), "--runs-dir", str(tmp_path / "runs")])
+                 "--checkpoint", str(dense_weights), "--out", str(tmp_path / "out"), "--runs-dir", str(tmp_path / "runs")])
     err = capsys.readouterr().err
     assert code == 0, err
     (path,) = (tmp_path / "out").rglob("*.json")

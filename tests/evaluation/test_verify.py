@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from bench.models import build_model
-from tests.helpers.paths import REPO
 
+from tests.helpers.paths import REPO
 
 
 def bench(*argv: str, cwd: Path) -> subprocess.CompletedProcess:

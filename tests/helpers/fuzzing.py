@@ -12,6 +12,7 @@ from typing import Callable
 
 from hypothesis import HealthCheck, settings
 
+
 CASES: Counter = Counter()
 FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 AT_LEAST = 1000  # cases per input kind: fewer means hypothesis gave up early

@@ -13,6 +13,7 @@ from bench.models import build_model
 from bench.pruning import Target
 from bench.pruning.engine import prune
 
+
 # One model per structural family the core has to handle (the comment: what it exercises).
 FAMILIES = (
     "resnet20",  # CIFAR ResNet: parameter-free channel-routing shortcuts (bench/pruning/shortcut.py)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 HISTORIC_RECORD = TESTS / "historic" / "record_v1_digits_hrankplus.json"  # a real record (schema v1), frozen

@@ -5,6 +5,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+
 DIST, VERSION = "example-plugins", "0.3"
 GOOD = "good-plugin"
 BROKEN = {  # entry point -> what makes it fail

@@ -29,6 +29,7 @@ from bench.infra.interrupt import Interrupted, StopFlag
 from bench.models import build_model
 from bench.ui import perf
 
+
 WORLD = 2
 
 

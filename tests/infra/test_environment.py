@@ -14,6 +14,7 @@ from bench.infra.environment import source_commit
 
 from tests.helpers.paths import REPO
 
+
 CPU = torch.device("cpu")
 
 
@@ -28,7 +29,7 @@ def test_records_name_the_commit_when_run_from_a_checkout(monkeypatch):
     assert commit is not None and re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit) and commit.startswith(head)
 
 
-def test_unusable_compile_is_dropped_with_one_warning_and_leaves_the_identity_alone(monkeypatch, data):
+def test_unusable_compile_is_dropped_with_one_warning_and_leaves_the_identity_alone(monkeypatch, tiny_cifar):
     class Messages:
         def __init__(self):
             self.lines = []
@@ -40,6 +41,6 @@ def test_unusable_compile_is_dropped_with_one_warning_and_leaves_the_identity_al
     monkeypatch.setattr("bench.infra.environment.compile_problem", lambda device: "no C++ compiler found")
     assert api.compile_usable(True, CPU, reporter) is False and len(reporter.lines) == 1
     assert api.compile_usable(False, CPU, reporter) is False and len(reporter.lines) == 1
-    plain = api.dense_config("resnet20", data, 0)
+    plain = api.dense_config("resnet20", tiny_cifar, 0)
     assert "compile" not in plain  # existing caches keep their hash
-    assert api.dense_config("resnet20", data, 0, compile=True) == {**plain, "compile": True}
+    assert api.dense_config("resnet20", tiny_cifar, 0, compile=True) == {**plain, "compile": True}

@@ -11,7 +11,9 @@ import torch
 from bench.models import build_model
 from bench.pruning import ADAPTERS, Target, get_adapter
 from bench.pruning.engine import prune
+
 from tests.helpers.paths import REPO
+
 
 GUIDE = REPO / "CONTRIBUTING.md"
 

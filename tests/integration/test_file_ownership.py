@@ -16,6 +16,7 @@ from bench.models import build_model
 from bench.sweep.driver import make_jobs
 from bench.sweep.grid import parse_grid
 
+
 # Libraries' own caches under HOME (matplotlib's font list) are theirs, not the tool's output.
 LIBRARY_CACHES = {".cache/matplotlib", ".config/matplotlib"}
 
@@ -25,22 +26,19 @@ def files_under(folder: Path) -> set[str]:
 
 
 @pytest.mark.slow
-def test_evaluate_verify_and_leaderboard_write_only_where_they_are_told(tmp_path):
+def test_evaluate_verify_and_leaderboard_write_only_where_they_are_told(tmp_path, dense_weights):
     work, home, tmp = tmp_path / "work", tmp_path / "home", tmp_path / "tmp"
     for folder in (work, home, tmp):
         folder.mkdir()
-    torch.manual_seed(0)
-    weights = tmp_path / "dense.pt"
-    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), weights)
     env = {k: v for k, v in os.environ.items() if k != "MPLCONFIGDIR"}
     env.update(HOME=str(home), TMPDIR=str(tmp), XDG_CACHE_HOME=str(home / ".cache"))
     run = lambda *argv: subprocess.run([sys.executable, "-m", "bench", *argv], cwd=work, env=env, capture_output=True, text=True, timeout=900)  # noqa: E731
 
     done = run("evaluate", "--adapter", "l1-norm", "--protocol", "ft-1", "--seeds", "1", "--threads", "1",
-               "--checkpoint", str(weights), "--runs-dir", "R", "--out", "O")
+               "--checkpoint", str(dense_weights), "--runs-dir", "R", "--out", "O")
     assert done.returncode == 0, done.stderr
     (record,) = (work / "O").rglob("*.json")
-    done = run("verify", str(record), "--checkpoint", str(weights), "--runs-dir", "R")
+    done = run("verify", str(record), "--checkpoint", str(dense_weights), "--runs-dir", "R")
     assert done.returncode == 0, done.stderr
     done = run("leaderboard", "--submissions", "O", "--out", "L")
     assert done.returncode == 0, done.stderr

@@ -28,7 +28,9 @@ from bench.core.records import write_atomic
 from bench.data.digits import DIGITS_RECIPE
 from bench.errors import BenchError
 from bench.models import build_model
+
 from tests.helpers.paths import HISTORIC_RECORD
+
 
 TIMING_KEYS = {"created", "wall_time_seconds", "seconds", "latency"}
 ENOSPC = os.strerror(errno.ENOSPC)  # "No space left on device"

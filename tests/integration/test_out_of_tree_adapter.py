@@ -13,6 +13,7 @@ import pytest
 
 from tests.helpers.paths import EXAMPLE_ADAPTER_PACKAGE, REPO
 
+
 PACKAGE = EXAMPLE_ADAPTER_PACKAGE
 NAME = "l2-norm-example"
 

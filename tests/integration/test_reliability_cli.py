@@ -14,6 +14,7 @@ import torch
 
 from bench.models import build_model
 
+
 TIMING_KEYS = {"created", "wall_time_seconds", "seconds", "latency"}
 
 
@@ -129,3 +130,24 @@ def test_different_seeds_give_different_runs(reference):
     first, second = reference["method"]["runs"]
     assert (first["seed"], second["seed"]) == (0, 1)
     assert first["curve"] != second["curve"]  # different data order (and augmentation) per seed
+
+
+@pytest.mark.slow
+def test_two_identical_evaluations_at_once_train_every_run_once(tmp_path, dense_weights):
+    """Issue 16: the second process waits for the runs the first is training and reuses them."""
+    args = ["evaluate", "--adapter", "l1-norm", "--protocol", "ft-3", "--seeds", "1", "--checkpoint", str(dense_weights),
+            "--threads", "1", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
+    start = time.perf_counter()
+    procs = [bench(*args, cwd=tmp_path) for _ in range(2)]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    seconds = time.perf_counter() - start
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, err
+    err = "".join(e for _, e in outputs)
+    # 2 processes × 2 runs (method, control) needed; each run trained once: the other 2 are reuses,
+    # either one by one ("reusing ... finished run") or as the finished record ("already in").
+    reuses = err.count("finished run") + 2 * err.count("already in")
+    assert reuses == 2, err
+    assert "Traceback" not in err
+    (record,) = (tmp_path / "out").rglob("*.json")
+    print(f"two concurrent evaluations: {seconds:.1f} s wall")

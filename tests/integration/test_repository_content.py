@@ -1,13 +1,11 @@
 """The repository's own submissions and generated pages: every record valid, the leaderboard current."""
 
-from pathlib import Path
-
 from bench.core import records
 from bench.evaluation import recount
 from bench.evaluation.spec import RunSpec
 from bench.ui.cli import main
-from tests.helpers.paths import REPO
 
+from tests.helpers.paths import REPO
 
 
 def test_every_committed_submission_validates():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +11,9 @@ from bench.api import RunSpec, load_checkpoint
 from bench.errors import BenchError
 from bench.leaderboard.group import slug
 from bench.models import build_model
+
 from tests.helpers.paths import REPO
+
 
 SOURCES = REPO
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from bench.leaderboard import generate
+
 from tests.leaderboard.test_leaderboard import make, put
+
 
 pytestmark = pytest.mark.browser
 

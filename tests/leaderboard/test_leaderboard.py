@@ -14,15 +14,7 @@ import pytest
 import scipy.stats
 
 from bench.leaderboard import check, generate
-from bench.leaderboard.group import (
-    BEATEN,
-    BEATS,
-    CONTROL,
-    NO_CONTROL,
-    TIED,
-    TOO_FEW,
-    build_groups,
-)
+from bench.leaderboard.group import BEATEN, BEATS, CONTROL, NO_CONTROL, TIED, TOO_FEW, build_groups
 from bench.leaderboard.load import load_folder
 from bench.leaderboard.sensitivity import kendall, sensitivity
 from bench.ui.cli import main
@@ -586,3 +578,17 @@ def test_families_sharing_a_title_are_told_apart_by_their_dense_run(subs, exampl
     put(subs, "b.json", two)
     titles = sorted(f.title for f in families(groups_of(subs)))
     assert len(set(titles)) == 2 and titles[1].endswith("· dense feedfacecafe")
+
+
+def test_a_local_build_links_the_record_files_and_the_repository_the_sources(tmp_path, example_record):
+    from tests.leaderboard.test_leaderboard import make, put
+
+    from bench.leaderboard import generate
+
+    put(tmp_path / "results", "a.json", make(example_record, adapter="alpha", module="bench.adapters.l1_norm"))
+    generate(tmp_path / "results", tmp_path / "pages")
+    page = (tmp_path / "pages" / "README.md").read_text()
+    assert (tmp_path / "results" / "a.json").resolve().as_uri() in page
+    assert "https://github.com/prunebench/prunebench/blob/main/adapters/l1_norm.py" in page
+    exported = json.loads((tmp_path / "pages" / "leaderboard.json").read_text())
+    assert exported["records_url"] == (tmp_path / "results").resolve().as_uri() + "/"

@@ -8,23 +8,18 @@ import math
 
 import pytest
 import scipy.stats
-from markupsafe import escape  # what jinja2 escapes with
+from markupsafe import escape
 
 from bench.leaderboard import generate
 from bench.leaderboard.board import build
-from bench.leaderboard.findings import (
-    FAILS,
-    HOLDS,
-    INCONCLUSIVE,
-    MISSING_1,
-    MISSING_2,
-    SAME,
-)
+from bench.leaderboard.findings import FAILS, HOLDS, INCONCLUSIVE, MISSING_1, MISSING_2, SAME
 from bench.leaderboard.group import BEATEN, BEATS, TIED, TOO_FEW
 from bench.leaderboard.load import load_folder
 from bench.leaderboard.sensitivity import sensitivity
 from bench.leaderboard.stats import PAIRED, WELCH, difference, summary
+
 from tests.leaderboard.test_leaderboard import groups_of, make, md_rows, put
+
 
 A = [95.0, 96.5, 94.0, 97.0, 95.5]
 B = [93.0, 95.5, 93.5, 95.0, 94.0]

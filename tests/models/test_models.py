@@ -7,6 +7,7 @@ from bench.core.counting import count
 from bench.errors import UnknownNameError
 from bench.models import MODELS, build_model
 
+
 CIFAR = torch.zeros(1, 3, 32, 32)
 
 # Parameter counts of the standard CIFAR models (ResNet-56: the "0.85M" of every pruning paper).

@@ -9,6 +9,7 @@ import pytest
 
 from bench.ui.cli import main
 
+
 NETS = textwrap.dedent('''
     import torch.nn as nn
 

@@ -1,15 +1,24 @@
 """The pruning core on the paper's reference models: published sizes, residual correctness, masks."""
 
+from __future__ import annotations
+
 import pytest
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from bench.core.counting import count
+from bench.data import DATASETS
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import Target, get_adapter, parse_compress_rate
-from bench.pruning.engine import prune
+from bench.pruning.engine import Step, Structure, ZeroingPruner, batchnorms_after, prune
+from bench.pruning.targets import KeepCounts
+
 
 CIFAR = torch.zeros(1, 3, 32, 32)
+X = torch.zeros(1, 1, 16, 16)  # digits
+MODEL = "resnet20"
 
 
 def _prune(model_name, adapter, target, layout=None):
@@ -122,17 +131,175 @@ def test_hrankplus_densenet_mapping_gives_hrankplus_widths():
     assert count(model, CIFAR).params == 366_676
 
 
-def test_feature_maps_are_read_after_the_batchnorm_and_activation_that_consume_a_conv():
-    from bench.pruning.layouts import GENERIC
-    from bench.pruning.units import Units, feature_maps
+def test_soft_pruning_refuses_a_layout_whose_removal_is_not_exact():
+    model = build_model("resnet20", num_classes=10, in_channels=1)
+    with pytest.raises(BenchError, match="needs a full-width layout.*use --layout full-width"):
+        ZeroingPruner(model, "resnet20", get_adapter("sfp")(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0,
+                      layout="hrankplus")
 
-    tv = build_model("resnet18", num_classes=10, in_channels=3).eval()
-    points = feature_maps(tv, Units(tv, True, CIFAR, GENERIC))
-    assert (points["conv1"].module, points["conv1"].activation) == ("bn1", "relu")
-    assert (points["layer1.0.conv1"].module, points["layer1.0.conv1"].activation) == ("layer1.0.bn1", "relu")
-    dn = build_model("densenet40", num_classes=10, in_channels=3).eval()
-    points = feature_maps(dn, Units(dn, True, CIFAR, GENERIC))
-    # a dense layer's 12 channels are seen at the next layer's ReLU, where they are its last 12 inputs
-    assert points["blocks.1.conv"].module == "blocks.2.relu" and points["blocks.1.conv"].channels == tuple(range(36, 48))
-    assert points["conv1"].module == "blocks.0.relu" and points["conv1"].channels == tuple(range(24))
-    assert points["blocks.11.conv"].module == "blocks.12.relu"  # the transition reads the block's last layer
+
+def test_a_unit_without_a_score_is_an_error_naming_the_layer():
+    class Partial(get_adapter("l1-norm")):
+        name = "partial"
+
+        def score(self, ctx):
+            scores = super().score(ctx)
+            scores.pop("layer2.1.conv1")
+            return scores
+
+    model = build_model("resnet20", num_classes=10, in_channels=1)
+    with pytest.raises(BenchError, match="partial returned no score for layer layer2.1.conv1"):
+        prune(model, "resnet20", Partial(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0)
+
+
+def test_the_engine_finds_the_batchnorm_after_every_resnet_conv(resnet20):
+    layers = {n: m for n, m in resnet20.named_modules() if isinstance(m, nn.Conv2d)}
+    after = batchnorms_after(resnet20, torch.zeros(1, 1, 16, 16))
+    assert after.keys() == layers.keys()
+    for name, bn in after.items():
+        assert bn is resnet20.get_submodule(name.replace("conv", "bn"))
+    assert all(not m._forward_hooks for m in resnet20.modules())
+
+
+def prune_with(name, model, target=None, step=None, reference=None, seed=0, **hp):
+    cls = get_adapter(name)
+    adapter = cls(cls.Hparams(**hp)) if hp else cls()
+    return prune(model, MODEL, adapter, target, example_inputs=X, calibration=[], seed=seed, step=step, reference=reference)
+
+
+def original_of(structure: Structure) -> Structure:
+    return Structure(structure.kind, {u: (t, t) for u, (_, t) in structure.units.items()})
+
+
+def test_layerwise_steps_reach_the_one_shot_widths_counted_against_the_dense_model(resnet20):
+    target = Target(ratio=0.5)
+    one_shot = prune_with("l1-norm", resnet20, target)
+    first = prune_with("l1-norm", resnet20, target, step=Step(0.5))
+    second = prune_with("l1-norm", first.model, target, step=Step(1.0, original_of(first.structure)))
+    for unit, (kept, total) in first.structure.units.items():
+        pruned_at_all = one_shot.structure.units[unit][0] < total  # the layout keeps some units dense
+        assert kept == (max(1, int(total * 0.75 + 1e-9)) if pruned_at_all else total)
+    assert {u: k for u, (k, _) in second.structure.units.items()} == {u: k for u, (k, _) in one_shot.structure.units.items()}
+    assert second.structure.units.keys() == first.structure.units.keys()
+    assert all(t == first.structure.units[u][1] for u, (_, t) in second.structure.units.items())  # dense totals
+    assert count(second.model, X).params < count(first.model, X).params < count(resnet20, X).params
+
+
+def test_unstructured_steps_keep_removed_weights_removed(resnet20):
+    target = Target(ratio=0.6)
+    first = prune_with("global-magnitude", resnet20, target, step=Step(0.5))
+    second = prune_with("global-magnitude", first.model, target, step=Step(1.0, original_of(first.structure), first.masks))
+    assert abs(first.structure.density - 0.7) < 0.01 and abs(second.structure.density - 0.4) < 0.01
+    for name, mask in first.masks.items():
+        assert not (second.masks[name] & ~mask).any()  # nested: nothing removed comes back
+
+
+def test_global_structured_steps_remove_the_target_fraction_of_all_channels(resnet20):
+    target = Target(ratio=0.4)
+    resnet20 = build_model(MODEL, num_classes=10, in_channels=1).eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # distinct BatchNorm scales, as after training (a fresh net's are all 1)
+        for module in resnet20.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.1)
+    first = prune_with("slimming", resnet20, target, step=Step(0.5))
+    second = prune_with("slimming", first.model, target, step=Step(1.0, original_of(first.structure)))
+    one_shot = prune_with("slimming", resnet20, target)
+
+    def removed(pruned):
+        return sum(t - k for k, t in pruned.structure.units.values())
+
+    assert removed(second) == removed(one_shot) > 0  # the same total, reached in two steps
+    assert abs(removed(second) - 2 * removed(first)) <= 1
+
+
+def test_a_random_control_follows_the_method_step_by_step(resnet20):
+    target = Target(ratio=0.5)
+    method1 = prune_with("l1-norm", resnet20, target, step=Step(0.5))
+    original = original_of(method1.structure)
+    method2 = prune_with("l1-norm", method1.model, target, step=Step(1.0, original))
+    control1 = prune_with("random", resnet20, step=Step(0.5), reference=method1.structure, seed=1)
+    control2 = prune_with("random", control1.model, step=Step(1.0, original), reference=method2.structure, seed=1)
+    assert control1.structure == method1.structure and control2.structure == method2.structure
+    assert count(control2.model, X) == count(method2.model, X)
+
+
+def test_zeroing_prunes_softly_what_the_hard_prune_removes(resnet20):
+    model = build_model(MODEL, num_classes=10, in_channels=1)
+    model.load_state_dict(resnet20.state_dict())
+    sfp = get_adapter("sfp")()
+    target = Target(ratio=0.5)
+    ZeroingPruner(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0).zero(model)
+    hard = prune(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0)
+    soft_zero = {n: int((m.weight.flatten(1).abs().sum(1) == 0).sum()) for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)}
+    removed = sum(t - k for k, t in hard.structure.units.values())
+    assert removed > 0 and sum(soft_zero.values()) >= removed
+    # the hard prune of the zeroed model keeps exactly the non-zero filters
+    for name, module in hard.model.named_modules():
+        if isinstance(module, torch.nn.Conv2d) and name in soft_zero:
+            assert int((module.weight.flatten(1).abs().sum(1) == 0).sum()) == 0, name
+
+
+def test_zeroed_filters_can_grow_back(resnet20):
+    model = build_model(MODEL, num_classes=10, in_channels=1)
+    model.load_state_dict(resnet20.state_dict())
+    sfp = get_adapter("sfp")()
+    with torch.no_grad():  # a trained net's BatchNorm shifts: at init (0) the ReLU blocks every gradient
+        model.layer1[0].bn1.bias.fill_(0.1)
+    ZeroingPruner(model, MODEL, sfp, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0).zero(model)
+    conv = model.layer1[0].conv1
+    zeroed = conv.weight.flatten(1).abs().sum(1) == 0
+    assert zeroed.any()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.train()
+    loss = F.cross_entropy(model(torch.randn(8, 1, 16, 16)), torch.arange(8))
+    loss.backward()
+    optimizer.step()
+    assert (conv.weight.flatten(1).abs().sum(1)[zeroed] > 0).all()  # soft: they receive gradients
+
+
+def test_after_the_final_zeroing_the_soft_and_the_small_network_compute_the_same_function(resnet20):
+    """SFP reports the network it validated: trained soft (train-mode steps move the weights and the
+    BatchNorm statistics, the filters regrow between zeroings), zeroed a last time, then removed."""
+    model = build_model(MODEL, num_classes=10, in_channels=1)
+    model.load_state_dict(resnet20.state_dict())
+    sfp = get_adapter("sfp")()
+    target = Target(ratio=0.5)
+    gen = torch.Generator().manual_seed(0)
+    recalibration = [(torch.randn(16, 1, 16, 16, generator=gen), torch.zeros(16, dtype=torch.long)) for _ in range(2)]
+    zeroing = ZeroingPruner(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0, recalibration=recalibration)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    zeroing.zero(model)
+    for _epoch in range(3):
+        model.train()
+        for _ in range(5):
+            optimizer.zero_grad()
+            F.cross_entropy(model(torch.randn(16, 1, 16, 16, generator=gen)), torch.randint(10, (16,), generator=gen)).backward()
+            optimizer.step()
+        zeroing.zero(model)  # the hook's after_epoch: what validation then sees
+        zeroing.recalibrate(model)
+    zeroed = model.conv1.weight.flatten(1).abs().sum(1) == 0  # the stem's zeroed channels are 0 for every input
+    assert zeroed.any() and torch.equal(model.bn1.running_var[zeroed], torch.zeros(int(zeroed.sum())))
+    assert model.bn1.momentum == 0.1 and model.training
+    model.eval()
+    small = prune(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0)
+    x = torch.randn(32, 1, 16, 16, generator=gen)
+    with torch.no_grad():
+        soft, hard = model(x), small.model.eval()(x)
+    assert (soft - hard).abs().max() < 1e-4
+    assert count(small.model, X).flops < 0.6 * count(model, X).flops
+
+
+def test_unstructured_adapters_refuse_a_speedup(cli, work_in_tmp):
+    code, _, err = cli("prune", "--adapter", "global-magnitude", "--speedup", "3", "--json")
+    assert code == 2 and "unstructured" in err and "--ratio" in err
+
+
+def test_keep_counts_must_name_the_models_units():
+    spec = DATASETS.get("digits")
+    model = build_model("resnet20", num_classes=10, in_channels=1)
+    from bench.errors import BenchError
+
+    with pytest.raises(BenchError, match="does not match"):
+        prune(model, "resnet20", get_adapter("l1-norm")(), KeepCounts((("nope", 1),), 2.0),
+              example_inputs=torch.zeros(1, *spec.input_shape), calibration=[], seed=0)

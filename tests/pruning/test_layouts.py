@@ -5,19 +5,17 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from bench.api import random_control_adapter
 from bench.core.counting import count
-from bench.errors import BenchError
 from bench.models import build_model
-from bench.models.cifar_resnet import ChannelShortcut
 from bench.pruning import Target, get_adapter
 from bench.pruning.engine import Step, Structure, identity_routes, plan, prune
 from bench.pruning.registry import adapter_names
-from bench.pruning.surgery import rescale_filters, zero_filters
-from bench.ui.cli import main
+from bench.pruning.surgery import zero_filters
+
 from tests.helpers.trained_like import trained_like
+
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -82,23 +80,6 @@ def test_identity_route_fractions_at_ratio_half_on_resnet20(models):
     assert 0 < fractions["taylor"] < 1  # every stage's stream is pruned, by a global threshold
 
 
-def shortcut_by_padding(x, in_width, out_width, stride):
-    """HRankPlus's option-A shortcut for the pruned widths: F.pad by position, cropping when negative."""
-    if stride > 1:
-        x = x[:, :, ::stride, ::stride]
-    left = (out_width - in_width) // 2
-    return F.pad(x, (0, 0, 0, 0, left, out_width - in_width - left))
-
-
-@pytest.mark.parametrize("in_width, out_width, stride", [(8, 16, 2), (13, 26, 2), (16, 13, 1), (6, 6, 1), (5, 12, 2)])
-def test_positional_shortcut_is_zero_padding_in_the_pruned_widths(in_width, out_width, stride):
-    shortcut = ChannelShortcut(max(in_width, 16), max(out_width, 32), stride)
-    shortcut.in_channels, shortcut.out_channels = in_width, out_width
-    shortcut.make_positional()
-    x = torch.randn(2, in_width, 8, 8)
-    assert torch.equal(shortcut(x), shortcut_by_padding(x, in_width, out_width, stride))
-
-
 def test_hrankplus_blocks_keep_their_own_channels_and_add_by_position(models):
     dense = models["resnet20"]
     adapter = get_adapter("hrankplus")()
@@ -138,24 +119,6 @@ def test_full_width_pruning_computes_what_zeroing_the_filters_computes(adapter_n
     assert pruned.model.layer1[0].conv2_offset is not None  # removed conv1 channels still feed conv2 their constant
 
 
-def test_rescaling_filters_to_the_dense_norms_keeps_the_function_exactly(models):
-    dense = models["resnet20"]
-    pruned = prune(dense, "resnet20", get_adapter("sfp")(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0).model
-    with torch.no_grad():  # as after soft pruning: regrown filters far above the dense norms, and one zero filter
-        pruned.conv1.weight.mul_(torch.linspace(0.05, 30, pruned.conv1.out_channels).view(-1, 1, 1, 1))
-        pruned.layer2[0].conv1.weight[3] = 0
-    x = torch.randn(6, 1, 16, 16, generator=torch.Generator().manual_seed(4))
-    before = pruned.eval()(x)
-    rescale_filters(pruned, dense, X, "full-width")
-    assert torch.allclose(pruned(x), before, atol=1e-4)
-    for name in ("conv1", "layer1.0.conv2", "layer3.2.conv1"):
-        norms = pruned.get_submodule(name).weight.flatten(1).norm(dim=1)
-        target = dense.get_submodule(name).weight.flatten(1).norm(dim=1).mean()
-        assert torch.allclose(norms, target.expand_as(norms), rtol=1e-5), name
-    assert pruned.layer2[0].conv1.weight[3].abs().sum() == 0
-    assert (pruned.layer2[0].conv1.weight.flatten(1).norm(dim=1) > 0).sum() == pruned.layer2[0].conv1.out_channels - 1
-
-
 def test_full_width_keeps_the_residual_stream_and_iterates(models):
     dense = models["resnet20"]
     adapter = get_adapter("fpgm")()
@@ -178,40 +141,3 @@ def test_rounding_follows_each_reference():
     assert run("l1-norm", model, "resnet20", 0.3).structure.units["layer1.0.conv1"][0] == 11
     assert run("fpgm", model, "resnet20", 0.3).structure.units["layer1.0.conv1"][0] == 12
     assert run("sfp", model, "resnet20", 0.3).structure.units["layer1.0.conv1"][0] == 12
-
-
-def test_soft_pruning_refuses_a_layout_whose_removal_is_not_exact():
-    from bench.pruning.engine import ZeroingPruner
-
-    model = build_model("resnet20", num_classes=10, in_channels=1)
-    with pytest.raises(BenchError, match="needs a full-width layout.*use --layout full-width"):
-        ZeroingPruner(model, "resnet20", get_adapter("sfp")(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0,
-                      layout="hrankplus")
-
-
-def test_a_unit_without_a_score_is_an_error_naming_the_layer():
-    class Partial(get_adapter("l1-norm")):
-        name = "partial"
-
-        def score(self, ctx):
-            scores = super().score(ctx)
-            scores.pop("layer2.1.conv1")
-            return scores
-
-    model = build_model("resnet20", num_classes=10, in_channels=1)
-    with pytest.raises(BenchError, match="partial returned no score for layer layer2.1.conv1"):
-        prune(model, "resnet20", Partial(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0)
-
-
-def test_bench_prune_prints_the_layout_and_identity_routes(capsys):
-    assert main(["prune", "--adapter", "l1-norm", "--model", "resnet20"]) == 0
-    out = capsys.readouterr().out
-    assert "layout block-internal: PFEC" in out and "identity routes kept: 100.0%" in out
-    assert main(["prune", "--adapter", "l1-norm", "--model", "resnet20", "--layout", "hrankplus", "--json"]) == 0
-    import json
-
-    report = json.loads(capsys.readouterr().out)
-    assert report["layout"]["name"] == report["structure"]["layout"] == "hrankplus"
-    assert report["identity_routes"] < 1
-    assert main(["prune", "--adapter", "l1-norm", "--model", "resnet20", "--layout", "nope"]) == 2
-    assert "no pruning layout 'nope'" in capsys.readouterr().err

@@ -1,5 +1,7 @@
 """Pruning targets and the safe compress-rate parser."""
 
+from __future__ import annotations
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -87,3 +89,9 @@ def fuzz_compress_rate(text):
 
 def test_malformed_compress_rates_never_crash():
     fuzzing.run("compress_rate", fuzz_compress_rate)
+
+
+@pytest.mark.parametrize("value", ["1", "0.5", "nan", "inf", "-3"])
+def test_a_speedup_must_be_above_one(cli, work_in_tmp, value):
+    code, _, err = cli("prune", "--adapter", "l1-norm", "--speedup", value, "--json")
+    assert code == 2 and "--speedup must be a FLOPs speed-up above 1" in err

@@ -15,13 +15,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.api import RunSpec
-from bench.core import records
+from bench.api import RunSpec, specify
+from bench.core import records, shipped
+from bench.core.config import file_digest
 from bench.errors import BenchError
 from bench.models import build_model
+from bench.pruning import Target
 from bench.sweep.driver import make_jobs
 from bench.sweep.grid import load_grid, parse_grid
 from bench.ui.cli import main
+
 
 SWEEP_8 = """
 models = "resnet20"
@@ -439,3 +442,70 @@ def test_perf_sweep_reports_runs_per_hour_for_each_k():
     (rate,) = rates
     assert rate.per_device == 1 and rate.runs == 1 and rate.runs_per_hour == pytest.approx(3600 / rate.seconds)
     assert "K = 1:" in sweep_rate.report(rates) and "runs/hour" in sweep_rate.report(rates)
+
+
+def test_an_evaluate_record_and_a_sweep_record_are_the_same_file(tmp_path, dense_weights):
+    """`bench evaluate --out OUT` and `bench sweep --out OUT` of the same run agree on its path."""
+    from bench.sweep.grid import parse_grid
+
+    grid = parse_grid(
+        f'protocols = "ft-1"\nseeds = [0]\ncheckpoint = "{dense_weights}"\n[[adapters]]\nname = "l1-norm"\nratios = [0.7]\n',
+        source=tmp_path / "g.toml",
+    ).with_threads(1)
+    torch.set_num_threads(1)
+    spec = specify(torch.device("cpu"), adapter="l1-norm", protocol="ft-1", seeds=(0,), checkpoint=str(dense_weights), target=Target(ratio=0.7))
+    (run,) = grid.runs
+    assert run.spec == spec and run.record == spec.record_path
+
+
+def test_a_grid_with_too_many_seeds_or_epochs_is_refused(tmp_path):
+    from bench.errors import BenchError
+    from bench.sweep.grid import parse_grid
+
+    with pytest.raises(BenchError, match="need 1 to 1000 seeds"):
+        parse_grid('seeds = 100000000\n[[adapters]]\nname = "l1-norm"\n', source=tmp_path / "g.toml")
+    with pytest.raises(BenchError, match="epochs must be between"):
+        parse_grid('protocols = ["clr-99999999999"]\n[[adapters]]\nname = "l1-norm"\n', source=tmp_path / "g.toml")
+
+
+def test_sweep_grids_take_speedups_a_checkpoint_per_adapter_and_the_allocation_control(tmp_path):
+    from bench.sweep.grid import parse_grid
+
+    shared = shipped.for_run("resnet20", "digits", "l1-norm").path
+    own = shipped.for_run("resnet20", "digits", "slimming").path
+    grid = parse_grid(
+        f"""
+protocols = ["ft-40"]
+seeds = 2
+threads = 1
+allocation_control = true
+checkpoint = "{shared}"
+[[adapters]]
+name = "taylor"
+speedups = [3, 5]
+[[adapters]]
+name = "slimming"
+speedups = [3]
+checkpoint = "{own}"
+[[adapters]]
+name = "global-magnitude"
+ratios = [0.9]
+""",
+        source=tmp_path / "grid.toml",
+    )
+    by = {(r.adapter, r.target.describe()): r for r in grid.runs}
+    assert set(by) == {("taylor", "speedup=3"), ("taylor", "speedup=5"), ("slimming", "speedup=3"),
+                       ("global-magnitude", "ratio=0.9")}
+    assert by[("slimming", "speedup=3")].spec.checkpoint_sha256 == file_digest(own)
+    assert by[("taylor", "speedup=3")].spec.checkpoint_sha256 == file_digest(shared)
+    assert by[("taylor", "speedup=3")].spec.allocation_control and by[("taylor", "speedup=3")].arms == 3
+    assert not by[("global-magnitude", "ratio=0.9")].spec.allocation_control  # structured only
+    assert json.loads(json.dumps(by[("taylor", "speedup=5")].spec.to_dict()))["target"]["speedup"] == 5
+
+
+def test_a_grid_with_an_unreachable_speedup_is_refused_before_anything_runs(tmp_path):
+    from bench.errors import BenchError
+    from bench.sweep.grid import parse_grid
+
+    with pytest.raises(BenchError, match="out of reach"):
+        parse_grid('[[adapters]]\nname = "l1-norm"\nspeedups = [500]\n', source=tmp_path / "g.toml")

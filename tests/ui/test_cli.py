@@ -12,9 +12,8 @@ from hypothesis import given, strategies as st
 
 from bench import api
 from bench.api import RunSpec
-from bench.core import records
+from bench.core import records, shipped
 from bench.core.checkpoint import CHECKPOINT_EVERY
-from bench.data import load_dataset
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import Target
@@ -22,39 +21,21 @@ from bench.ui.cli import _target, build_parser, main
 
 from tests.helpers import fuzzing
 from tests.helpers.fakedata import write_cifar
-from tests.helpers.paths import HISTORIC_RECORD
 
 
-@pytest.fixture(autouse=True)
-def _work_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # default runs/ and results/ land in the test's own folder
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def random_resnet20(tmp_path):
-    """Dense weights for --checkpoint, so tests skip the 30-epoch dense training."""
-    torch.manual_seed(0)
-    path = tmp_path / "dense.pt"
-    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), path)
-    return path
+pytestmark = pytest.mark.usefixtures("work_in_tmp")  # default runs/ and results/ land in the test's own folder
 
 
 @pytest.mark.slow
-def test_train_then_evaluate_reuses_the_cached_baseline_and_writes_a_valid_record(tmp_path, capsys):
+def test_train_then_evaluate_reuses_the_cached_baseline_and_writes_a_valid_record(tmp_path, cli):
     runs, out = tmp_path / "runs", tmp_path / "results"
-    code, stdout, _ = run_cli(capsys, "train", "--runs-dir", str(runs))
+    code, stdout, _ = cli("train", "--runs-dir", str(runs))
     assert code == 0 and "val top-1" in stdout
     (cache,) = (runs / "dense").iterdir()
     weights_mtime = (cache / "model.pt").stat().st_mtime_ns
 
-    code, stdout, err = run_cli(
-        capsys, "evaluate", "--adapter", "hrankplus", "--protocol", "clr-11", "--seeds", "2",
+    code, stdout, err = cli(
+        "evaluate", "--adapter", "hrankplus", "--protocol", "clr-11", "--seeds", "2",
         "--runs-dir", str(runs), "--out", str(out),
     )
     assert code == 0, err
@@ -72,12 +53,11 @@ def test_train_then_evaluate_reuses_the_cached_baseline_and_writes_a_valid_recor
     assert record["environment"]["torch"] == torch.__version__
 
 
-def test_evaluate_from_a_checkpoint_is_deterministic(tmp_path, capsys, random_resnet20):
+def test_evaluate_from_a_checkpoint_is_deterministic(tmp_path, cli, dense_weights):
     paths = []
     for name in ("a", "b"):
-        code, _, err = run_cli(
-            capsys, "evaluate", "--adapter", "global-magnitude", "--protocol", "ft-1", "--seeds", "1",
-            "--ratio", "0.6", "--checkpoint", str(random_resnet20), "--out", str(tmp_path / name),
+        code, _, err = cli("evaluate", "--adapter", "global-magnitude", "--protocol", "ft-1", "--seeds", "1",
+            "--ratio", "0.6", "--checkpoint", str(dense_weights), "--out", str(tmp_path / name),
             "--runs-dir", str(tmp_path / f"runs-{name}"),  # separate caches: nothing is reused
         )
         assert code == 0, err
@@ -94,13 +74,13 @@ def test_evaluate_from_a_checkpoint_is_deterministic(tmp_path, capsys, random_re
     assert abs(density - 0.4) < 1e-3
 
 
-def test_evaluate_cifar10_pfec_b_starts_when_the_data_is_present(tmp_path, capsys):
+def test_evaluate_cifar10_pfec_b_starts_when_the_data_is_present(tmp_path, cli):
     write_cifar(tmp_path / "data", per_file=8)
     torch.manual_seed(0)
     ckpt = tmp_path / "r56.pt"
     torch.save(build_model("resnet56", num_classes=10, in_channels=3).state_dict(), ckpt)
-    code, stdout, err = run_cli(
-        capsys, "evaluate", "--adapter", "l1-norm", "--config", "resnet56-B", "--model", "resnet56",
+    code, stdout, err = cli(
+        "evaluate", "--adapter", "l1-norm", "--config", "resnet56-B", "--model", "resnet56",
         "--dataset", "cifar10", "--protocol", "ft-2", "--seeds", "1", "--data-root", str(tmp_path / "data"),
         "--checkpoint", str(ckpt), "--out", str(tmp_path / "out"),
     )
@@ -133,9 +113,9 @@ def test_evaluate_cifar10_pfec_b_starts_when_the_data_is_present(tmp_path, capsy
         (["validate", "/nonexistent.json"], None),
     ],
 )
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, monkeypatch, argv, message):
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, cli, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli(capsys, *argv)
+    code, out, err = cli(*argv)
     if argv[0] == "validate":
         assert code == 1 and "no such file" in err
         return
@@ -147,10 +127,10 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, monke
     assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
 
 
-def test_unreadable_checkpoint_is_one_line(tmp_path, capsys):
+def test_unreadable_checkpoint_is_one_line(tmp_path, cli):
     bad = tmp_path / "bad.pt"
     bad.write_text("not a checkpoint")
-    code, _, err = run_cli(capsys, "evaluate", "--adapter", "l1-norm", "--checkpoint", str(bad), "--out", str(tmp_path / "o"))
+    code, _, err = cli("evaluate", "--adapter", "l1-norm", "--checkpoint", str(bad), "--out", str(tmp_path / "o"))
     assert code == 2 and "cannot read checkpoint" in err and len(err.strip().splitlines()) == 1
     assert not list((tmp_path / "o").glob("*"))  # no record, not even a temp file
 
@@ -165,8 +145,8 @@ def test_real_process_reports_errors_without_traceback(tmp_path):
     assert "unknown adapter 'nope'" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_prune_json_lists_params_flops_and_kept_channels(capsys):
-    code, out, err = run_cli(capsys, "prune", "--adapter", "l1-norm", "--model", "resnet56", "--dataset", "cifar10",
+def test_prune_json_lists_params_flops_and_kept_channels(cli):
+    code, out, err = cli("prune", "--adapter", "l1-norm", "--model", "resnet56", "--dataset", "cifar10",
                              "--config", "resnet56-A", "--json")
     assert code == 0 and "randomly initialized" in err
     report = json.loads(out)
@@ -175,9 +155,9 @@ def test_prune_json_lists_params_flops_and_kept_channels(capsys):
     assert report["structure"]["units"]["layer1.0.conv1"] == {"kept": 14, "total": 16}
 
 
-def test_protocols_show_json_gives_every_step(tmp_path, capsys):
+def test_protocols_show_json_gives_every_step(tmp_path, cli):
     plot = tmp_path / "clr.png"
-    code, out, _ = run_cli(capsys, "protocols", "show", "clr-40", "--dataset", "cifar10", "--steps-per-epoch", "704",
+    code, out, _ = cli("protocols", "show", "clr-40", "--dataset", "cifar10", "--steps-per-epoch", "704",
                            "--json", "--plot", str(plot))
     assert code == 0
     shown = json.loads(out)
@@ -188,72 +168,26 @@ def test_protocols_show_json_gives_every_step(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("kind, expected", [("adapters", "hrankplus"), ("protocols", "clr-90"), ("models", "resnet56"), ("datasets", "digits")])
-def test_list(capsys, kind, expected):
-    code, out, _ = run_cli(capsys, "list", kind)
+def test_list(cli, kind, expected):
+    code, out, _ = cli("list", kind)
     assert code == 0 and expected in out
 
 
-def test_validate_names_the_failing_field(tmp_path, capsys, example_record):
+def test_validate_names_the_failing_field(tmp_path, cli, example_record):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text(json.dumps(example_record))
     example_record["method"]["top1_mean"] = 250.0
     bad.write_text(json.dumps(example_record))
-    code, out, err = run_cli(capsys, "validate", str(good), str(bad))
+    code, out, err = cli("validate", str(good), str(bad))
     assert code == 1 and "ok" in out and "method/top1_mean" in err
 
 
 @pytest.mark.parametrize("flag", ["--out", "--runs-dir"])
-def test_unwritable_output_fails_before_any_training(tmp_path, capsys, flag):
+def test_unwritable_output_fails_before_any_training(tmp_path, cli, flag):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    code, _, err = run_cli(capsys, "evaluate", "--adapter", "l1-norm", flag, str(blocker / "sub"))
+    code, _, err = cli("evaluate", "--adapter", "l1-norm", flag, str(blocker / "sub"))
     assert code == 2 and "cannot write to" in err and len(err.strip().splitlines()) == 1
-
-
-def test_perf_prints_a_ratio_against_its_baseline(capsys):
-    """No timing assertion here (this machine is noisy): the targets live in `bench perf` itself."""
-    code, out, _ = run_cli(capsys, "perf", "--only", "data")
-    assert code in (0, 1)
-    assert "tensor pipeline ÷ DataLoader + PIL" in out and "target ≥ 10" in out and "batches/s" in out
-
-
-def test_perf_limit_is_the_training_rate_as_a_fraction_of_the_matmul_peak(monkeypatch):
-    """No timing assertion (this machine is noisy): the fraction is computed from its parts, which are
-    checked here on a fixed peak; the command prints it for both models."""
-    from bench.data import load_dataset
-    from bench.ui import limit
-
-    found = limit.training_limit("resnet20", load_dataset("digits"), 64, 2, peak=1e12)
-    assert found.fraction == pytest.approx(found.images_per_second * found.flops_per_image / 1e12)
-    # 3 passes × 2 FLOPs per multiply-add × fvcore's 10,159,744 multiply-adds of ResNet-20 on 16×16 digits
-    assert found.flops_per_image == 3 * 2 * 10_159_744
-    assert 0 < found.fraction < 1 and "of peak" in found.line()
-    assert limit.matmul_peak(n=256, repeats=2) > 0
-
-
-def test_validate_recounts_the_model_from_the_stored_structure(tmp_path, capsys, example_record):
-    """A record whose counts agree with each other but not with its own pruned structure is refused."""
-    import copy
-
-    forged = copy.deepcopy(example_record)
-    method, dense = forged["method"], forged["dense"]
-    method["params"] -= 1000  # and the reduction to match, so only the model can tell
-    method["params_reduction_pct"] = round(100.0 * (1 - method["params"] / dense["params"]), 4)
-    path = tmp_path / "forged.json"
-    path.write_text(json.dumps(forged))
-    code, _, err = run_cli(capsys, "validate", str(path))
-    assert code == 1 and "method/params" in err and "its stored structure gives" in err
-
-
-def test_validate_checks_the_run_id_against_the_records_own_spec(tmp_path, capsys):
-    from bench.api import RunSpec
-
-    record = json.loads(HISTORIC_RECORD.read_text())
-    record["spec"] = RunSpec(adapter="hrankplus", threads=1).to_dict()  # another run's spec
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps(record))
-    code, _, err = run_cli(capsys, "validate", str(path))
-    assert code == 1 and "is not the hash of the record's own spec" in err
 
 
 def test_cli_passes_compile_and_checkpoint_interval(monkeypatch, tmp_path, capsys):
@@ -315,3 +249,71 @@ def fuzz_cli_args(argv):
 
 def test_malformed_command_lines_never_crash():
     fuzzing.run("cli_args", fuzz_cli_args)
+
+
+def test_leaderboard_of_another_folder_never_replaces_the_committed_pages(tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "leaderboard").mkdir()
+    (tmp_path / "leaderboard" / "README.md").write_text("committed pages")
+    assert main(["leaderboard", "--submissions", "results"]) == 2
+    err = capsys.readouterr().err
+    assert "needs its own --out" in err and err.count("\n") == 1
+    assert (tmp_path / "leaderboard" / "README.md").read_text() == "committed pages"
+    assert main(["leaderboard", "--submissions", "results", "--out", "mine"]) == 0
+
+
+@pytest.mark.slow
+def test_prune_uses_the_cached_dense_baseline_else_the_shipped_one(tmp_path, capsys, monkeypatch):
+    import dataclasses
+
+    from bench.evaluation import dense as dense_module
+
+    code = main(["prune", "--adapter", "l1-norm", "--speedup", "2", "--json"])
+    assert code == 0
+    assert f"pruned the shipped reference checkpoint: {shipped.for_run('resnet20', 'digits', 'l1-norm').path}" in capsys.readouterr().err
+    real = dense_module.recipe_spec
+    monkeypatch.setattr(dense_module, "recipe_spec", lambda data: dataclasses.replace(real(data), epochs=1))
+    assert main(["train"]) == 0
+    capsys.readouterr()
+    assert main(["prune", "--adapter", "l1-norm", "--ratio", "0.5", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "pruned the cached dense baseline: runs/dense/digits-resnet20-" in err
+    assert main(["prune", "--adapter", "l1-norm", "--model", "resnet32", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "randomly initialized" in err and "`bench train --model resnet32 --dataset digits`" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--protocol", "clr-99999999999999999999"], "epochs must be between 1 and 10,000"),
+    (["--protocol", "clr-20000"], "epochs must be between 1 and 10,000"),
+    (["--seeds", "1000000000"], "at most 1000 seeds"),
+])
+def test_oversized_inputs_are_refused_before_anything_is_allocated(capsys, argv, message):
+    """Bounded before use: a schedule's length and a run's seeds (the LR of every step and the seed
+    list are built from them)."""
+    assert main(["evaluate", "--adapter", "l1-norm", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--split-seed", "-1"], "--split-seed must be a non-negative integer"),
+    (["--dense-seed", "-1"], "--dense-seed must be a non-negative integer"),
+    (["--adapter", "hrankplus", "--hp", "calibration_batches=-1"], "calibration batches and batch size must be positive"),
+    (["--checkpoint", "/dev/zero"], "is not a regular file"),
+])
+def test_bad_inputs_fail_before_the_dense_baseline_trains(tmp_path, capsys, argv, message):
+    argv = argv if "--adapter" in argv else ["--adapter", "l1-norm", *argv]
+    assert main(["evaluate", *argv, "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "runs" / "dense").exists()  # nothing was trained
+
+
+def test_validate_rejects_what_the_leaderboard_would(tmp_path, capsys, example_record):
+    record = json.loads(json.dumps(example_record))
+    record["adapter"]["paper"] = "<Authors year>"  # the guide's old placeholder: markup to the leaderboard
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(record))
+    assert main(["validate", str(path)]) == 1
+    assert "adapter/paper: contains HTML/script markup" in capsys.readouterr().err

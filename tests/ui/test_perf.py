@@ -10,6 +10,7 @@ from bench.errors import BenchError
 from bench.ui import perf
 from bench.ui.cli import main
 
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -36,3 +37,10 @@ def test_interleaved_times_the_training_steps_apart_from_validation():
     assert all(0 < s < h for s, h in zip(result.steps, result.harness))  # validation comes after the steps
     assert result.training_ratio == pytest.approx(statistics.median(0.01 / s for s in result.steps))
     assert result.training_ratio > result.ratio
+
+
+def test_perf_prints_a_ratio_against_its_baseline(cli):
+    """No timing assertion here (this machine is noisy): the targets live in `bench perf` itself."""
+    code, out, _ = cli("perf", "--only", "data")
+    assert code in (0, 1)
+    assert "tensor pipeline ÷ DataLoader + PIL" in out and "target ≥ 10" in out and "batches/s" in out

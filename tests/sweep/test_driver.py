@@ -1,0 +1,43 @@
+"""TODO."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def bench(*argv: str, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bench", *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_evaluate_and_sweep_find_each_others_records(tmp_path, dense_weights):
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    (tmp_path / "grid.toml").write_text(
+        f'protocols = "ft-1"\nseeds = [0]\nthreads = 1\ncheckpoint = "{dense_weights}"\n'
+        '[[adapters]]\nname = "l1-norm"\nratios = [0.7]\n[[adapters]]\nname = "fpgm"\nratios = [0.7]\n'
+    )
+    common = ["--protocol", "ft-1", "--seeds", "1", "--ratio", "0.7", "--checkpoint", str(dense_weights), "--threads", "1",
+              "--runs-dir", str(runs), "--out", str(out)]
+    proc = bench("evaluate", "--adapter", "l1-norm", *common, cwd=tmp_path)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    (evaluated,) = out.rglob("*.json")
+    before = evaluated.read_text()
+
+    proc = bench("sweep", "grid.toml", "--out", str(out), "--runs-dir", str(runs), "--jobs", "1", cwd=tmp_path)
+    stdout, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "1 of 2 runs already have their record" in err  # evaluate's record, found by the sweep
+    assert evaluated.read_text() == before
+    swept = [p for p in out.rglob("*.json") if ".sweep" not in p.parts and p != evaluated]
+    assert len(swept) == 1 and "fpgm" in swept[0].name
+
+    before = swept[0].read_text()
+    proc = bench("evaluate", "--adapter", "fpgm", *common, cwd=tmp_path)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "already in" in err and swept[0].read_text() == before  # the sweep's record, found by evaluate

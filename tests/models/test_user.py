@@ -1,4 +1,5 @@
-"""Your own model: `--model package.module:factory` on the command line, and the Python API."""
+"""Your own model (bench/models/user.py): `--model package.module:factory` on the command line, and the
+Python API."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import textwrap
 
 import pytest
 
+from bench.errors import BenchError
 from bench.ui.cli import main
 
 
@@ -22,6 +24,12 @@ NETS = textwrap.dedent('''
 
     def not_a_model(num_classes=10):
         return "nope"
+
+    def classes_only(num_classes):
+        return nn.Linear(4, num_classes)
+
+    def broken(num_classes=10, in_channels=3):
+        raise RuntimeError("widths do not add up\\nsecond line")
 ''')
 
 
@@ -67,3 +75,17 @@ def test_the_python_api_prunes_and_evaluates_your_own_model(tmp_path):
     assert match["error_of_dense_flops"] == pytest.approx(abs(record["method"]["flops"] - dense / 2) / dense, abs=1e-6)
     assert match["error_of_dense_flops"] < 0.05 and match["exact"] == (match["error_of_dense_flops"] <= 0.005)
     assert record["random_control"]["structure"] == record["method"]["structure"]
+
+
+def test_a_factory_gets_the_keywords_it_takes_and_its_failures_are_one_line():
+    from bench.models import user
+
+    assert user.is_import_path("my_nets:small_cnn") and user.is_import_path("pkg.sub.nets:f")
+    assert not user.is_import_path("resnet20") and not user.is_import_path("my_nets.small_cnn")
+    assert user.build("my_nets:classes_only", num_classes=7, in_channels=1).out_features == 7  # in_channels left out
+    model = user.build("my_nets:small_cnn", num_classes=5, in_channels=1)
+    assert model[0].in_channels == 1 and model[-1].out_features == 5
+    with pytest.raises(BenchError) as info:
+        user.build("my_nets:broken", num_classes=10, in_channels=1)
+    assert str(info.value) == ("--model my_nets:broken: broken(num_classes=10, in_channels=1) failed: "
+                               "RuntimeError: widths do not add up")

@@ -22,11 +22,11 @@ import torch.multiprocessing as mp
 import torch.nn as nn
 
 from bench.core.checkpoint import Checkpointer
+from bench.core.hooks import TrainingHook
 from bench.core.train import TrainSpec, evaluate, train
 from bench.errors import BenchError
 from bench.infra import distributed
 from bench.infra.interrupt import Interrupted, StopFlag
-from bench.models import build_model
 from bench.ui import perf
 
 
@@ -59,17 +59,24 @@ def _worker(rank: int, port: int, out: str, mode: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
     try:
         model, data, folder = _no_bn_model(), _data(), Path(out) / "run"
+        stopped = None  # (steps trained, the Interrupted message) where this rank stopped
         if mode == "interrupted":  # rank 1 alone is asked to stop: every rank must stop at the same step
             stop = StopFlag()
             stop.requested = rank == 1
+            steps = []
+
+            class CountSteps(TrainingHook):
+                def after_step(self, model):
+                    steps.append(1)
+
             try:
-                train(model, data, SPEC, seed=3, checkpointer=Checkpointer(folder), stop=stop)
-            except Interrupted:
-                pass
+                train(model, data, SPEC, seed=3, checkpointer=Checkpointer(folder), stop=stop, hooks=[CountSteps()])
+            except Interrupted as exc:
+                stopped = (len(steps), str(exc))
             model = _no_bn_model()
         result = train(model, data, SPEC, seed=3, checkpointer=Checkpointer(folder, every=0))
         torch.save({"state": model.state_dict(), "test": result.test_top1, "curve": [e.to_dict() for e in result.curve],
-                    "val": evaluate(model, data, "val")}, Path(out) / f"rank{rank}.pt")
+                    "val": evaluate(model, data, "val"), "stopped": stopped}, Path(out) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
@@ -105,6 +112,8 @@ def test_two_processes_train_the_single_process_weights(tmp_path, single):
 def test_a_stop_on_one_rank_stops_all_and_the_run_resumes_exactly(tmp_path):
     uninterrupted = _spawn(tmp_path / "a")
     resumed = _spawn(tmp_path / "b", mode="interrupted")
+    # Both ranks stopped, at the same step: the first one after the request (rank 1's, from the start).
+    assert [r["stopped"] for r in resumed] == [(1, "stopped by request at epoch 0, step 1")] * WORLD
     for key, value in uninterrupted[0]["state"].items():
         assert torch.equal(resumed[0]["state"][key], value), key
     assert resumed[0]["curve"] == uninterrupted[0]["curve"]
@@ -137,10 +146,8 @@ def test_single_process_helpers_are_no_ops():
 
 
 @pytest.mark.slow
-def test_torchrun_evaluate_writes_one_record_from_rank_zero(tmp_path):
+def test_torchrun_evaluate_writes_one_record_from_rank_zero(tmp_path, dense_weights):
     """`torchrun --nproc-per-node 2 -m bench evaluate ...`, as a user runs it (outside the checkout)."""
-    torch.manual_seed(0)
-    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), tmp_path / "dense.pt")
     argv = ["evaluate", "--adapter", "l1-norm", "--protocol", "ft-2", "--seeds", "1", "--no-random-control",
             "--checkpoint", "dense.pt", "--runs-dir", "runs", "--out", "out"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

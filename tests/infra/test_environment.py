@@ -13,6 +13,7 @@ from bench import api
 from bench.infra.environment import source_commit
 
 from tests.helpers.paths import REPO
+from tests.helpers.reporters import Recording
 
 
 CPU = torch.device("cpu")
@@ -30,17 +31,10 @@ def test_records_name_the_commit_when_run_from_a_checkout(monkeypatch):
 
 
 def test_unusable_compile_is_dropped_with_one_warning_and_leaves_the_identity_alone(monkeypatch, tiny_cifar):
-    class Messages:
-        def __init__(self):
-            self.lines = []
-
-        def message(self, text):
-            self.lines.append(text)
-
-    reporter = Messages()
+    reporter = Recording()
     monkeypatch.setattr("bench.infra.environment.compile_problem", lambda device: "no C++ compiler found")
-    assert api.compile_usable(True, CPU, reporter) is False and len(reporter.lines) == 1
-    assert api.compile_usable(False, CPU, reporter) is False and len(reporter.lines) == 1
+    assert api.compile_usable(True, CPU, reporter) is False and len(reporter.messages) == 1
+    assert api.compile_usable(False, CPU, reporter) is False and len(reporter.messages) == 1
     plain = api.dense_config("resnet20", tiny_cifar, 0)
     assert "compile" not in plain  # existing caches keep their hash
     assert api.dense_config("resnet20", tiny_cifar, 0, compile=True) == {**plain, "compile": True}

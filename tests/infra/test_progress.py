@@ -1,4 +1,4 @@
-"""TODO."""
+"""Progress reporting (bench/infra/progress.py): timestamped lines under a pipe, bars in a terminal."""
 
 from __future__ import annotations
 

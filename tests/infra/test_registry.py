@@ -1,4 +1,4 @@
-"""The generic registry: normalized names, loud duplicates, did-you-mean."""
+"""The generic registry (bench/infra/registry.py): normalized names, loud duplicates, did-you-mean, entry points."""
 
 import pytest
 

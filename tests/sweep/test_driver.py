@@ -1,4 +1,5 @@
-"""TODO."""
+"""`bench sweep` (bench/sweep/driver.py): the runs at once and threads each from this machine, and a sweep and
+`bench evaluate` finding each other's records."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from bench.errors import BenchError
 
 
 def bench(*argv: str, cwd: Path) -> subprocess.Popen:
@@ -41,3 +44,19 @@ def test_evaluate_and_sweep_find_each_others_records(tmp_path, dense_weights):
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert "already in" in err and swept[0].read_text() == before  # the sweep's record, found by evaluate
+
+
+def test_jobs_per_device_places_k_runs_on_each_gpu_or_k_on_the_cpu(monkeypatch):
+    from bench.sweep import driver
+    from bench.sweep.driver import Resources
+
+    cores = Resources.detect("cpu", None, None).cores
+    cpu = Resources.detect("cpu", None, None, per_device=2)
+    assert (cpu.jobs, cpu.threads, cpu.gpu_memory_fraction) == (2, max(1, cores // 2), None)
+    monkeypatch.setattr(driver, "_gpu_count", lambda: 2)
+    gpu = Resources.detect("cuda", None, None, per_device=3)
+    assert gpu.jobs == 6 and gpu.gpu_memory_fraction == pytest.approx(1 / 3)  # slots map to GPUs round-robin
+    with pytest.raises(BenchError, match="give one of them"):
+        Resources.detect("cuda", 4, None, per_device=2)
+    with pytest.raises(BenchError, match="at least 1"):
+        Resources.detect("cpu", None, None, per_device=0)

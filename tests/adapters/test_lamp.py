@@ -77,9 +77,3 @@ def test_lamp_scoring_leaves_the_model_unchanged(resnet20):
     scores = LAMP().score(context(resnet20, layers, example=torch.zeros(1, 1, 16, 16)))
     assert scores.keys() == layers.keys() and all(scores[n].shape == m.weight.shape for n, m in layers.items())
     assert_untouched(resnet20, before)
-
-
-# --- FPGM -------------------------------------------------------------------------------------------
-
-
-# --- Taylor FO --------------------------------------------------------------------------------------

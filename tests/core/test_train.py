@@ -278,9 +278,6 @@ def test_compile_trains_for_real_on_cpu_and_saves_plain_weights(tiny_cifar):
         assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4), name
 
 
-# --- bench perf --only quickstart ----------------------------------------------------------------------
-
-
 # --- precision of the forward, and `bench perf --only epoch` ---------------------------------------------
 
 

@@ -135,9 +135,6 @@ def test_a_cpu_spec_states_its_threads_and_a_gpu_spec_none():
     assert RunSpec(adapter="random", threads=1).random_control is False  # random pruning is its own control
 
 
-# --- run-level reuse ------------------------------------------------------------------------------
-
-
 # --- the CLI end to end ---------------------------------------------------------------------------
 
 

@@ -1,8 +1,12 @@
 """The repository's own submissions and generated pages: every record valid, the leaderboard current."""
 
+from __future__ import annotations
+
 from bench.core import records
 from bench.evaluation import recount
 from bench.evaluation.spec import RunSpec
+from bench.leaderboard.board import build
+from bench.leaderboard.load import load_folder
 from bench.ui.cli import main
 
 from tests.helpers.paths import REPO
@@ -44,3 +48,16 @@ def test_ci_runs_exactly_the_readmes_test_command():
     commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv .venv") and line.endswith("pytest")]
     assert len(commands) == 1 and "pip install -e " in commands[0]  # editable: a new adapter needs no reinstall
     assert commands[0] in (REPO / ".ci" / "run").read_text()
+
+
+def test_the_committed_records_flag_every_collapse_and_repeat_no_schedule():
+    """The reference records: every collapsed run says so, and no schedule is run twice under two names."""
+    good, rejected = load_folder(REPO / "submissions")
+    assert not rejected
+    for sub in good:
+        classes = sub.record["dataset"]["num_classes"]
+        arms = [sub.record[a] for a in ("method", "random_control", "allocation_control") if isinstance(sub.record.get(a), dict)]
+        for arm in arms:
+            assert [run["collapsed"] for run in arm["runs"]] == [records.collapsed(run, classes) for run in arm["runs"]], sub.file
+    b = build(good, rejected)
+    assert not b.findings.same and not b.same  # LRW-40 is FT-40 on digits: the sweep runs it once

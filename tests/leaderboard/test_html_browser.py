@@ -15,7 +15,7 @@ import pytest
 
 from bench.leaderboard import generate
 
-from tests.leaderboard.test_leaderboard import make, put
+from tests.leaderboard.builders import make, put
 
 
 pytestmark = pytest.mark.browser

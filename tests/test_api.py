@@ -1,4 +1,5 @@
-"""TODO."""
+"""The Python API (bench/api.py) beyond what it re-exports: the warning for dense weights no other record
+shares, and exporting a trained baseline's weights for `--checkpoint`, never over an existing file."""
 
 from __future__ import annotations
 

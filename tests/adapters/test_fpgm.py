@@ -1,4 +1,5 @@
-"""TODO."""
+"""FPGM (adapters/fpgm.py): filters ranked by their distance to the others (the geometric median is least
+important), against the formula, torch-pruning, and the reference's rule (tests/adapters/parity.py)."""
 
 import math
 

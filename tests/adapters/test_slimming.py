@@ -1,4 +1,5 @@
-"""TODO."""
+"""Network slimming (adapters/slimming.py): the L1 penalty on BatchNorm scales during dense training, and
+the channels kept by one global threshold on them, as the reference does (tests/adapters/parity.py)."""
 
 from __future__ import annotations
 

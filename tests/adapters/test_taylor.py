@@ -1,4 +1,5 @@
-"""TODO."""
+"""Taylor FO (adapters/taylor.py): the first-order importance of a BatchNorm gate or a filter's weights,
+against a hand computation, torch-pruning, and the reference's gates (tests/adapters/parity.py)."""
 
 import copy
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.data import DataBundle, FolderDataBundle, load_dataset
+from bench.data import DataBundle, FolderDataBundle, imagenet, load_dataset
 from bench.errors import BenchError
 
 from tests.data.batches import collect
@@ -65,3 +65,17 @@ def test_imagenet_missing_names_the_layout(tmp_path):
     write_image_folder(tmp_path, {"train": 2})
     with pytest.raises(BenchError, match=str(tmp_path / "imagenet" / "val")):
         load_dataset("imagenet", data_root=tmp_path)
+
+
+def test_train_and_eval_transforms_give_the_networks_input_size():
+    """Training: a random resized crop and a flip; evaluation: resize to 256, centre crop 224; both normalized."""
+    from PIL import Image
+
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (300, 200, 3), dtype=np.uint8))
+    torch.manual_seed(0)
+    train = imagenet.train_transform()(image)
+    evaluated = imagenet.eval_transform()(image)
+    assert train.shape == evaluated.shape == (3, imagenet.IMAGENET_SIZE, imagenet.IMAGENET_SIZE)
+    assert torch.equal(evaluated, imagenet.eval_transform()(image))  # evaluation is deterministic
+    assert abs(float(evaluated.mean())) < 1.0  # normalized, not 0..1 pixels
+    assert imagenet.IMAGENET.num_classes == 1000 and imagenet.IMAGENET.recipe.epochs == imagenet.IMAGENET_RECIPE.epochs

@@ -3,11 +3,15 @@ the checks it makes before any training, iterative pruning, cost targets and the
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from bench.api import Execution, RunSpec, evaluate
+import pytest
+import torch
+
+from bench.api import RunSpec
 from bench.core import records
 from bench.errors import BenchError
+from bench.evaluation.evaluate import Execution, evaluate, random_control_adapter, specify
 from bench.pruning import Target
 from bench.pruning.cost import TOLERANCE
 from bench.ui.cli import main
@@ -81,3 +85,24 @@ def test_without_a_random_control_a_uniform_allocation_control_is_trained(tmp_pa
 def test_a_spec_runs_only_where_its_numbers_hold():
     with pytest.raises(BenchError, match="specified for cuda"):
         evaluate(RunSpec(adapter="l1-norm", device="cuda"), Execution(device="cpu"))
+
+
+def test_an_evaluation_whose_record_is_there_returns_it_and_runs_nothing(tmp_path, example_record):
+    """Whoever wrote it (an earlier `bench evaluate`, or a sweep into the same folder)."""
+    spec = specify(torch.device("cpu"), adapter="l1-norm", protocol="ft-1", seeds=(0,))
+    execution = Execution(runs_dir=str(tmp_path / "runs"), records_dir=str(tmp_path / "out"), device="cpu")
+    path = tmp_path / "out" / spec.record_path
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(example_record))
+    reporter = Recording()
+    assert evaluate(spec, execution, reporter) == (example_record, path)
+    assert reporter.messages == [f"the record of this evaluation is already in {path}; nothing to run"]
+    assert reporter.trained == [] and not (tmp_path / "runs").exists()
+
+
+def test_the_random_control_prunes_in_the_methods_kind():
+    from bench.pruning import get_adapter
+
+    assert random_control_adapter(get_adapter("l1-norm")()).kind == "structured"
+    control = random_control_adapter(get_adapter("global-magnitude")())
+    assert control.name == "random" and control.kind == "unstructured"

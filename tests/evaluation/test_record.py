@@ -1,4 +1,5 @@
-"""TODO."""
+"""The record of one evaluation (bench/evaluation/record.py): it names the installed package (and version)
+that provided the adapter, built-in or plugin, and never fails over metadata."""
 
 import pytest
 

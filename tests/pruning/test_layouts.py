@@ -30,7 +30,7 @@ EXPECTED_LAYOUT = {
     "sfp": "full-width",
     "slimming": "block-internal",
     "taylor": "stage-coupled",
-    "width-scaled": "stage-coupled",  # at one rate: the width-scaled ResNet (tests/test_width_scaled.py)
+    "width-scaled": "stage-coupled",  # at one rate: the width-scaled ResNet (tests/adapters/test_width_scaled.py)
     "random": "hrankplus",  # the model's default
     "tp": "stage-coupled",  # Torch-Pruning's own coupling of a residual stream
 }

@@ -1,4 +1,4 @@
-"""TODO."""
+"""`bench perf --only limit` (bench/ui/limit.py): the training rate as a fraction of the matmul peak."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ bad names and existing files are refused in one line."""
 import importlib.util
 import sys
 from importlib.metadata import EntryPoint
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,6 @@ from bench.ui.cli import main
 from bench.ui.scaffold import find_checkout, identifiers
 
 from tests.helpers.paths import REPO
-
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 NAME, MODULE, CLASS = "scaffold-probe", "scaffold_probe", "ScaffoldProbe"
 
@@ -101,13 +94,6 @@ def test_default_folder_is_the_current_one_elsewhere(tmp_path, monkeypatch, caps
     assert main(["new-adapter", NAME]) == 0
     assert (tmp_path / f"{MODULE}.py").is_file()
     assert 'entry-points."prunebench.adapters"' in capsys.readouterr().out
-
-
-def test_template_is_shipped_as_package_data():
-    assert (files("bench.ui.templates") / "adapter.py.tmpl").is_file()
-    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "bench.ui.templates" in setuptools["packages"]
-    assert "*.tmpl" in setuptools["package-data"]["bench.ui.templates"]
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from bench.core.records import verification_path
-from bench.models import build_model
 from bench.sweep.driver import make_jobs
 from bench.sweep.grid import parse_grid
 
@@ -49,9 +47,7 @@ def test_evaluate_verify_and_leaderboard_write_only_where_they_are_told(tmp_path
     assert all(any(f.startswith(c) for c in LIBRARY_CACHES) for f in files_under(home)), files_under(home)
 
 
-def test_paths_from_a_grid_stay_in_the_sweep_folder(tmp_path):
-    torch.manual_seed(0)
-    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), tmp_path / "dense.pt")
+def test_paths_from_a_grid_stay_in_the_sweep_folder(tmp_path, dense_weights):
     text = 'protocols = ["ft-1", "clr-2"]\ncheckpoint = "dense.pt"\n[[adapters]]\nname = "l1-norm"\nratios = [0.3, 0.7]\n'
     grid = parse_grid(text, source=tmp_path / "g.toml").with_threads(1)
     out = (tmp_path / "out").resolve()

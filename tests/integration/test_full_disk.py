@@ -27,12 +27,11 @@ from bench.core.protocols import resolve
 from bench.core.records import write_atomic
 from bench.data.digits import DIGITS_RECIPE
 from bench.errors import BenchError
-from bench.models import build_model
 
 from tests.helpers.paths import HISTORIC_RECORD
+from tests.helpers.processes import run, start, without_timings
 
 
-TIMING_KEYS = {"created", "wall_time_seconds", "seconds", "latency"}
 ENOSPC = os.strerror(errno.ENOSPC)  # "No space left on device"
 
 
@@ -150,34 +149,15 @@ def assert_one_line_full_disk_error(proc: subprocess.CompletedProcess, path_part
 # --- the CLI in a subprocess ---------------------------------------------------------------------
 
 
-def bench(*argv: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
-def without_timings(obj):
-    if isinstance(obj, dict):
-        return {k: without_timings(v) for k, v in obj.items() if k not in TIMING_KEYS}
-    if isinstance(obj, list):
-        return [without_timings(v) for v in obj]
-    return obj
-
-
 def only_record(folder: Path) -> tuple[Path, dict]:
     (path,) = folder.rglob("*.json")
     return path, json.loads(path.read_text())
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
+def workdir(tmp_path_factory, dense_state_file):
     path = tmp_path_factory.mktemp("full-disk")
-    torch.manual_seed(0)
-    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), path / "dense.pt")
+    shutil.copyfile(dense_state_file, path / "dense.pt")
     return path
 
 
@@ -199,7 +179,7 @@ def evaluate_args(workdir: Path, runs: Path, out: Path) -> list[str]:
 def reference(mountable, workdir):
     """The uninterrupted evaluation on an ordinary disk: (its runs dir, its records dir, its record file, the record)."""
     runs, out = workdir / "runs-reference", workdir / "out-reference"
-    proc = run(evaluate_args(workdir, runs, out), workdir)
+    proc = run(*evaluate_args(workdir, runs, out), cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     return (runs, out, *only_record(out))
 
@@ -216,7 +196,7 @@ def test_a_checkpoint_that_does_not_fit_fails_in_one_line_keeps_the_last_one_and
     args = evaluate_args(workdir, runs, out)
 
     # A first process checkpoints after its first epoch and is stopped (SIGTERM) in the second.
-    proc = bench(*args, cwd=workdir)
+    proc = start(*args, cwd=workdir)
     try:
         deadline = time.time() + 300
         while not list(runs.rglob(CURRENT)):
@@ -241,7 +221,7 @@ def test_a_checkpoint_that_does_not_fit_fails_in_one_line_keeps_the_last_one_and
 
     # The disk fills up; the rerun trains the rest of the epoch, and its checkpoint does not fit.
     disk.fill()
-    failed = run(args, workdir)
+    failed = run(*args, cwd=workdir)
     assert_one_line_full_disk_error(failed, str(run_dir / CURRENT))
     assert leftovers(disk.root) == []
     assert (run_dir / CURRENT).read_bytes() == saved  # the last good checkpoint, untouched
@@ -253,7 +233,7 @@ def test_a_checkpoint_that_does_not_fit_fails_in_one_line_keeps_the_last_one_and
     disk.release()
     loaded["seconds"] += 1000.0  # a tracer: training time adds up across resumes, never across restarts
     Checkpointer(run_dir).save(loaded)
-    finished = run(args, workdir)
+    finished = run(*args, cwd=workdir)
     assert finished.returncode == 0, finished.stderr
     _, record = only_record(out)
     expected = reference[3]
@@ -324,14 +304,14 @@ def test_a_record_that_does_not_fit_fails_in_one_line_keeps_the_others_and_rerun
     args = evaluate_args(workdir, runs, out)  # every run is finished: only the record is written
 
     disk.fill()
-    failed = run(args, workdir)
+    failed = run(*args, cwd=workdir)
     assert_one_line_full_disk_error(failed, str(target))
     assert leftovers(disk.root) == []
     assert [p for p in out.rglob("*") if p.is_file()] == [earlier]  # no partial record
     assert earlier.read_bytes() == HISTORIC_RECORD.read_bytes()
 
     disk.release()
-    finished = run(args, workdir)
+    finished = run(*args, cwd=workdir)
     assert finished.returncode == 0, finished.stderr
     assert re.search(r"reusing .*finished run", finished.stderr), finished.stderr  # nothing trained again
     assert without_timings(json.loads(target.read_text())) == without_timings(reference_record)
@@ -362,7 +342,7 @@ def test_leaderboard_pages_that_do_not_fit_leave_the_old_site_whole(small_disk, 
     disk = small_disk("1m")
     site = disk.root / "site"
     args = ["leaderboard", "--submissions", str(subs), "--out", str(site)]
-    first = run(args, tmp_path)
+    first = run(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     old = tree(site)
 
@@ -376,13 +356,13 @@ def test_leaderboard_pages_that_do_not_fit_leave_the_old_site_whole(small_disk, 
     assert sum(map(pages, changed)) * disk.page > leave
 
     disk.fill(leave=leave)
-    failed = run(args, tmp_path)
+    failed = run(*args, cwd=tmp_path)
     assert_one_line_full_disk_error(failed, str(site))
     assert leftovers(disk.root) == []
     assert tree(site) == old  # every old page as it was, no new one
 
     disk.release()
-    finished = run(args, tmp_path)
+    finished = run(*args, cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
     assert tree(site) == new
-    assert run(["leaderboard", "--check", "--submissions", str(subs), "--out", str(site)], tmp_path).returncode == 0
+    assert run("leaderboard", "--check", "--submissions", str(subs), "--out", str(site), cwd=tmp_path).returncode == 0

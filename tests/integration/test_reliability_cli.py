@@ -3,41 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import torch
 
-from bench.models import build_model
-
-
-TIMING_KEYS = {"created", "wall_time_seconds", "seconds", "latency"}
-
-
-def bench(*argv: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+from tests.helpers.processes import start, without_timings
 
 
 def run_to_end(args: list[str], cwd: Path) -> str:
     """Run the CLI to completion; returns stderr."""
-    proc = bench(*args, cwd=cwd)
+    proc = start(*args, cwd=cwd)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     return err
-
-
-def without_timings(obj):
-    if isinstance(obj, dict):
-        return {k: without_timings(v) for k, v in obj.items() if k not in TIMING_KEYS}
-    if isinstance(obj, list):
-        return [without_timings(v) for v in obj]
-    return obj
 
 
 def only_record(folder: Path) -> dict:
@@ -46,10 +28,9 @@ def only_record(folder: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
+def workdir(tmp_path_factory, dense_state_file):
     path = tmp_path_factory.mktemp("reliability")
-    torch.manual_seed(0)
-    torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), path / "dense.pt")
+    shutil.copyfile(dense_state_file, path / "dense.pt")
     return path
 
 
@@ -72,7 +53,7 @@ def test_sigkill_at_several_points_then_rerun_gives_the_same_record(workdir, ref
     args = evaluate_args(workdir, "killed")
     kills = 0
     for delay in (5.0, 6.5, 8.0, 9.5):
-        proc = bench(*args, cwd=workdir)
+        proc = start(*args, cwd=workdir)
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -87,7 +68,7 @@ def test_sigkill_at_several_points_then_rerun_gives_the_same_record(workdir, ref
 @pytest.mark.slow
 def test_sigterm_saves_and_says_how_to_resume(workdir, reference):
     args = evaluate_args(workdir, "terminated")
-    proc = bench(*args, cwd=workdir)
+    proc = start(*args, cwd=workdir)
     deadline = time.time() + 300
     while not list((workdir / "runs-terminated").glob("run/*/checkpoint.pt")):
         assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() is not None else "timeout"
@@ -115,7 +96,7 @@ def test_rerunning_a_finished_evaluation_redoes_no_training(workdir, reference):
 
 @pytest.mark.slow
 def test_two_processes_share_one_dense_baseline(tmp_path):
-    procs = [bench("train", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path) for _ in range(2)]
+    procs = [start("train", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path) for _ in range(2)]
     outputs = [p.communicate(timeout=900) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     errs = [err for _, err in outputs]
@@ -138,7 +119,7 @@ def test_two_identical_evaluations_at_once_train_every_run_once(tmp_path, dense_
     args = ["evaluate", "--adapter", "l1-norm", "--protocol", "ft-3", "--seeds", "1", "--checkpoint", str(dense_weights),
             "--threads", "1", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
     start = time.perf_counter()
-    procs = [bench(*args, cwd=tmp_path) for _ in range(2)]
+    procs = [start(*args, cwd=tmp_path) for _ in range(2)]
     outputs = [p.communicate(timeout=600) for p in procs]
     seconds = time.perf_counter() - start
     for p, (_, err) in zip(procs, outputs):

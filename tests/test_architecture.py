@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from layering import Layering, bench_files, imports, read_layers
+from tests.helpers.layering import Layering, bench_files, imports, read_layers
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "architecture.md"

@@ -41,8 +41,8 @@ from bench.evaluation.options import RUN_OPTIONS, spec_field
 from bench.pruning import Target, get_adapter
 from bench.pruning.interface import Adapter
 
-# Bump when the dense training code changes its results (tests/test_config.py pins them): every
-# dense cache entry and every run identity moves with it.
+# Bump when the dense training code changes its results (tests/evaluation/test_dense.py pins them):
+# every dense cache entry and every run identity moves with it.
 DENSE_TRAINING_VERSION = 2
 # Bump when the retraining path (pruning-to-training hand-off, training loop) changes its results.
 RETRAINING_VERSION = 1

@@ -1,7 +1,7 @@
 """The adapter conformance checks: what every pruning adapter must satisfy, run through the same
 `PruneJob` the benchmark uses (so adapters with extra lifecycle hooks are checked the same way).
 
-Used by tests/test_adapter_conformance.py (parametrized over the registry), by tests/test_scaffold.py
+Used by tests/pruning/test_conformance.py (parametrized over the registry), by tests/ui/test_scaffold.py
 (a freshly generated adapter passes as it is), and importable from a third-party package's tests:
 
     from bench.pruning import conformance

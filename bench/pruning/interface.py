@@ -21,7 +21,7 @@ core never branches on an adapter's name:
 - `from_scratch`: the adapter names an architecture, not a criterion (the width-scaled dense
   model): it runs only under protocols that reinitialize the pruned network, and it has no random
   control, which would be the same architecture from another random init.
-- `refuses`: the model families (as tests/test_model_matrix.py names them, e.g. "vgg16",
+- `refuses`: the model families (as tests/helpers/matrix.py names them, e.g. "vgg16",
   "timm:convnext_atto") this adapter refuses with a one-line BenchError. Only the model matrix reads
   it: it then expects that clean refusal instead of a pruned model, so a plugin states its own limits.
 

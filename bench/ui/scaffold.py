@@ -125,7 +125,7 @@ def next_steps(s: Scaffold) -> list[str]:
         "next:",
         *register,
         "  2. fill in the docstring's TODOs, the hyperparameters and score()",
-        f"  3. run the conformance suite: pytest tests/test_adapter_conformance.py -k {s.name}"
+        f"  3. run the conformance suite: pytest tests/pruning/test_conformance.py -k {s.name}"
         + ("" if s.in_checkout else f' (outside a checkout: python -c "from bench.pruning.conformance import check_adapter; check_adapter(\'{s.name}\')")'),
         f"  4. look at a pruned model: bench prune --adapter {s.name} --model resnet56 --dataset cifar10 --ratio 0.4",
     ]

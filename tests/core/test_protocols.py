@@ -464,7 +464,7 @@ def fuzz_protocol(text):
         res = resolve(proto, CIFAR, flops_ratio=2.0)
     except BenchError:
         return
-    assert res.epochs >= 1 and CIFAR.lr_min * (1 - 1e-9) <= res.lr_at(0, SPE) <= CIFAR.lr_max * (1 + 1e-9)
+    assert 1 <= res.epochs <= P.MAX_EPOCHS and CIFAR.lr_min * (1 - 1e-9) <= res.lr_at(0, SPE) <= CIFAR.lr_max * (1 + 1e-9)
 
 
 def test_malformed_protocol_files_never_crash():

@@ -1,7 +1,7 @@
 """The lines no import may cross (docs/architecture.md), checked on the source: every `import` and
 `from ... import` of every module, at module level or inside a function, absolute or relative.
 
-The layer order is the doc's "Layers, top to bottom" list (read by tests/layering.py): a module imports
+The layer order is the doc's "Layers, top to bottom" list (read by tests/helpers/layering.py): a module imports
 its own package and the layers below, never a higher layer or a sibling; no files import each other in
 a cycle; an import of another bench package inside a function says why it is lazy. The rules after
 those are finer lines inside the layers."""

@@ -94,8 +94,10 @@ def seeds(value: int | str | list) -> tuple[int, ...]:
         except ValueError:
             raise BenchError(f"{value[:40]!r} is not a seed count or a comma-separated seed list") from None
     if isinstance(value, int):
-        if not 1 <= value <= defaults.MAX_SEEDS:
-            raise BenchError(f"need 1 to {defaults.MAX_SEEDS} seeds, got {value}")
+        if value > defaults.MAX_SEEDS:  # before the seeds are listed
+            raise BenchError(f"at most {defaults.MAX_SEEDS} seeds, got {value}")
+        if value < 1:
+            raise BenchError(f"need at least one seed, got {value}")
         return tuple(range(value))
     if len(value) > defaults.MAX_SEEDS:
         raise BenchError(f"at most {defaults.MAX_SEEDS} seeds, got {len(value)}")

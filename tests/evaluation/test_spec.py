@@ -58,6 +58,7 @@ CHANGES = {
     "threads": 1,
     "compile": True,
     "memory_format": "contiguous",
+    "precision": "bf16",
     "world_size": 2,
 }
 

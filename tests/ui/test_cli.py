@@ -299,8 +299,8 @@ def test_oversized_inputs_are_refused_before_anything_is_allocated(capsys, argv,
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--split-seed", "-1"], "--split-seed must be a non-negative integer"),
-    (["--dense-seed", "-1"], "--dense-seed must be a non-negative integer"),
+    (["--split-seed", "-1"], "--split-seed: must be a non-negative integer"),
+    (["--dense-seed", "-1"], "--dense-seed: must be a non-negative integer"),
     (["--adapter", "hrankplus", "--hp", "calibration_batches=-1"], "calibration batches and batch size must be positive"),
     (["--checkpoint", "/dev/zero"], "is not a regular file"),
 ])

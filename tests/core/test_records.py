@@ -1,4 +1,5 @@
-"""Record validation, atomic writing and bad-record detection."""
+"""Record validation, writing only valid records and bad-record detection (the atomic write itself:
+tests/infra/test_files.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from hypothesis import given, strategies as st
 
 from bench.core import records
 from bench.errors import BenchError
-from bench.infra import files
 
 from tests.helpers import fuzzing
 from tests.helpers.paths import HISTORIC_RECORD
@@ -94,24 +94,6 @@ def test_write_is_atomic_and_refuses_invalid_records(tmp_path, example_record):
     with pytest.raises(BenchError):
         records.write(bad, tmp_path / "out" / "bad.json")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["r.json"]  # no temp files left
-
-
-def test_unwritable_folder_is_a_one_line_error(tmp_path, example_record):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    with pytest.raises(BenchError, match="cannot write"):
-        records.write(example_record, blocker / "r.json")
-
-
-def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
-    import os
-
-    mask = os.umask(0o022)
-    try:
-        path = files.write_atomic(tmp_path / "page.html", "x")
-    finally:
-        os.umask(mask)
-    assert path.stat().st_mode & 0o777 == 0o644  # a web server or another user can read the pages
 
 
 def test_schema_accepts_the_package_fields(example_record):

@@ -1,12 +1,8 @@
-"""The training loop (bench/core/train.py): its device options (CUDA: cuDNN autotuning, bf16 autocast; both:
-the memory format, channels_last for runs), `--compile`, when it checkpoints, the best-state copy, exact
-resume after an interrupt or a crash, and divergence. No GPU here: the CUDA branches are exercised with the
-device type mocked."""
+"""The training loop (bench/core/train.py): training in the memory format and precision asked for, `--compile`,
+when it checkpoints, the best-state copy, exact resume after an interrupt or a crash, and divergence. What each
+device does differently (bench/infra/devices.py) is tested in tests/infra/test_devices.py."""
 
 from __future__ import annotations
-
-import contextlib
-import warnings
 
 import pytest
 import torch
@@ -17,41 +13,14 @@ from bench.api import RunSpec
 from bench.core.checkpoint import CURRENT, Checkpointer
 from bench.core.hooks import TrainingHook
 from bench.core.train import TrainSpec, _copy_state, train
-from bench.infra.devices import (
-    batch_layout,
-    compile_problem,
-    compiled,
-    default_memory_format,
-    device_setup,
-    forward_precision,
-)
+from bench.infra.devices import compile_problem
 from bench.infra.interrupt import Interrupted, StopFlag
 from bench.models import build_model
 
+from tests.helpers.tiny import tiny
+
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: extra threads only thrash on shared cores
-
-CUDA = torch.device("cuda")
-CPU = torch.device("cpu")
-
-
-class Tiny(nn.Module):
-    """Conv + BatchNorm + ReLU + pooling + linear: every layer kind the options touch, and fast."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(8)
-        self.fc = nn.Linear(8, 10)
-
-    def forward(self, x):
-        return self.fc(torch.relu(self.bn(self.conv(x))).mean((2, 3)))
-
-
-def tiny(seed: int = 0) -> Tiny:
-    torch.manual_seed(seed)
-    return Tiny()
-
 
 def spec(epochs: int = 3) -> TrainSpec:
     return TrainSpec(epochs=epochs, batch_size=32, lr_at=lambda step: 0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
@@ -111,50 +80,6 @@ def test_channels_last_rounds_differently_so_it_is_part_of_the_identity(tiny_cif
     assert spec_.hash != RunSpec(adapter="l1-norm", threads=1, memory_format="contiguous").hash
     with pytest.raises(ValueError, match="unknown memory format"):
         train(tiny(), tiny_cifar, spec(epochs=1), seed=0, memory_format="nhwc")
-
-
-def test_cpu_gets_no_device_options_but_the_memory_format():
-    model = tiny()
-    benchmark = torch.backends.cudnn.benchmark
-    assert default_memory_format(CPU) == "contiguous"
-    with device_setup(model, CPU, "contiguous"):
-        assert model.conv.weight.is_contiguous() and torch.backends.cudnn.benchmark == benchmark
-    with device_setup(model, CPU, "channels_last"):
-        assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
-        assert torch.backends.cudnn.benchmark == benchmark
-    assert model.conv.weight.is_contiguous()
-    x = torch.zeros(2, 3, 4, 4)
-    assert batch_layout(x, "contiguous") is x
-    assert batch_layout(x, "channels_last").is_contiguous(memory_format=torch.channels_last)
-    assert isinstance(forward_precision(CPU)(), contextlib.nullcontext)
-    assert devices.eval_batch_size(CPU) == devices.EVAL_BATCH_SIZE["cpu"]
-
-
-# --- CUDA, with the device type mocked ---------------------------------------------------------------
-
-
-def test_cuda_turns_on_cudnn_autotuning_and_channels_last_while_training(monkeypatch):
-    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # restored after the test
-    model = tiny()
-    assert default_memory_format(CUDA) == "channels_last"
-    with device_setup(model, CUDA, default_memory_format(CUDA)):
-        assert torch.backends.cudnn.benchmark
-        assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
-    assert model.conv.weight.is_contiguous()  # back to the default layout for pruning and saving
-    assert all(not k.startswith("_orig_mod") for k in model.state_dict())
-
-
-def test_cuda_layout_and_precision():
-    images, flat = torch.randn(2, 3, 4, 4), torch.randn(2, 5)
-    assert batch_layout(images, "channels_last").is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(batch_layout(images, "channels_last"), images)  # same values, other strides
-    assert batch_layout(flat, "channels_last") is flat  # only image batches have a channels_last layout
-    with warnings.catch_warnings():  # "CUDA is not available": this machine has none
-        warnings.simplefilter("ignore")
-        context = forward_precision(CUDA)()
-    assert isinstance(context, torch.autocast)
-    assert (context.device, context.fast_dtype) == ("cuda", torch.bfloat16)
-    assert devices.eval_batch_size(CUDA) == devices.EVAL_BATCH_SIZE["cuda"]
 
 
 # --- best-state copy and loss on the device -----------------------------------------------------------
@@ -223,45 +148,12 @@ def test_a_crash_between_checkpoints_replays_from_the_last_one_exactly(tmp_path,
         assert torch.equal(a, b), name
 
 
-# --- --compile -----------------------------------------------------------------------------------------
-
-
-def test_compile_problem_names_what_is_missing(monkeypatch):
-    monkeypatch.setattr("bench.infra.devices.shutil.which", lambda name: None)
-    assert "C++ compiler" in compile_problem(CPU)
-    messages = []
-    model = tiny()
-    assert compiled(model, CPU, messages.append) is model
-    assert len(messages) == 1 and "\n" not in messages[0] and "training without it" in messages[0]
-
-
-def test_a_failing_compile_falls_back_to_eager_with_the_buffers_untouched(monkeypatch):
-    model = tiny().train()
-
-    def broken_compile(module, *args, **kwargs):
-        def forward(x):
-            module(x)  # runs (BatchNorm statistics move) and then fails, as a late compile error would
-            raise RuntimeError("backend compiler failed\nlong traceback")
-
-        return forward
-
-    monkeypatch.setattr("bench.infra.devices.compile_problem", lambda device: None)
-    monkeypatch.setattr(torch, "compile", broken_compile)
-    messages = []
-    forward = compiled(model, CPU, messages.append)
-    x = torch.randn(4, 3, 8, 8)
-    expected_model = tiny().train()
-    expected = expected_model(x)
-    out = forward(x)
-    assert torch.equal(out, expected)
-    assert torch.equal(model.bn.running_mean, expected_model.bn.running_mean)  # one update, not two
-    assert messages == ["warning: --compile: torch.compile failed (backend compiler failed); training without it"]
-    assert forward.compiled is model  # later calls are eager
+# --- --compile (its checks and eager fallback: tests/infra/test_devices.py) ------------------------------
 
 
 @pytest.mark.slow
 def test_compile_trains_for_real_on_cpu_and_saves_plain_weights(tiny_cifar):
-    problem = compile_problem(CPU)
+    problem = compile_problem(torch.device("cpu"))
     if problem is not None:
         pytest.skip(problem)
     messages = []
@@ -288,7 +180,6 @@ def test_the_forward_runs_in_the_precision_asked_for(tiny_cifar, precision, auto
     train(model, tiny_cifar, spec(epochs=1), seed=0, precision=precision)
     assert set(seen) == {(autocast, torch.bfloat16 if autocast else torch.float32)}
     assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast never changes the weights
-    assert devices.default_precision(CUDA) == "bf16" and devices.default_precision(CPU) == "fp32"
     with pytest.raises(ValueError, match="unknown precision"):
         train(tiny(), tiny_cifar, spec(epochs=1), seed=0, precision="fp8")
 

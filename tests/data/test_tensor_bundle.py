@@ -9,7 +9,6 @@ import torch
 from bench.data import DATASETS
 from bench.data.digits import DIGITS_SIZE
 from bench.data.tensor_bundle import TensorDataBundle
-from bench.errors import BenchError
 
 from tests.data.batches import collect, raw, rows
 
@@ -45,13 +44,6 @@ def test_calibration_batches_are_seeded_unaugmented_training_samples(digits):
     train = set(rows(raw(digits, collect(digits.eval_batches("train", 512))[0])))
     assert set(rows(raw(digits, collect(a)[0]))) <= train
     assert digits.calibration_batches(0, 32, seed=0) == []
-
-
-def test_batch_size_must_be_positive(digits):
-    with pytest.raises(BenchError):
-        digits.train_batches(0, seed=0, epoch=0)
-    with pytest.raises(BenchError, match="unknown split"):
-        digits.eval_batches("dev", 8)
 
 
 def _splits(n=(6, 2, 3)):

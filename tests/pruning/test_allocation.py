@@ -1,35 +1,41 @@
-"""The pruning core on the paper's reference models: published sizes, residual correctness, masks."""
+"""From a target to what each pruning unit keeps (bench/pruning/allocation.py): the rates of a target's
+compress-rate entries or named configuration, their rounding into channel counts (the published sizes of the
+papers' pruned models), one global ranking, a cost target's and a reference structure's counts, and the steps
+of iterative pruning, counted against the dense model."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 from bench.core.counting import count
 from bench.data import DATASETS
 from bench.errors import BenchError
 from bench.models import build_model
 from bench.pruning import Target, get_adapter, parse_compress_rate
-from bench.pruning.allocation import Step
+from bench.pruning.allocation import (
+    Step,
+    conv_rates,
+    global_keep_counts,
+    keep_count,
+    keep_counts,
+    matched_counts,
+    target_counts,
+    top_k_mask,
+)
 from bench.pruning.job import PruneJob
-from bench.pruning.soft import ZeroingPruner
+from bench.pruning.layouts import GENERIC, Layout, model_layouts
 from bench.pruning.structure import Structure
-from bench.pruning.units import batchnorms_after
 from bench.pruning.targets import KeepCounts
+from bench.pruning.units import Units
 
+from tests.helpers.pruning import CIFAR, prune_cifar as _prune
 
-CIFAR = torch.zeros(1, 3, 32, 32)
 X = torch.zeros(1, 1, 16, 16)  # digits
 MODEL = "resnet20"
 
 
-def _prune(model_name, adapter, target, layout=None):
-    model = build_model(model_name, num_classes=10, in_channels=3).eval()
-    pruned = PruneJob(model, model_name, get_adapter(adapter)(), target,
-                      example_inputs=CIFAR, calibration=[], seed=0, layout=layout).prune()
-    return model, pruned
+# --- the published sizes of the papers' pruned models -------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -70,42 +76,6 @@ def test_resnet56_dense_and_pruned_counts():
     assert 0.45 * d.params < p.params < 0.52 * d.params and 0.45 * d.flops < p.flops < 0.52 * d.flops
 
 
-def test_pruning_block_outputs_through_padding_shortcuts_gives_a_working_model():
-    """The known torch-pruning 1.6 pitfall: pruning every block output of a stage across the
-    zero-padding shortcut used to break the classifier. Every stage output is pruned here."""
-    rates = "[0.]+[0.5]*2+[0.5]*27"
-    dense, pruned = _prune("resnet56", "l1-norm", Target(compress_rate=parse_compress_rate(rates)), layout="hrankplus")
-    units = pruned.structure.units
-    assert units["layer1.0.conv2"] == (8, 16) and units["layer2.3.conv2"] == (16, 32)
-    x = torch.randn(3, 3, 32, 32)
-    assert pruned.model.eval()(x).shape == (3, 10)
-
-
-def test_channel_removal_is_exact_when_removed_channels_are_dead():
-    """Zero a VGG conv's filters and BN: removing exactly those channels must not change the output."""
-    model = build_model("vgg16", num_classes=10, in_channels=3).eval()
-    with torch.no_grad():
-        conv, bn = model.features[0], model.features[1]
-        conv.weight[:32] = 0
-        bn.weight[:32] = 0
-        bn.bias[:32] = 0
-    pruned = PruneJob(model, "vgg16", get_adapter("l1-norm")(), Target(compress_rate=(0.5,) + (0.0,) * 11),
-                      example_inputs=CIFAR, calibration=[], seed=0).prune()
-    assert pruned.model.features[0].out_channels == 32
-    x = torch.randn(2, 3, 32, 32)
-    assert torch.allclose(pruned.model.eval()(x), model(x), atol=1e-5)
-
-
-def test_unstructured_masks_are_global_and_exact():
-    dense, pruned = _prune("resnet20", "global-magnitude", Target(ratio=0.7))
-    total = sum(t for _, t in pruned.structure.units.values())
-    kept = sum(k for k, _ in pruned.structure.units.values())
-    assert abs(kept / total - 0.3) < 1e-3
-    for name, mask in pruned.masks.items():
-        weight = pruned.model.get_submodule(name).weight
-        assert torch.all(weight[~mask] == 0)
-
-
 def test_wrong_compress_rate_length_and_config_model_are_clear_errors():
     with pytest.raises(BenchError, match="has 3 entries but resnet56's hrankplus layout takes 30"):
         _prune("resnet56", "random", Target(compress_rate=(0.1, 0.2, 0.3)))
@@ -136,34 +106,7 @@ def test_hrankplus_densenet_mapping_gives_hrankplus_widths():
     assert count(model, CIFAR).params == 366_676
 
 
-def test_soft_pruning_refuses_a_layout_whose_removal_is_not_exact():
-    model = build_model("resnet20", num_classes=10, in_channels=1)
-    with pytest.raises(BenchError, match="needs a full-width layout.*use --layout full-width"):
-        ZeroingPruner(PruneJob(model, "resnet20", get_adapter("sfp")(), Target(ratio=0.5),
-                               example_inputs=X, calibration=[], seed=0, layout="hrankplus"))
-
-
-def test_a_unit_without_a_score_is_an_error_naming_the_layer():
-    class Partial(get_adapter("l1-norm")):
-        name = "partial"
-
-        def score(self, ctx):
-            scores = super().score(ctx)
-            scores.pop("layer2.1.conv1")
-            return scores
-
-    model = build_model("resnet20", num_classes=10, in_channels=1)
-    with pytest.raises(BenchError, match="partial returned no score for layer layer2.1.conv1"):
-        PruneJob(model, "resnet20", Partial(), Target(ratio=0.5), example_inputs=X, calibration=[], seed=0).prune()
-
-
-def test_the_engine_finds_the_batchnorm_after_every_resnet_conv(resnet20):
-    layers = {n: m for n, m in resnet20.named_modules() if isinstance(m, nn.Conv2d)}
-    after = batchnorms_after(resnet20, torch.zeros(1, 1, 16, 16))
-    assert after.keys() == layers.keys()
-    for name, bn in after.items():
-        assert bn is resnet20.get_submodule(name.replace("conv", "bn"))
-    assert all(not m._forward_hooks for m in resnet20.modules())
+# --- iterative pruning: every step counted against the dense model -------------------------------------
 
 
 def prune_with(name, model, target=None, step=None, reference=None, seed=0, **hp):
@@ -230,83 +173,88 @@ def test_a_random_control_follows_the_method_step_by_step(resnet20):
     assert count(control2.model, X) == count(method2.model, X)
 
 
-def test_zeroing_prunes_softly_what_the_hard_prune_removes(resnet20):
-    model = build_model(MODEL, num_classes=10, in_channels=1)
-    model.load_state_dict(resnet20.state_dict())
-    sfp = get_adapter("sfp")()
-    target = Target(ratio=0.5)
-    ZeroingPruner(PruneJob(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0)).zero(model)
-    hard = PruneJob(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0).prune()
-    soft_zero = {n: int((m.weight.flatten(1).abs().sum(1) == 0).sum()) for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)}
-    removed = sum(t - k for k, t in hard.structure.units.values())
-    assert removed > 0 and sum(soft_zero.values()) >= removed
-    # the hard prune of the zeroed model keeps exactly the non-zero filters
-    for name, module in hard.model.named_modules():
-        if isinstance(module, torch.nn.Conv2d) and name in soft_zero:
-            assert int((module.weight.flatten(1).abs().sum(1) == 0).sum()) == 0, name
-
-
-def test_zeroed_filters_can_grow_back(resnet20):
-    model = build_model(MODEL, num_classes=10, in_channels=1)
-    model.load_state_dict(resnet20.state_dict())
-    sfp = get_adapter("sfp")()
-    with torch.no_grad():  # a trained net's BatchNorm shifts: at init (0) the ReLU blocks every gradient
-        model.layer1[0].bn1.bias.fill_(0.1)
-    ZeroingPruner(PruneJob(model, MODEL, sfp, Target(ratio=0.5), example_inputs=X, calibration=[], seed=0)).zero(model)
-    conv = model.layer1[0].conv1
-    zeroed = conv.weight.flatten(1).abs().sum(1) == 0
-    assert zeroed.any()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    model.train()
-    loss = F.cross_entropy(model(torch.randn(8, 1, 16, 16)), torch.arange(8))
-    loss.backward()
-    optimizer.step()
-    assert (conv.weight.flatten(1).abs().sum(1)[zeroed] > 0).all()  # soft: they receive gradients
-
-
-def test_after_the_final_zeroing_the_soft_and_the_small_network_compute_the_same_function(resnet20):
-    """SFP reports the network it validated: trained soft (train-mode steps move the weights and the
-    BatchNorm statistics, the filters regrow between zeroings), zeroed a last time, then removed."""
-    model = build_model(MODEL, num_classes=10, in_channels=1)
-    model.load_state_dict(resnet20.state_dict())
-    sfp = get_adapter("sfp")()
-    target = Target(ratio=0.5)
-    gen = torch.Generator().manual_seed(0)
-    recalibration = [(torch.randn(16, 1, 16, 16, generator=gen), torch.zeros(16, dtype=torch.long)) for _ in range(2)]
-    zeroing = ZeroingPruner(PruneJob(model, MODEL, sfp, target,
-                                     example_inputs=X, calibration=[], seed=0), recalibration=recalibration)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    zeroing.zero(model)
-    for _epoch in range(3):
-        model.train()
-        for _ in range(5):
-            optimizer.zero_grad()
-            F.cross_entropy(model(torch.randn(16, 1, 16, 16, generator=gen)), torch.randint(10, (16,), generator=gen)).backward()
-            optimizer.step()
-        zeroing.zero(model)  # the hook's after_epoch: what validation then sees
-        zeroing.recalibrate(model)
-    zeroed = model.conv1.weight.flatten(1).abs().sum(1) == 0  # the stem's zeroed channels are 0 for every input
-    assert zeroed.any() and torch.equal(model.bn1.running_var[zeroed], torch.zeros(int(zeroed.sum())))
-    assert model.bn1.momentum == 0.1 and model.training
-    model.eval()
-    small = PruneJob(model, MODEL, sfp, target, example_inputs=X, calibration=[], seed=0).prune()
-    x = torch.randn(32, 1, 16, 16, generator=gen)
-    with torch.no_grad():
-        soft, hard = model(x), small.model.eval()(x)
-    assert (soft - hard).abs().max() < 1e-4
-    assert count(small.model, X).flops < 0.6 * count(model, X).flops
-
-
-def test_unstructured_adapters_refuse_a_speedup(cli, work_in_tmp):
-    code, _, err = cli("prune", "--adapter", "global-magnitude", "--speedup", "3", "--json")
-    assert code == 2 and "unstructured" in err and "--ratio" in err
+# --- the counts themselves --------------------------------------------------------------------------
 
 
 def test_keep_counts_must_name_the_models_units():
     spec = DATASETS.get("digits")
     model = build_model("resnet20", num_classes=10, in_channels=1)
-    from bench.errors import BenchError
-
     with pytest.raises(BenchError, match="does not match"):
         PruneJob(model, "resnet20", get_adapter("l1-norm")(), KeepCounts((("nope", 1),), 2.0),
                  example_inputs=torch.zeros(1, *spec.input_shape), calibration=[], seed=0).prune()
+
+
+def test_a_rate_rounds_as_the_reference_rounds_and_keeps_at_least_one():
+    assert keep_count(10, 0.7) == keep_count(10, 0.7, "removed") == 3  # the epsilon: 0.3 * 10 is not 2
+    assert keep_count(10, 0.35) == 6  # int(10 * 0.65) kept (PFEC, HRankPlus)
+    assert keep_count(10, 0.35, "removed") == 7  # 10 - int(10 * 0.35) (SFP, FPGM)
+    assert keep_count(16, 0.0) == 16 and keep_count(4, 0.99) == keep_count(4, 0.99, "removed") == 1
+
+
+def test_a_unit_takes_its_first_rated_convs_rate_and_a_relative_one_applies_to_the_widths_it_names():
+    sizes = {"a": 8, "b": 8, "t": 16, "d": 5}
+    members = {"a": ["a"], "b": ["x", "b"], "t": ["t"], "d": ["d"]}
+    counts = keep_counts(sizes, members, {"a": 0.5, "b": 0.25, "t": 0.5}, relative={"t": ("a", "b")})
+    assert counts == {"a": 4, "b": 6, "t": 5, "d": 5}  # t: half of the 4 + 6 kept before it; d: no rate, dense
+
+
+def test_one_global_ranking_removes_exactly_n_breaking_ties_by_position():
+    tied = {"a": torch.ones(4), "b": torch.ones(2), "c": torch.ones(3)}
+    assert global_keep_counts(tied, ["a", "b"], 3) == {"a": 1, "b": 2, "c": 3}  # c is not covered
+    scores = {"a": torch.tensor([0.1, 0.5, 0.9]), "b": torch.tensor([0.2, 0.3])}
+    assert global_keep_counts(scores, ["a", "b"], 1) == {"a": 2, "b": 2}
+    assert global_keep_counts(scores, ["a", "b"], 3) == {"a": 2, "b": 1}  # b's two lowest go, but one stays
+    assert global_keep_counts(scores, ["a", "b"], 0) == {"a": 3, "b": 2}
+
+
+def test_top_k_keeps_the_highest_scores_and_ties_go_to_the_lower_index():
+    assert top_k_mask(torch.tensor([1.0, 3.0, 3.0, 2.0]), 2).tolist() == [False, True, True, False]
+    assert top_k_mask(torch.tensor([1.0, 3.0, 3.0, 2.0]), 1).tolist() == [False, True, False, False]
+    mask = top_k_mask(torch.arange(6.0).view(2, 3), 4)  # per weight, in the weight's shape
+    assert mask.shape == (2, 3) and mask.tolist() == [[False, False, True], [True, True, True]]
+    assert not top_k_mask(torch.ones(3), 0).any()
+
+
+LAYOUT = Layout("toy", "two entries", entries=(("c1",), ("c2", "c3")))
+UNITS = {"c1": ["c1"], "c2": ["c2", "c3"], "c4": ["c4"]}
+
+
+def test_conv_rates_give_each_entry_its_rate_and_leave_the_other_convs_dense():
+    l1 = get_adapter("l1-norm")()
+    assert conv_rates(MODEL, LAYOUT, UNITS, Target(compress_rate=(0.1, 0.2)), l1) == {"c1": 0.1, "c2": 0.2, "c3": 0.2}
+    assert conv_rates(MODEL, LAYOUT, UNITS, Target(ratio=0.5), l1) == {"c1": 0.5, "c2": 0.5, "c3": 0.5}
+    # a generic layout: one entry per unit
+    assert conv_rates(MODEL, GENERIC, UNITS, Target(compress_rate=(0.1, 0.2, 0.3)), l1) == {
+        "c1": 0.1, "c2": 0.2, "c3": 0.2, "c4": 0.3}
+    # unstructured: every weight is maskable, whatever the layout
+    magnitude = get_adapter("global-magnitude")()
+    assert conv_rates(MODEL, LAYOUT, UNITS, Target(ratio=0.5), magnitude) == dict.fromkeys(["c1", "c2", "c3", "c4"], 0.5)
+    with pytest.raises(BenchError, match="has 1 entries but resnet20's toy layout takes 2"):
+        conv_rates(MODEL, LAYOUT, UNITS, Target(compress_rate=(0.1,)), l1)
+    with pytest.raises(BenchError, match="configuration 'resnet56-A' names layers the model lacks"):
+        conv_rates("resnet56", LAYOUT, UNITS, Target(config="resnet56-A"), l1)
+
+
+@pytest.fixture(scope="module")
+def units():
+    model = build_model(MODEL, num_classes=10, in_channels=1).eval()
+    return Units(model, True, X, model_layouts(model)["block-internal"])
+
+
+def test_a_cost_target_prunes_in_one_step_once_resolved(units):
+    l1 = get_adapter("l1-norm")()
+    counts = KeepCounts(tuple((u, max(1, s // 2)) for u, s in units.sizes.items()), 2.0)
+    assert target_counts(MODEL, l1, counts, units, {}) == {u: max(1, s // 2) for u, s in units.sizes.items()}
+    with pytest.raises(BenchError, match="prunes in one step"):
+        target_counts(MODEL, l1, counts, units, {}, Step(0.5))
+    with pytest.raises(BenchError, match="resolved to the adapter's keep counts first"):
+        target_counts(MODEL, l1, Target(speedup=2.0), units, {})
+
+
+def test_a_reference_structure_gives_its_counts_only_for_the_same_units(units):
+    reference = Structure("structured", {u: (1, s) for u, s in units.sizes.items()}, "block-internal")
+    assert matched_counts(reference, units.sizes, "structured") == dict.fromkeys(units.sizes, 1)
+    with pytest.raises(BenchError, match="does not match"):
+        matched_counts(reference, units.sizes, "unstructured")
+    with pytest.raises(BenchError, match="does not match"):
+        matched_counts(reference, {**units.sizes, "extra": 4}, "structured")

@@ -18,7 +18,6 @@ from bench.pruning.controls import random_adapter, random_control_adapter
 from bench.pruning.cost import TOLERANCE
 from bench.pruning.job import PruneJob
 from bench.pruning.soft import ZeroingPruner
-from bench.pruning.structure import Structure
 from bench.pruning.targets import KeepCounts
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -245,8 +244,3 @@ def test_conformance_prunes_through_the_job():
     assert isinstance(conformance.job("l1-norm", setup), PruneJob)
     results = conformance.check_adapter("l1-norm", setup, report=None)
     assert [failure for _, failure in results] == [None] * len(conformance.CHECKS)
-
-
-def test_a_structure_without_a_layout_round_trips():
-    structure = Structure("unstructured", {"conv1": (3, 9)})
-    assert Structure.from_dict(structure.to_dict()) == structure

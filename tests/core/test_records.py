@@ -1,4 +1,5 @@
-"""Record validation, atomic writing and bad-record detection."""
+"""Submission records (bench/core/records.py): validation with the field named, derived fields checked against
+their raw ones, atomic writing, each run's health (the collapse rule), and fuzzed records and record files."""
 
 from __future__ import annotations
 

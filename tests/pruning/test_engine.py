@@ -1,4 +1,6 @@
-"""The pruning core on the paper's reference models: published sizes, residual correctness, masks."""
+"""The pruning core (bench/pruning/engine.py): the papers' published sizes reproduced, exact channel removal,
+global masks, iterative steps counted against the dense model, soft pruning (zeroing) that the hard prune
+agrees with, and one-line errors for targets and scores that do not fit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Taylor FO, FPGM and LAMP against their papers' formulas, hand-built cases and torch-pruning."""
+"""LAMP (adapters/lamp.py): layer-adaptive magnitude scores against the paper's definition, hand-built cases
+and torch-pruning's normalizer."""
 
 import pytest
 import torch

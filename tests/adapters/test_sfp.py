@@ -1,4 +1,5 @@
-"""SFP's soft phase on a BatchNorm network (adapter version 4).
+"""Soft filter pruning (adapters/sfp.py): parity with the reference's rule (tests/adapters/parity.py), and its
+soft phase on a BatchNorm network (adapter version 4).
 
 A zeroed filter feeds a zero-variance channel, whose BatchNorm back-propagates its gradient scaled by
 about gamma/sqrt(eps), hundreds of times a live filter's; unmasked (SFP's own code), one step at the

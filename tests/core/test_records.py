@@ -1,5 +1,6 @@
-"""Record validation, writing only valid records and bad-record detection (the atomic write itself:
-tests/infra/test_files.py)."""
+"""Submission records (bench/core/records.py): validation with the field named, derived fields checked against
+their raw ones, writing only valid records, each run's health (the collapse rule), and fuzzed records and record
+files (the atomic write itself: tests/infra/test_files.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The dense checkpoints shipped in submissions/dense/: intact, loadable, and what records are pointed at."""
+"""The dense checkpoints shipped in submissions/dense/ (bench/core/shipped.py): intact, loadable, and the ones
+runs are pointed at."""
 
 from __future__ import annotations
 

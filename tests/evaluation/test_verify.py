@@ -11,7 +11,7 @@ import torch
 from bench.models import build_model
 
 from tests.helpers.paths import REPO
-from tests.helpers.processes import run
+from tests.helpers.processes import run_bench
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def evaluated(tmp_path_factory, dense_state_file):
     """A one-seed ft-1 record from fixed dense weights, on one thread."""
     folder = tmp_path_factory.mktemp("verify")
     shutil.copyfile(dense_state_file, folder / "dense.pt")
-    done = run(
+    done = run_bench(
         "evaluate", "--adapter", "l1-norm", "--protocol", "ft-1", "--seeds", "1", "--ratio", "0.6", "--threads", "1",
         "--checkpoint", str(folder / "dense.pt"), "--runs-dir", str(folder / "runs"), "--out", str(folder / "out"), cwd=folder,
     )
@@ -31,14 +31,15 @@ def evaluated(tmp_path_factory, dense_state_file):
 @pytest.mark.slow
 def test_a_record_reruns_bitwise_here_and_the_leaderboard_marks_it(evaluated):
     folder, record = evaluated
-    missing = run("verify", str(record), cwd=folder)
+    missing = run_bench("verify", str(record), cwd=folder)
     assert missing.returncode == 2 and missing.stderr.strip().startswith("bench: error:") and "--checkpoint" in missing.stderr
     wrong = folder / "other.pt"
+    torch.manual_seed(1)  # other weights than dense.pt's (seed 0)
     torch.save(build_model("resnet20", num_classes=10, in_channels=1).state_dict(), wrong)
-    refused = run("verify", str(record), "--checkpoint", str(wrong), cwd=folder)
+    refused = run_bench("verify", str(record), "--checkpoint", str(wrong), cwd=folder)
     assert refused.returncode == 2 and "does not hold the record's dense weights" in refused.stderr
 
-    done = run("verify", str(record), "--checkpoint", str(folder / "dense.pt"), cwd=folder)
+    done = run_bench("verify", str(record), "--checkpoint", str(folder / "dense.pt"), cwd=folder)
     assert done.returncode == 0, done.stderr
     assert "seed 0: identical" in done.stdout and "the record's environment" in done.stdout
     result = json.loads(record.with_name(record.stem + ".verification.json").read_text())
@@ -46,7 +47,7 @@ def test_a_record_reruns_bitwise_here_and_the_leaderboard_marks_it(evaluated):
     assert not (folder / "runs" / "verify").exists()  # reran in a scratch folder: no cache consulted or left
 
     site = folder / "site"
-    shown = run("leaderboard", "--submissions", str(folder / "out"), "--out", str(site), cwd=folder)
+    shown = run_bench("leaderboard", "--submissions", str(folder / "out"), "--out", str(site), cwd=folder)
     assert shown.returncode == 0, shown.stderr  # the verification file is not taken for a record
     assert "✓ identical" in (site / "README.md").read_text()
     assert any("verified: identical on cpu" in page.read_text() for page in site.rglob("*.html"))
@@ -62,7 +63,7 @@ def test_a_record_whose_numbers_do_not_come_back_is_not_reproduced(evaluated, tm
     data["method"]["top1_mean"] = shifted
     forged = tmp_path / record.name
     forged.write_text(json.dumps(data))
-    done = run("verify", str(forged), "--checkpoint", str(folder / "dense.pt"), cwd=folder)
+    done = run_bench("verify", str(forged), "--checkpoint", str(folder / "dense.pt"), cwd=folder)
     assert done.returncode == 1, done.stderr
     assert "not reproduced" in done.stdout
     assert json.loads(forged.with_name(forged.stem + ".verification.json").read_text())["status"] == "not reproduced"
@@ -71,7 +72,7 @@ def test_a_record_whose_numbers_do_not_come_back_is_not_reproduced(evaluated, tm
 def test_a_record_without_its_specification_cannot_be_verified(example_record, tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps(example_record))  # written before records carried their spec
-    done = run("verify", str(path), cwd=tmp_path)
+    done = run_bench("verify", str(path), cwd=tmp_path)
     assert done.returncode == 2 and "has no run specification" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -89,7 +90,7 @@ def test_ci_verifies_a_committed_reference_record(tmp_path):
         pytest.skip("the cheapest reference record was made on a GPU")
     copy = tmp_path / record.name  # verified as a copy: the committed tree stays as it is
     copy.write_text(record.read_text())
-    done = run("verify", str(copy), "--seeds", "1", cwd=tmp_path)  # seed 0
+    done = run_bench("verify", str(copy), "--seeds", "1", cwd=tmp_path)  # seed 0
     result = json.loads(copy.with_name(copy.stem + ".verification.json").read_text())
     print(done.stdout)
     if result["same_environment"]:

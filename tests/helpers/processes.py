@@ -10,14 +10,14 @@ from pathlib import Path
 TIMING_KEYS = {"created", "wall_time_seconds", "seconds", "latency"}
 
 
-def start(*argv: str, cwd: Path) -> subprocess.Popen:
+def start_bench(*argv: str, cwd: Path) -> subprocess.Popen:
     """`bench ARGV` started in `cwd`, stdout and stderr piped (text)."""
     return subprocess.Popen(
         [sys.executable, "-m", "bench", *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
-def run(*argv: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_bench(*argv: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
     """`bench ARGV` run to its end in `cwd`, output captured (text)."""
     return subprocess.run([sys.executable, "-m", "bench", *argv], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 

@@ -79,7 +79,8 @@ def test_the_guide_runs_as_written_and_the_record_joins_a_reference_table(tmp_pa
     shutil.copytree(REPO, copy, ignore=ignore, symlinks=True)
     # Importing from the copy: the folders setuptools installs as bench.adapters / protocol_files / schemas.
     for package, folder in (("adapters", "adapters"), ("protocol_files", "protocols"), ("schemas", "submissions")):
-        (copy / "bench" / package).symlink_to(Path("..") / folder, target_is_directory=True)
+        if not (copy / "bench" / package).is_symlink():  # a checkout that links them already (a worktree) copied its links
+            (copy / "bench" / package).symlink_to(Path("..") / folder, target_is_directory=True)
     env = {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": "1"}
 
     def run(command: str) -> str:

@@ -29,7 +29,7 @@ from bench.data.digits import DIGITS_RECIPE
 from bench.errors import BenchError
 
 from tests.helpers.paths import HISTORIC_RECORD
-from tests.helpers.processes import run, start, without_timings
+from tests.helpers.processes import run_bench, start_bench, without_timings
 
 
 ENOSPC = os.strerror(errno.ENOSPC)  # "No space left on device"
@@ -179,7 +179,7 @@ def evaluate_args(workdir: Path, runs: Path, out: Path) -> list[str]:
 def reference(mountable, workdir):
     """The uninterrupted evaluation on an ordinary disk: (its runs dir, its records dir, its record file, the record)."""
     runs, out = workdir / "runs-reference", workdir / "out-reference"
-    proc = run(*evaluate_args(workdir, runs, out), cwd=workdir)
+    proc = run_bench(*evaluate_args(workdir, runs, out), cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     return (runs, out, *only_record(out))
 
@@ -196,7 +196,7 @@ def test_a_checkpoint_that_does_not_fit_fails_in_one_line_keeps_the_last_one_and
     args = evaluate_args(workdir, runs, out)
 
     # A first process checkpoints after its first epoch and is stopped (SIGTERM) in the second.
-    proc = start(*args, cwd=workdir)
+    proc = start_bench(*args, cwd=workdir)
     try:
         deadline = time.time() + 300
         while not list(runs.rglob(CURRENT)):
@@ -221,7 +221,7 @@ def test_a_checkpoint_that_does_not_fit_fails_in_one_line_keeps_the_last_one_and
 
     # The disk fills up; the rerun trains the rest of the epoch, and its checkpoint does not fit.
     disk.fill()
-    failed = run(*args, cwd=workdir)
+    failed = run_bench(*args, cwd=workdir)
     assert_one_line_full_disk_error(failed, str(run_dir / CURRENT))
     assert leftovers(disk.root) == []
     assert (run_dir / CURRENT).read_bytes() == saved  # the last good checkpoint, untouched
@@ -233,7 +233,7 @@ def test_a_checkpoint_that_does_not_fit_fails_in_one_line_keeps_the_last_one_and
     disk.release()
     loaded["seconds"] += 1000.0  # a tracer: training time adds up across resumes, never across restarts
     Checkpointer(run_dir).save(loaded)
-    finished = run(*args, cwd=workdir)
+    finished = run_bench(*args, cwd=workdir)
     assert finished.returncode == 0, finished.stderr
     _, record = only_record(out)
     expected = reference[3]
@@ -304,14 +304,14 @@ def test_a_record_that_does_not_fit_fails_in_one_line_keeps_the_others_and_rerun
     args = evaluate_args(workdir, runs, out)  # every run is finished: only the record is written
 
     disk.fill()
-    failed = run(*args, cwd=workdir)
+    failed = run_bench(*args, cwd=workdir)
     assert_one_line_full_disk_error(failed, str(target))
     assert leftovers(disk.root) == []
     assert [p for p in out.rglob("*") if p.is_file()] == [earlier]  # no partial record
     assert earlier.read_bytes() == HISTORIC_RECORD.read_bytes()
 
     disk.release()
-    finished = run(*args, cwd=workdir)
+    finished = run_bench(*args, cwd=workdir)
     assert finished.returncode == 0, finished.stderr
     assert re.search(r"reusing .*finished run", finished.stderr), finished.stderr  # nothing trained again
     assert without_timings(json.loads(target.read_text())) == without_timings(reference_record)
@@ -342,7 +342,7 @@ def test_leaderboard_pages_that_do_not_fit_leave_the_old_site_whole(small_disk, 
     disk = small_disk("1m")
     site = disk.root / "site"
     args = ["leaderboard", "--submissions", str(subs), "--out", str(site)]
-    first = run(*args, cwd=tmp_path)
+    first = run_bench(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     old = tree(site)
 
@@ -356,13 +356,13 @@ def test_leaderboard_pages_that_do_not_fit_leave_the_old_site_whole(small_disk, 
     assert sum(map(pages, changed)) * disk.page > leave
 
     disk.fill(leave=leave)
-    failed = run(*args, cwd=tmp_path)
+    failed = run_bench(*args, cwd=tmp_path)
     assert_one_line_full_disk_error(failed, str(site))
     assert leftovers(disk.root) == []
     assert tree(site) == old  # every old page as it was, no new one
 
     disk.release()
-    finished = run(*args, cwd=tmp_path)
+    finished = run_bench(*args, cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
     assert tree(site) == new
-    assert run("leaderboard", "--check", "--submissions", str(subs), "--out", str(site), cwd=tmp_path).returncode == 0
+    assert run_bench("leaderboard", "--check", "--submissions", str(subs), "--out", str(site), cwd=tmp_path).returncode == 0

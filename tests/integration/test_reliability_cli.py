@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.processes import start, without_timings
+from tests.helpers.processes import start_bench, without_timings
 
 
 def run_to_end(args: list[str], cwd: Path) -> str:
     """Run the CLI to completion; returns stderr."""
-    proc = start(*args, cwd=cwd)
+    proc = start_bench(*args, cwd=cwd)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     return err
@@ -53,7 +53,7 @@ def test_sigkill_at_several_points_then_rerun_gives_the_same_record(workdir, ref
     args = evaluate_args(workdir, "killed")
     kills = 0
     for delay in (5.0, 6.5, 8.0, 9.5):
-        proc = start(*args, cwd=workdir)
+        proc = start_bench(*args, cwd=workdir)
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -68,7 +68,7 @@ def test_sigkill_at_several_points_then_rerun_gives_the_same_record(workdir, ref
 @pytest.mark.slow
 def test_sigterm_saves_and_says_how_to_resume(workdir, reference):
     args = evaluate_args(workdir, "terminated")
-    proc = start(*args, cwd=workdir)
+    proc = start_bench(*args, cwd=workdir)
     deadline = time.time() + 300
     while not list((workdir / "runs-terminated").glob("run/*/checkpoint.pt")):
         assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() is not None else "timeout"
@@ -96,7 +96,7 @@ def test_rerunning_a_finished_evaluation_redoes_no_training(workdir, reference):
 
 @pytest.mark.slow
 def test_two_processes_share_one_dense_baseline(tmp_path):
-    procs = [start("train", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path) for _ in range(2)]
+    procs = [start_bench("train", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path) for _ in range(2)]
     outputs = [p.communicate(timeout=900) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     errs = [err for _, err in outputs]
@@ -119,7 +119,7 @@ def test_two_identical_evaluations_at_once_train_every_run_once(tmp_path, dense_
     args = ["evaluate", "--adapter", "l1-norm", "--protocol", "ft-3", "--seeds", "1", "--checkpoint", str(dense_weights),
             "--threads", "1", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
     start = time.perf_counter()
-    procs = [start(*args, cwd=tmp_path) for _ in range(2)]
+    procs = [start_bench(*args, cwd=tmp_path) for _ in range(2)]
     outputs = [p.communicate(timeout=600) for p in procs]
     seconds = time.perf_counter() - start
     for p, (_, err) in zip(procs, outputs):

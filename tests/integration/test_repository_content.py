@@ -1,4 +1,5 @@
-"""The repository's own submissions and generated pages: every record valid, the leaderboard current."""
+"""The repository's own submissions and generated pages: every record valid and starting from a shipped
+checkpoint, every collapse flagged and no schedule run twice, the leaderboard current, CI as the README says."""
 
 from __future__ import annotations
 

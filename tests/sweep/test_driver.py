@@ -7,7 +7,7 @@ import pytest
 
 from bench.errors import BenchError
 
-from tests.helpers.processes import start
+from tests.helpers.processes import start_bench
 
 
 @pytest.mark.slow
@@ -19,13 +19,13 @@ def test_evaluate_and_sweep_find_each_others_records(tmp_path, dense_weights):
     )
     common = ["--protocol", "ft-1", "--seeds", "1", "--ratio", "0.7", "--checkpoint", str(dense_weights), "--threads", "1",
               "--runs-dir", str(runs), "--out", str(out)]
-    proc = start("evaluate", "--adapter", "l1-norm", *common, cwd=tmp_path)
+    proc = start_bench("evaluate", "--adapter", "l1-norm", *common, cwd=tmp_path)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     (evaluated,) = out.rglob("*.json")
     before = evaluated.read_text()
 
-    proc = start("sweep", "grid.toml", "--out", str(out), "--runs-dir", str(runs), "--jobs", "1", cwd=tmp_path)
+    proc = start_bench("sweep", "grid.toml", "--out", str(out), "--runs-dir", str(runs), "--jobs", "1", cwd=tmp_path)
     stdout, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert "1 of 2 runs already have their record" in err  # evaluate's record, found by the sweep
@@ -34,7 +34,7 @@ def test_evaluate_and_sweep_find_each_others_records(tmp_path, dense_weights):
     assert len(swept) == 1 and "fpgm" in swept[0].name
 
     before = swept[0].read_text()
-    proc = start("evaluate", "--adapter", "fpgm", *common, cwd=tmp_path)
+    proc = start_bench("evaluate", "--adapter", "fpgm", *common, cwd=tmp_path)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert "already in" in err and swept[0].read_text() == before  # the sweep's record, found by evaluate

@@ -1,6 +1,5 @@
-"""`bench sweep`: grid expansion, hashing and validation in-process; then real sweeps of tiny runs
-(an untrained ResNet-20 checkpoint, 1-epoch protocols, one seed) through the local, Ray and submitit
-executors, each interrupted midway and restarted: no duplicated, lost or invalid records."""
+"""Sweep files (bench/sweep/grid.py): expansion into runs, the hash of each, checkpoints and cost targets per
+adapter, and every invalid grid a one-line error. (Real sweeps through each executor: tests/sweep/executors/.)"""
 
 from __future__ import annotations
 

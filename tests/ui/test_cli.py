@@ -1,4 +1,5 @@
-"""The `bench` command line: end-to-end runs on the default dataset and every bad input."""
+"""The `bench` command line (bench/ui/cli.py): end-to-end runs on the default dataset, every bad input a one-line
+error before anything is trained or written, and fuzzed command lines."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""What a user reads in the terminal: the result in words, progress under a pipe, no overwritten pages,
-`bench prune` on real dense weights."""
+"""Terminal tables (bench/ui/report.py): an evaluation's result as a paired interval and a verdict in words,
+and `bench prune`'s report of its layout and identity routes."""
 
 from __future__ import annotations
 

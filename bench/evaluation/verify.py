@@ -6,7 +6,8 @@ baseline (or the user's weights, accepted only when their digest is the record's
 digest), the pruning and both arms' retraining. Per seed, both arms' (top-1, top-5, best epoch):
 
 - identical: bitwise equal. Required when the environment is the record's (device, thread count,
-  torch version): anything else there is "not reproduced";
+  torch version, and the CPU kernels' instruction set: AVX2 and AVX512 kernels round differently on
+  the same CPU model): anything else there is "not reproduced";
 - within spread: in another environment (other kernels round differently, and on another CPU model
   the dense baseline itself differs), the rerun top-1 of each arm differs from the recorded one by no
   more than two independent runs of that arm would 95% of the time: t(0.975, n-1) · √2 · s, with s the
@@ -39,7 +40,9 @@ from bench.infra import files
 from bench.infra.progress import Reporter, SilentReporter
 
 IDENTICAL, WITHIN, NOT_REPRODUCED = records.VERIFICATION_STATUSES
-ENVIRONMENT_KEYS = ("device", "threads", "torch")  # where these agree, the numbers must be bitwise equal
+# Where these agree, the numbers must be bitwise equal (a GPU run states no CPU kernels; a CPU record
+# from before they were stated is from another environment as far as anyone can tell).
+ENVIRONMENT_KEYS = ("device", "cpu_kernels", "threads", "torch")
 
 
 def verify(
@@ -71,7 +74,7 @@ def verify(
         execution = Execution(runs_dir=f"{scratch}/runs", records_dir=f"{scratch}/records", device=device)
         again, _ = evaluate(rerun, execution, reporter)
     here = again["environment"]  # where the rerun ran, with the spec's threads set
-    same_environment = all(record["environment"].get(k) == here.get(k) for k in ENVIRONMENT_KEYS)
+    same_environment = same_place(record["environment"], here)
     results = [_compare(record, again, seed, same_environment) for seed in chosen]
     dense_same = again["dense"]["weights_sha256"] == record["dense"]["weights_sha256"]
     statuses = {r["status"] for r in results}
@@ -111,6 +114,11 @@ def _dense_source(spec: RunSpec, record: dict, checkpoint: str | None) -> dict:
     if not isinstance(state, dict) or weights_digest(state) != record["dense"]["weights_sha256"]:
         raise BenchError(f"{checkpoint} does not hold the record's dense weights (their SHA-256 differs)")
     return {"checkpoint": str(checkpoint), "checkpoint_sha256": None}
+
+
+def same_place(recorded: dict, here: dict) -> bool:
+    """Whether a rerun ran where the record was made, as far as the numbers can tell."""
+    return all(recorded.get(k) == here.get(k) for k in ENVIRONMENT_KEYS)
 
 
 def _compare(record: dict, again: dict, seed: int, same_environment: bool) -> dict:

@@ -1,11 +1,12 @@
-"""How each field of a run's specification is asked for, written once beside the field itself.
+"""How each field of a run's specification is asked for, written once, in a table beside RunSpec.
 
-`RUN_OPTIONS` holds one `Option` per field of `RunSpec`, which its fields carry as metadata
+`RUN_OPTIONS` holds one `Option` per user-set field of `RunSpec`, which its fields carry as metadata
 (`spec_field`): the default, the `bench evaluate` flag, the sweep file's key, the types a TOML value
-may have, how a command-line or TOML value becomes the field's value, and the help. The CLI generates its flags from it (bench/ui/spec_flags.py) and the
-sweep its keys and their checks (bench/sweep/grid.py), as open_lth's typed hyperparameters generate
-their flags; RunSpec checks the values it is built with, once, whichever front end built it. So an
-option added to RunSpec exists in every front end, with its help, and in the run's identity.
+may have, how a command-line or TOML value becomes the field's value, and the help. The CLI generates
+its flags from it (bench/ui/spec_flags.py) and the sweep its keys and their checks
+(bench/sweep/grid.py), as open_lth's typed hyperparameters generate their flags; RunSpec checks the
+values it is built with, once, whichever front end built it. So an option added here exists in every
+front end, with its help, and in the run's identity (docs/architecture.md has a worked example).
 
 Fields whose value is not one flag or key (the adapter and its hyperparameters, the target, the dense
 checkpoint, the device and thread count) carry an Option too, marked `custom`: the front ends word

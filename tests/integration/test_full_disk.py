@@ -330,6 +330,7 @@ def another_record(example: dict) -> dict:
     return record
 
 
+@pytest.mark.slow  # a whole site written twice onto a tiny disk (9 s each)
 @pytest.mark.parametrize("room", ["none", "first-page"])
 def test_leaderboard_pages_that_do_not_fit_leave_the_old_site_whole(small_disk, tmp_path, example_record, room):
     """`room`: no byte free, or enough for the first changed page only (a page-by-page writer would

@@ -56,6 +56,7 @@ def test_train_then_evaluate_reuses_the_cached_baseline_and_writes_a_valid_recor
     assert record["environment"]["torch"] == torch.__version__
 
 
+@pytest.mark.slow  # two whole evaluations (14 s): CI runs it, the contributors' fast lane does not
 def test_evaluate_from_a_checkpoint_is_deterministic(tmp_path, cli, dense_weights):
     paths = []
     for name in ("a", "b"):
@@ -77,6 +78,7 @@ def test_evaluate_from_a_checkpoint_is_deterministic(tmp_path, cli, dense_weight
     assert abs(density - 0.4) < 1e-3
 
 
+@pytest.mark.slow  # a CIFAR ResNet-56 evaluation's first steps (24 s)
 def test_evaluate_cifar10_pfec_b_starts_when_the_data_is_present(tmp_path, cli):
     write_cifar(tmp_path / "data", per_file=8)
     torch.manual_seed(0)

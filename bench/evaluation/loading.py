@@ -56,9 +56,22 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> None:
     state = {k.removeprefix("module."): v for k, v in state.items()}
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
-        raise BenchError(f"checkpoint {path} does not fit the model: {first}") from None
+    except RuntimeError:
+        raise BenchError(f"checkpoint {path} does not fit the model: {_misfit(model.state_dict(), state)}") from None
+
+
+def _misfit(expected: dict, given: dict) -> str:
+    """What of a state dict does not fit a model, counted, with the first of each kind (torch lists
+    every key: 72 for ResNet-32 weights in a ResNet-20)."""
+    kinds = {
+        "unexpected key(s)": [k for k in given if k not in expected],
+        "missing key(s)": [k for k in expected if k not in given],
+        "tensor(s) of another shape": [
+            f"{k} {tuple(given[k].shape)} for {tuple(expected[k].shape)}"
+            for k in expected if k in given and given[k].shape != expected[k].shape
+        ],
+    }
+    return "; ".join(f"{len(found)} {kind}, e.g. {found[0]}" for kind, found in kinds.items() if found)
 
 
 def save_weights(model: nn.Module, path: Path) -> None:

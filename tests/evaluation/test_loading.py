@@ -37,7 +37,10 @@ def test_what_is_not_these_weights_is_a_one_line_error(tmp_path):
     torch.save(build_model("resnet32", num_classes=10, in_channels=1).state_dict(), tmp_path / "other.pt")
     with pytest.raises(BenchError) as info:
         load_checkpoint(model, tmp_path / "other.pt")
-    assert "does not fit the model" in str(info.value) and "\n" not in str(info.value)
+    assert str(info.value).endswith("does not fit the model: 72 unexpected key(s), e.g. layer1.3.conv1.weight")
+    torch.save(build_model("resnet20", num_classes=10, in_channels=3).state_dict(), tmp_path / "rgb.pt")
+    with pytest.raises(BenchError, match=r"1 tensor\(s\) of another shape, e\.g\. conv1\.weight \(16, 3, 3, 3\) for \(16, 1, 3, 3\)$"):
+        load_checkpoint(model, tmp_path / "rgb.pt")
 
 
 def test_a_model_that_cannot_take_the_datasets_inputs_is_refused_in_one_line():

@@ -57,13 +57,12 @@ class Preflight:
         self._done.add(key)
 
     def target(self, spec: RunSpec) -> None:
-        """The target and layout fit the model; the layout of a pruner that trains can be zeroed. A ratio
-        in the adapter's own layout fits every model (its range is checked by Target)."""
-        adapter = spec.make_adapter()
+        """The target and layout fit the model; the layout of a pruner that trains can be zeroed. Checked
+        once per (adapter, hyperparameters, target, model, dataset, layout)."""
         key = ("target", spec.adapter, spec.hparams, spec.target, spec.model, spec.dataset, spec.layout)
         if key in self._done:
             return
-        job = PruneJob(self.model(spec.model, spec.dataset), spec.model, adapter, spec.target,
+        job = PruneJob(self.model(spec.model, spec.dataset), spec.model, spec.make_adapter(), spec.target,
                        example_inputs=example_inputs(DATASETS.get(spec.dataset), _CPU), layout=spec.layout)
         try:
             job.preflight()  # the target and layout, a speed-up's reach, soft pruning's full width

@@ -3,19 +3,11 @@ the numbers were reproduced.
 
 Everything is recomputed in a fresh, temporary runs folder (no cache is consulted): the dense
 baseline (or the user's weights, accepted only when their digest is the record's dense-weights
-digest), the pruning and both arms' retraining. Per seed, both arms' (top-1, top-5, best epoch):
-
-- identical: bitwise equal. Required when the environment is the record's (device, thread count,
-  torch version, and the CPU kernels' instruction set: AVX2 and AVX512 kernels round differently on
-  the same CPU model): anything else there is "not reproduced";
-- within spread: in another environment (other kernels round differently, and on another CPU model
-  the dense baseline itself differs), the rerun top-1 of each arm differs from the recorded one by no
-  more than two independent runs of that arm would 95% of the time: t(0.975, n-1) · √2 · s, with s the
-  arm's seed standard deviation over its n seeds (at least one test image);
-- not reproduced: otherwise.
-
-The result goes to a small file beside the record, `<record>.verification.json` (what was rerun,
-where, and the outcome), which the leaderboard reads to mark verified entries.
+digest), the pruning and every arm's retraining. The rerun's own networks and per-seed runs are
+judged against the record by bench/core/verification.py (identical, within spread, not reproduced)
+and stored, with where the rerun ran and who ran it, in a small file beside the record,
+`<record>.verification.json`. The leaderboard judges those numbers again against the record as it
+is then, so the file's own verdict counts for nothing.
 """
 
 from __future__ import annotations
@@ -23,26 +15,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import math
 import tempfile
 from pathlib import Path
 
 import torch
-from scipy import stats
 
-from bench.core import records, shipped
+from bench.core import records, shipped, verification
 from bench.core.checkpoint import weights_digest
 from bench.errors import BenchError
 from bench.evaluation.dense import DEFAULT_RUNS_DIR
 from bench.evaluation.evaluate import Execution, evaluate
+from bench.evaluation.preflight import Preflight
 from bench.evaluation.spec import RunSpec
+from bench.evaluation.spec_fields import record_spec
 from bench.infra import files
 from bench.infra.progress import Reporter, SilentReporter
 
-IDENTICAL, WITHIN, NOT_REPRODUCED = records.VERIFICATION_STATUSES
-# Where these agree, the numbers must be bitwise equal (a GPU run states no CPU kernels; a CPU record
-# from before they were stated is from another environment as far as anyone can tell).
-ENVIRONMENT_KEYS = ("device", "cpu_kernels", "threads", "torch")
+MAX_VERIFIER_LENGTH = 100
 
 
 def verify(
@@ -52,48 +41,56 @@ def verify(
     device: str = "auto",
     reporter: Reporter | None = None,
     runs_dir: str | Path = DEFAULT_RUNS_DIR,
+    verifier: str = "not stated",
 ) -> dict:
     """Re-run `seeds` (default: all) of the record and write its verification file; returns its content.
     The scratch folder lives in `runs_dir` (the tool writes nowhere else but beside the record) and is
-    removed afterwards."""
+    removed afterwards. `verifier`: who ran it, as the leaderboard shows it."""
     reporter = reporter or SilentReporter()
     path = Path(record_path)
     record = records.read(path)
     if "spec" not in record:
         raise BenchError(f"{path}: the record has no run specification (written before records carried one); it cannot be re-run")
-    spec = RunSpec.from_dict(record["spec"], check_checkpoint=False)
+    if not (isinstance(verifier, str) and 0 < len(verifier) <= MAX_VERIFIER_LENGTH and verifier.isprintable()):
+        raise BenchError(f"--by: a name of 1 to {MAX_VERIFIER_LENGTH} printable characters")
+    try:
+        spec = record_spec(record)
+    except BenchError as exc:
+        raise BenchError(f"{path}: {exc}") from None
     if spec.hash != record["run_id"]:
-        raise BenchError(f"{path}: run_id {record['run_id']} is not the hash of the record's own specification ({spec.hash})")
+        raise BenchError(f"{path}: run_id is not the hash of the record's own specification")
     chosen = tuple(record["seeds"]) if seeds is None else tuple(seeds)
     unknown = sorted(set(chosen) - set(record["seeds"]))
     if unknown:
-        raise BenchError(f"{path}: seeds {unknown} are not in the record (its seeds: {record['seeds']})")
-    rerun = dataclasses.replace(spec, seeds=chosen, **_dense_source(spec, record, checkpoint))
+        raise BenchError(f"{path}: --seeds names seeds the record does not have (its seeds: {record['seeds']})")
+    source = _dense_source(spec, record, checkpoint)
+    rerun = dataclasses.replace(spec, seeds=chosen, **source)
+    Preflight().check(rerun)  # before the scratch folder and any training: the checks evaluate runs
 
     with tempfile.TemporaryDirectory(prefix="verify-", dir=files.ensure_dir(runs_dir)) as scratch:
         execution = Execution(runs_dir=f"{scratch}/runs", records_dir=f"{scratch}/records", device=device)
         again, _ = evaluate(rerun, execution, reporter)
-    here = again["environment"]  # where the rerun ran, with the spec's threads set
-    same_environment = same_place(record["environment"], here)
-    results = [_compare(record, again, seed, same_environment) for seed in chosen]
-    dense_same = again["dense"]["weights_sha256"] == record["dense"]["weights_sha256"]
-    statuses = {r["status"] for r in results}
-    if not dense_same and same_environment:
-        statuses.add(NOT_REPRODUCED)  # the same machine must give the same dense weights
-    overall = NOT_REPRODUCED if NOT_REPRODUCED in statuses else WITHIN if WITHIN in statuses else IDENTICAL
-    verification = {
+    dense_source = (verification.RETRAINED if spec.checkpoint_sha256 is None
+                    else "the user's weights" if checkpoint else "the shipped checkpoint")
+    result = {
         "record": path.name,
         "run_id": record["run_id"],
         "verified": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "environment": here,
-        "same_environment": same_environment,
-        "dense": "from the user's weights" if checkpoint else ("identical weights" if dense_same else "different weights"),
+        "verifier": verifier,
+        "environment": again["environment"],  # where the rerun ran, with the spec's threads set
+        "dense": {"source": dense_source, "weights_sha256": again["dense"]["weights_sha256"]},
         "seeds": list(chosen),
-        "results": results,
-        "status": overall,
+        "rerun": {arm: _rerun_arm(again.get(arm)) for arm in verification.ARMS if isinstance(again.get(arm), dict)},
     }
-    files.write_atomic(records.verification_path(path), json.dumps(verification, indent=2, sort_keys=True) + "\n")
-    return verification
+    result.update(verification.judge(record, result))  # what the leaderboard recomputes from "rerun"
+    files.write_atomic(records.verification_path(path), json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return result
+
+
+def _rerun_arm(arm: dict) -> dict:
+    """What a judgement of the rerun reads: the network and every per-seed number (timings dropped)."""
+    runs = [{k: run[k] for k in ("seed", *verification.RUN_NUMBERS) if k in run} for run in arm["runs"]]
+    return {**{k: arm[k] for k in verification.NETWORK}, "runs": runs}
 
 
 def _dense_source(spec: RunSpec, record: dict, checkpoint: str | None) -> dict:
@@ -105,50 +102,12 @@ def _dense_source(spec: RunSpec, record: dict, checkpoint: str | None) -> dict:
         if spec.checkpoint_sha256 is not None:
             raise BenchError("the record started from a user's checkpoint: pass it with --checkpoint to verify")
         return {}
+    if not Path(checkpoint).is_file():
+        raise BenchError(f"--checkpoint: not a regular file ({'it does not exist' if not Path(checkpoint).exists() else 'a device, folder or pipe'})")
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise BenchError(f"checkpoint {checkpoint} does not exist") from None
     except Exception as exc:  # torch raises many types for corrupt or non-weights files
         raise BenchError(f"cannot read checkpoint {checkpoint}: {str(exc).splitlines()[0]}") from None
     if not isinstance(state, dict) or weights_digest(state) != record["dense"]["weights_sha256"]:
         raise BenchError(f"{checkpoint} does not hold the record's dense weights (their SHA-256 differs)")
     return {"checkpoint": str(checkpoint), "checkpoint_sha256": None}
-
-
-def same_place(recorded: dict, here: dict) -> bool:
-    """Whether a rerun ran where the record was made, as far as the numbers can tell."""
-    return all(recorded.get(k) == here.get(k) for k in ENVIRONMENT_KEYS)
-
-
-def _compare(record: dict, again: dict, seed: int, same_environment: bool) -> dict:
-    out = {"seed": seed}
-    statuses = []
-    for arm in ("method", "random_control"):
-        if record[arm] is None:
-            continue
-        before = next(r for r in record[arm]["runs"] if r["seed"] == seed)
-        after = next(r for r in again[arm]["runs"] if r["seed"] == seed)
-        keys = ("top1", "top5", "best_epoch")
-        if all(before[k] == after[k] for k in keys):
-            status = IDENTICAL
-        elif same_environment or before["top1"] is None or after["top1"] is None:
-            status = NOT_REPRODUCED
-        else:
-            status = WITHIN if abs(after["top1"] - before["top1"]) <= spread(record, arm) else NOT_REPRODUCED
-        out[arm] = {"recorded": before["top1"], "rerun": after["top1"], "status": status}
-        statuses.append(status)
-    out["status"] = NOT_REPRODUCED if NOT_REPRODUCED in statuses else WITHIN if WITHIN in statuses else IDENTICAL
-    return out
-
-
-def spread(record: dict, arm: str) -> float:
-    """How far (top-1 points) one rerun of a seed may land from the recorded run of it elsewhere: the
-    95% band of the difference of two independent runs of the arm, t(0.975, n-1) · √2 · s (its seeds'
-    standard deviation s over n finished seeds), and at least one test image."""
-    finished = [r["top1"] for r in record[arm]["runs"] if r["top1"] is not None]
-    one_image = 100.0 / record["dataset"]["sizes"]["test"]
-    if len(finished) < 2:
-        return one_image
-    band = stats.t.ppf(0.975, len(finished) - 1) * math.sqrt(2) * (record[arm]["top1_std"] or 0.0)
-    return max(band, one_image)

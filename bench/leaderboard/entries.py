@@ -68,7 +68,7 @@ class Entry:
     # DIVERGED, IDENTICAL or SAME_SCHEDULE
     speedup: dict[str, float] | None = None  # measured vs FLOPs speedup, in records that carry latency
     rank: int | None = None
-    verified: tuple[str, str] | None = None  # `bench verify`'s (outcome, where it ran), e.g. ("identical", "cpu (x86_64, ...)")
+    verified: tuple[str, str] | None = None  # `bench verify`'s (outcome, who re-ran what where), the outcome judged here
     run_keys: dict[int, str] = field(default_factory=dict)  # seed → run key (records that state them)
     control_keys: dict[int, str] = field(default_factory=dict)
     collapsed: dict[int, float] = field(default_factory=dict)  # seed → top-1 of each collapsed run
@@ -196,7 +196,11 @@ def _allocation(arm: dict | str | None, runs: dict[int, float], vs_random: Diffe
 
 
 def _verified(verification: dict | None) -> tuple[str, str] | None:
-    return None if verification is None else (verification["status"], verification["environment"]["device"])
+    """(outcome, who re-ran which seeds where), the outcome judged here from the rerun's numbers."""
+    if verification is None:
+        return None
+    seeds = ", ".join(map(str, verification["seeds"]))
+    return verification["status"], f"seed {seeds} re-run by {verification['verifier']} on {verification['device']}"
 
 
 def _order(e: Entry) -> tuple:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from bench.core import verification
 from bench.leaderboard import findings, headline, levels, stats
 from bench.leaderboard.board import Board
 from bench.leaderboard.group import Group
@@ -85,7 +86,7 @@ def index_page(b: Board) -> str:
         finding_columns=FINDING_COLUMNS, pairing=findings.PAIRING,
         sensitivity=[_sensitivity(t) for t in b.sensitivity], rejected=b.rejected,
         level_rule=levels.RULE, method=stats.METHOD, holm=stats.HOLM, corrections=[c.text for c in b.corrections],
-        detectable=stats.DETECTABLE, health=headline.HEALTH, collapsed=headline.collapsed_runs(b.groups),
+        detectable=stats.DETECTABLE, verified=verification.MEANING, health=headline.HEALTH, collapsed=headline.collapsed_runs(b.groups),
         root="",
     )
 

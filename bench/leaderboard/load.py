@@ -17,11 +17,11 @@ from typing import Any, Iterator
 
 from bench.core.config import canonical_json
 from bench.core.records import (
-    VERIFICATION_STATUSES,
     VERIFICATION_SUFFIX,
     problems,
     verification_path,
 )
+from bench.core.verification import judge
 
 # `<` followed by a letter, `/` or `!` opens a tag, end tag, comment or doctype; `javascript:` is a URL
 # that runs code. `a < b` or `<2019>` stay allowed: they render escaped.
@@ -39,14 +39,22 @@ class Submission:
 
 
 def verification(path: Path, record: dict) -> dict | None:
-    """The verification file beside a record, if it is one for this very record (same run_id)."""
+    """The verification file beside a record, if it is one for this very record (same run_id), with its
+    outcome judged again here from the rerun's numbers against the record (the file's own `status` is
+    not read). A file this cannot judge (another shape, markup in a string) marks nothing."""
     try:
         found = json.loads(verification_path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
-    ok = isinstance(found, dict) and found.get("run_id") == record["run_id"] and found.get("status") in VERIFICATION_STATUSES
-    ok = ok and isinstance(found.get("environment"), dict) and isinstance(found["environment"].get("device"), str)
-    return found if ok and not content_problems(found) else None
+    if not (isinstance(found, dict) and found.get("run_id") == record["run_id"]) or content_problems(found):
+        return None
+    try:
+        judged = judge(record, found)
+        shown = {"device": str(found["environment"]["device"]), "verifier": str(found.get("verifier", "not stated")),
+                 "seeds": [int(s) for s in found["seeds"]]}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return {**shown, **judged}
 
 
 @dataclass(frozen=True)

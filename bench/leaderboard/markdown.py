@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from bench.core import verification
 from bench.leaderboard import findings, headline, levels, stats
 from bench.leaderboard.board import Board
 from bench.leaderboard.findings import Finding
@@ -100,6 +101,8 @@ def render(b: Board, links: Links) -> str:
         *[f"- {md(c.text)}" for c in b.corrections],
         "",
         f"**Power.** {md(stats.DETECTABLE)}",
+        "",
+        f"**Verified.** {md(verification.MEANING)}",
         "",
         *_health(b),
         "## Findings",

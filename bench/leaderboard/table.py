@@ -206,8 +206,8 @@ def _record(e: Entry, base: Links) -> Cell:
     """The raw record; a re-run by `bench verify` shows as ✓ and its outcome, where it ran in the note."""
     if e.verified is None:
         return Cell(e.run_id, href=record_url(e, base), note=e.file)
-    status, where = e.verified
-    return Cell(f"{e.run_id} ✓ {status}", href=record_url(e, base), note=f"{e.file}; verified: {status} on {where}")
+    status, how = e.verified
+    return Cell(f"{e.run_id} ✓ {status}", href=record_url(e, base), note=f"{e.file}; verified: {status} ({how})")
 
 
 DIVERGED_COLUMNS = ["adapter", "args", "target", "seeds", "record"]

@@ -275,13 +275,17 @@ def cmd_verify(args) -> int:
     from bench.evaluation.verify import verify
 
     with stop_on_signals(StopFlag(), interrupt_unwatched=True), _reporter() as reporter:
-        result = verify(args.record, args.seeds, args.checkpoint, args.device, reporter, args.runs_dir)
+        result = verify(args.record, args.seeds, args.checkpoint, args.device, reporter, args.runs_dir, args.by)
     env = result["environment"]
-    where = "the record's environment" if result["same_environment"] else "not the record's environment"
-    print(f"re-ran {args.record} on {env['device']}, {env['threads']} thread(s), torch {env['torch']} ({where}); dense: {result['dense']}")
+    where = {True: "the record's environment (the dense weights retrained bitwise)",
+             False: "not the record's environment (the dense weights retrained differently)",
+             None: "environment not comparable (the dense weights were given)"}[result["same_environment"]]
+    print(f"re-ran {args.record} on {env['device']}, {env['threads']} thread(s), torch {env['torch']}; {where}")
     for r in result["results"]:
         arms = "  ".join(
-            f"{arm}: {_pct(r[arm]['recorded'])} → {_pct(r[arm]['rerun'])} ({r[arm]['status']})" for arm in ("method", "random_control") if arm in r
+            f"{arm}: {_pct(r[arm]['recorded'])} → {_pct(r[arm]['rerun'])} ({r[arm]['status']}"
+            + (f"; differs: {', '.join(r[arm]['differs'])})" if r[arm]["differs"] else ")")
+            for arm in ("method", "random_control", "allocation_control") if arm in r
         )
         print(f"seed {r['seed']}: {r['status']:15s} {arms}")
     print(f"{result['status']}; written to {verification_path(args.record)}")

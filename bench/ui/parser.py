@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="the record's dense weights, when they are at hand (checked by digest); default: retrain them")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--runs-dir", default=defaults.RUNS_DIR, help="where the scratch folder of the re-run goes (removed afterwards; default ./runs)")
+    p.add_argument("--by", default="not stated", metavar="NAME",
+                   help="who ran the verification, as the leaderboard shows it beside the mark (e.g. your name or 'CI')")
 
     p = sub.add_parser("sweep", help="run a TOML grid of evaluations, idempotent and resumable, locally, on Ray or on SLURM")
     p.add_argument("grid", help="the sweep file (see examples/sweeps/)")

@@ -104,3 +104,34 @@ def test_symbolic_links_are_rejected_by_name_and_never_followed(subs, tmp_path, 
     assert [s.file for s in good] == ["digits/ok.json"]
     assert [r.file for r in rejected] == ["digits/link.json", "linked-folder"]
     assert all("symbolic link" in r.reasons[0] for r in rejected)
+
+
+def test_a_verification_mark_is_judged_from_the_rerun_s_numbers_never_taken_from_the_file(subs, example_record):
+    """A file that says "identical" earns nothing by saying it: the rerun's numbers are judged against the
+    record as it is; a file without them, or for another record, marks nothing."""
+    from bench.core.verification import RUN_NUMBERS, NETWORK
+
+    record = make(example_record)
+    record["dense"]["weights_sha256"] = "0" * 64
+    put(subs, "a.json", record)
+    seed = record["seeds"][0]
+    rerun = {arm: {**{k: record[arm][k] for k in NETWORK},
+                   "runs": [{k: r[k] for k in ("seed", *RUN_NUMBERS) if k in r} for r in record[arm]["runs"] if r["seed"] == seed]}
+             for arm in ("method", "random_control") if record.get(arm)}
+    honest = {"run_id": record["run_id"], "status": "identical", "environment": {"device": "cpu (x86_64)"}, "verifier": "CI",
+              "dense": {"source": "the shipped checkpoint", "weights_sha256": record["dense"]["weights_sha256"]},
+              "seeds": [seed], "rerun": rerun}
+    beside = subs / "a.verification.json"
+
+    def judged(verification: dict) -> dict | None:
+        beside.write_text(json.dumps(verification))
+        (good,), _ = load_folder(subs)
+        return good.verification
+
+    assert judged(honest)["status"] == "identical" and judged(honest)["verifier"] == "CI"
+    forged = json.loads(json.dumps(honest))
+    forged["rerun"]["method"]["runs"][0]["top1"] -= 20.0  # the rerun did not give the record's number
+    assert judged(forged)["status"] == "not reproduced"  # whatever its own "status" says
+    assert judged({k: v for k, v in honest.items() if k != "rerun"}) is None  # nothing to judge: no mark
+    assert judged({**honest, "run_id": "0123456789ab"}) is None  # another record's
+    assert judged({**honest, "verifier": "<img src=x onerror=alert(1)>"}) is None  # markup: not shown

@@ -13,6 +13,13 @@ from tests.helpers import fuzzing
 from tests.helpers.paths import HISTORIC_RECORD
 
 
+def pytest_configure(config):
+    """Under pytest-xdist each worker is one process per core: one torch thread each, so that the workers
+    do not oversubscribe the cores (tests that are about threads set their own)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)
+
+
 @pytest.fixture
 def example_record() -> dict:
     """A real record written by `bench evaluate` (schema v1), frozen: it must always validate."""

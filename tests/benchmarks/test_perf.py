@@ -1,6 +1,6 @@
 """pytest-benchmark timings behind `bench perf`'s ratios. Not in the default run (marker `perf`):
 
-    pytest tests/benchmarks -m perf
+    pytest tests/benchmarks -m perf -n 0
 
 Each pair (ours, baseline) is measured in the same session; compare them, not absolute numbers.
 """

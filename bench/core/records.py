@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +50,19 @@ def with_health(arm: dict, classes: int) -> dict:
     return {**arm, "runs": runs, "collapsed_runs": sum(run["collapsed"] for run in runs)}
 
 
+# A record's file name, and each folder above it in submissions/, in the alphabet `bench evaluate` names
+# them with (RunSpec.record_path): anything else is refused before its name reaches a page.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+
+
+def name_problem(relative: str) -> str | None:
+    """Why a record's path (relative to its submissions folder, `/`-separated) cannot be shown, or None.
+    The message never repeats the name: it may be anything."""
+    if not all(_NAME.fullmatch(part) for part in relative.split("/")):
+        return "(file name): only letters, digits, '.', '_' and '-' (not first), at most 255 per name"
+    return None
+
+
 def verification_path(record_path: str | Path) -> Path:
     """Where `bench verify` writes its result: beside the record, named after it (never outside its folder)."""
     path = Path(record_path)
@@ -75,8 +89,41 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(schema(), format_checker=cls.FORMAT_CHECKER)
 
 
-def _path(error_path) -> str:
-    return "/".join(str(p) for p in error_path) or "(top level)"
+def field_path(error_path) -> str:
+    """A field's path; a key that is not a plain name (it came from the file) is not repeated."""
+    return "/".join(str(p) if isinstance(p, int) or (isinstance(p, str) and _NAME.fullmatch(p)) else "(a key)" for p in error_path) or "(top level)"
+
+
+# What each JSON Schema rule requires, worded from the schema alone: jsonschema's own messages repeat
+# the offending value, which may be megabytes or markup that a page would show.
+_RULES = {
+    "type": "must be of type {}",
+    "maximum": "must be at most {}",
+    "minimum": "must be at least {}",
+    "exclusiveMaximum": "must be below {}",
+    "exclusiveMinimum": "must be above {}",
+    "maxLength": "must be at most {} characters",
+    "minLength": "must be at least {} characters",
+    "maxItems": "must have at most {} items",
+    "minItems": "must have at least {} items",
+    "pattern": "must match the pattern {}",
+    "enum": "must be one of {}",
+    "const": "must be {}",
+    "format": "must be a valid {}",
+    "uniqueItems": "must not repeat an item",
+    "additionalProperties": "has a field the schema does not define",
+    "maxProperties": "must have at most {} fields",
+}
+
+
+def _rule(error: jsonschema.ValidationError) -> str:
+    if error.validator == "required":
+        return error.message  # names the missing field, which the schema defines
+    wording = _RULES.get(str(error.validator))
+    if wording is None:
+        return f"fails the schema's {error.validator} rule"
+    value = error.validator_value
+    return wording.format(json.dumps(value) if isinstance(value, (list, str)) else value)
 
 
 # The allocation control is matched to the method's FLOPs by a search that lands within 0.5% of the
@@ -90,7 +137,7 @@ def problems(record: Any) -> list[str]:
     # best_match picks the most specific sub-error of a oneOf ("101 is greater than the maximum of 100"
     # instead of "is not valid under any of the given schemas").
     errors = [jsonschema.exceptions.best_match([e]) for e in errors]
-    found = [f"{_path(e.absolute_path)}: {e.message}" for e in errors]
+    found = [f"{field_path(e.absolute_path)}: {_rule(e)}" for e in errors]
     if found:
         return found
     dense = record["dense"]

@@ -18,6 +18,8 @@ from typing import Any, Iterator
 from bench.core.config import canonical_json
 from bench.core.records import (
     VERIFICATION_SUFFIX,
+    field_path,
+    name_problem,
     problems,
     verification_path,
 )
@@ -26,7 +28,6 @@ from bench.core.verification import judge
 # `<` followed by a letter, `/` or `!` opens a tag, end tag, comment or doctype; `javascript:` is a URL
 # that runs code. `a < b` or `<2019>` stay allowed: they render escaped.
 _MARKUP = re.compile(r"<[A-Za-z/!]|javascript\s*:", re.IGNORECASE)
-_EXCERPT = 80
 # Fields that differ between two copies of the same result; content identity ignores them.
 _VOLATILE = ("run_id", "created")
 
@@ -70,15 +71,6 @@ class _Constant:
         self.token = token
 
 
-def _path(parts: tuple[Any, ...]) -> str:
-    return "/".join(str(p) for p in parts) or "(top level)"
-
-
-def _excerpt(text: str) -> str:
-    shown = repr(text)
-    return shown if len(shown) <= _EXCERPT else shown[: _EXCERPT - 3] + "..."
-
-
 def _walk(obj: Any, parts: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
     """Every value with its path; a dict key is yielded as a value at its own path too."""
     yield parts, obj
@@ -96,11 +88,11 @@ def content_problems(obj: Any) -> list[str]:
     found: list[str] = []
     for parts, value in _walk(obj):
         if isinstance(value, _Constant):
-            found.append(f"{_path(parts)}: {value.token} is not allowed")
+            found.append(f"{field_path(parts)}: {value.token} is not allowed")
         elif isinstance(value, float) and not math.isfinite(value):  # 1e999 parses as inf without a constant
-            found.append(f"{_path(parts)}: {value} is not a finite number")
+            found.append(f"{field_path(parts)}: {value} is not a finite number")
         elif isinstance(value, str) and _MARKUP.search(value):
-            found.append(f"{_path(parts)}: contains HTML/script markup: {_excerpt(value)}")
+            found.append(f"{field_path(parts)}: contains HTML/script markup")  # never repeated: the pages would show it
     return found
 
 
@@ -144,6 +136,9 @@ def load_folder(folder: Path, exclude: Path | None = None) -> tuple[list[Submiss
         name = path.relative_to(folder).as_posix()
         if path.is_symlink():  # it could point anywhere (/etc/passwd, another repository's records)
             rejected.append(Rejection(name, ("(top level): a symbolic link; a submission is a file inside the folder",)))
+            continue
+        if (bad_name := name_problem(name)) is not None:
+            rejected.append(Rejection(name, (bad_name,)))  # the name reaches the pages only through their escapers
             continue
         try:
             text = path.read_text(encoding="utf-8")

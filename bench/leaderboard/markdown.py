@@ -26,12 +26,14 @@ from bench.leaderboard.table import (
     tau_text,
 )
 
-# Markdown and the HTML a code host allows inside it: neutralise both.
-_ESCAPES = str.maketrans({"|": r"\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "[": r"\[", "]": r"\]",
-                          "*": r"\*", "_": r"\_", "`": r"\`", "\n": " ", "\r": " "})
+# Markdown and the HTML a code host allows inside it: neutralise both. The backslash first of all: left
+# alone, a record's `\[x\](url)` would escape the escapes and become a live link.
+_ESCAPES = str.maketrans({"\\": "\\\\", "|": r"\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "[": r"\[", "]": r"\]",
+                          "*": r"\*", "_": r"\_", "`": r"\`", "!": r"\!", "#": r"\#", "~": r"\~", "\n": " ", "\r": " "})
 
 
 def md(text: str) -> str:
+    """The one escaper of every string that reaches leaderboard/README.md (the HTML pages have jinja2's)."""
     return text.translate(_ESCAPES)
 
 

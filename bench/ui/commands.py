@@ -255,8 +255,8 @@ def cmd_validate(args) -> int:
             continue  # `bench verify`'s file beside a record (a shell glob picks it up)
         try:
             record = records.read(name)
-            # What the leaderboard would reject (markup in any string) is rejected here too, not only there.
-            found = content_problems(record) + recount.problems(record)
+            # What the leaderboard would reject (a file name or markup it cannot show) is rejected here too.
+            found = [p for p in [records.name_problem(Path(name).name)] if p] + content_problems(record) + recount.problems(record)
             if found:
                 raise BenchError(f"{name}: {'; '.join(found)}")
             print(f"ok    {name}")

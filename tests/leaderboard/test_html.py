@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.leaderboard import generate, html
 from bench.leaderboard.table import Links
 
+from tests.helpers.payloads import PAYLOADS
 from tests.leaderboard.builders import board_of, make, put, put_mixed
 
 
@@ -45,3 +48,27 @@ def test_record_text_is_escaped_on_every_page(subs, example_record):
     assert 'id="ranking"' in page and page.count("<tr>") >= 2
     assert html._value(0.1 * 0.1 * 0.1) == "0.001" and html._value(3) == 3
     assert "<h2>Groups</h2>" in html.index_page(b)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_the_pages_escaper_keeps_every_payload_text_in_text_and_in_attributes(payload):
+    """The HTML pages' one escaper is jinja2's autoescape, on for every template (html._env)."""
+    from html.parser import HTMLParser
+
+    page = html._env().from_string('<p title="{{ x }}">{{ x }}</p>').render(x=payload)
+    seen: list = []
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            seen.append((tag, dict(attrs)))
+
+        def handle_data(self, data):
+            seen.append(data)
+
+        def handle_comment(self, data):
+            seen.append(("comment", data))
+
+    reader = Reader(convert_charrefs=True)
+    reader.feed(page)
+    reader.close()
+    assert seen[0] == ("p", {"title": payload}) and "".join(seen[1:]) == payload

@@ -43,7 +43,7 @@ def test_check_passes_then_detects_edits_stale_pages_and_rejections(subs, exampl
     assert cli("leaderboard", "--submissions", str(subs), "--out", out)[0] == 1
     code, _, err = cli("leaderboard", "--submissions", str(subs), "--out", out, "--check")
     assert code == 1 and err.splitlines() == [
-        f"rejected: {subs}/bad.json: dense/test_top1: 101.0 is greater than the maximum of 100"
+        f"rejected: {subs}/bad.json: dense/test_top1: must be at most 100"
     ]
 
 

@@ -23,10 +23,10 @@ def _bad_cases(example: dict) -> dict[str, tuple[str, str]]:
     script = make(example, adapter="s")
     script["adapter"]["args"]["batch_size"] = "<script>alert(1)</script>"
     return {
-        "schema": (json.dumps(schema), "method/top1_mean: 101.0 is greater than the maximum of 100"),
+        "schema": (json.dumps(schema), "method/top1_mean: must be at most 100"),
         "nan": (nan, "method/top1_std: NaN is not allowed"),
         "invalid-json": ('{"run_id": ', "(top level): not valid JSON"),
-        "script": (json.dumps(script), "adapter/args/batch_size: contains HTML/script markup: '<script>alert(1)</script>'"),
+        "script": (json.dumps(script), "adapter/args/batch_size: contains HTML/script markup"),
         "big": (json.dumps(make(example, adapter="b")).replace('"wall_time_seconds": 29.46', '"wall_time_seconds": 1e999'),
                 "wall_time_seconds: inf is not a finite number"),
     }
@@ -71,7 +71,7 @@ def test_markup_anywhere_is_rejected_but_harmless_angle_brackets_render_escaped(
     put(subs, "ok.json", make(example_record, adapter="ok", paper="Smith & Jones <2019>"))
     _, rejected = load_folder(subs)
     assert [(r.file, r.reasons[0].split(":")[0]) for r in rejected] == [
-        ("deep.json", "method/structure/units/<img src=x>"), ("link.json", "adapter/paper"),
+        ("deep.json", "method/structure/units/(a key)"), ("link.json", "adapter/paper"),  # a key from the file is not repeated
     ]
     out = subs.parent / "lb"
     generate(subs, out)
@@ -79,9 +79,9 @@ def test_markup_anywhere_is_rejected_but_harmless_angle_brackets_render_escaped(
     html = page.read_text()
     assert "Smith &amp; Jones &lt;2019&gt;" in html and "<2019>" not in html
     readme = (out / "README.md").read_text()
-    assert "&lt;img src=x&gt;" in readme and "<img" not in readme
+    assert "img src=x" not in readme and "<img" not in readme
     index = (out / "index.html").read_text()
-    assert "&lt;img src=x&gt;" in index and "<img src=x>" not in index
+    assert "img src=x" not in index
 
 
 def test_an_allocation_control_at_another_cost_is_rejected(subs, example_record):

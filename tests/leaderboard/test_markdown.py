@@ -3,11 +3,13 @@ stated, and record text escaped so that it stays text."""
 
 from __future__ import annotations
 
+import pytest
 import scipy.stats
 
 from bench.leaderboard import generate
 from bench.leaderboard.markdown import md
 
+from tests.helpers.payloads import PAYLOADS
 from tests.leaderboard.builders import A, B, groups_of, make, md_rows, put
 
 
@@ -26,3 +28,17 @@ def test_record_text_cannot_become_markdown_or_html():
     assert md("a|b") == r"a\|b" and md("[x](javascript:1)") == r"\[x\](javascript:1)"
     assert md("<img src=x>") == "&lt;img src=x&gt;" and md("**bold** _it_ `code`") == r"\*\*bold\*\* \_it\_ \`code\`"
     assert md("two\nlines") == "two lines"
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_every_payload_renders_as_its_own_text_and_nothing_else(payload):
+    """Rendered by a CommonMark parser that passes raw HTML through (as a code host's does within its
+    allow-list), `md(payload)` is one paragraph of plain text that reads as the payload: no link, image,
+    HTML, code or emphasis."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("strikethrough").enable("table").parse(md(payload))
+    assert [t.type for t in tokens] == ["paragraph_open", "inline", "paragraph_close"]
+    children = tokens[1].children
+    assert {c.type for c in children} <= {"text"}, [c.type for c in children]
+    assert "".join(c.content for c in children) == payload.replace("\n", " ")

@@ -217,15 +217,35 @@ def _reject_constant(token: str) -> float:
     raise ValueError(f"{token} is not allowed in a record")
 
 
+MAX_RECORD_BYTES = 16 * 2**20  # a reference record is about 100 kB; its curves grow with epochs and seeds
+
+
+def read_text(path: Path) -> str:
+    """A record file's text: a regular file of at most MAX_RECORD_BYTES (never /dev/zero, never a FIFO)."""
+    try:
+        if not path.is_file():
+            raise BenchError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            raise BenchError(f"{path}: larger than a record can be ({MAX_RECORD_BYTES // 2**20} MB)")
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+
+
+def parse(text: str, parse_constant=None) -> Any:
+    """JSON text → value; nesting deeper than Python's recursion (100,000 brackets) is an error, not a crash."""
+    try:
+        return json.loads(text, parse_constant=parse_constant or _reject_constant)
+    except RecursionError:
+        raise ValueError("nested deeper than any record") from None
+
+
 def read(path: str | Path) -> dict:
     """Load and validate one record file."""
     path = Path(path)
+    text = read_text(path)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
-    except FileNotFoundError:
-        raise BenchError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BenchError(f"{path}: cannot read ({exc})") from None
+        record = parse(text)
     except ValueError as exc:
         raise BenchError(f"{path}: not valid JSON ({exc})") from None
     validate(record, str(path))

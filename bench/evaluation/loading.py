@@ -30,10 +30,9 @@ def new_model(model_name: str, spec: DatasetSpec, device: torch.device) -> nn.Mo
         model.eval()
         with torch.no_grad():
             model(example_inputs(spec, device, 2))
-    except RuntimeError as exc:
-        raise BenchError(
-            f"model {model_name!r} cannot run on {spec.name} inputs of shape {spec.input_shape}: {str(exc).splitlines()[0]}"
-        ) from None
+    except Exception as exc:  # noqa: BLE001 (each library fails its own way: RuntimeError, timm/torchvision asserts)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise BenchError(f"model {model_name!r} cannot run on {spec.name} inputs of shape {spec.input_shape}: {first}") from None
     return model
 
 

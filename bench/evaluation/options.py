@@ -130,6 +130,13 @@ def positive(value: int | str) -> int:
     return value
 
 
+def iterations(value: int | str) -> int:
+    value = positive(value)
+    if value > defaults.MAX_ITERATIONS:
+        raise BenchError(f"at most {defaults.MAX_ITERATIONS} pruning steps, got {value}")
+    return value
+
+
 def canonical_model(name: str) -> str:
     """A built-in model's registered spelling (`ResNet_20` → resnet20); other names as given (checked
     where the model is built)."""
@@ -177,7 +184,7 @@ RUN_OPTIONS: dict[str, Option] = dict([
             "same network)", False, flag="--allocation-control", key="allocation_control", kinds=(bool,), entry=True),
     _option("iterations", "prune to the target in K equal steps, retraining under the protocol after each "
             "(1: one-shot)", defaults.ITERATIONS, flag="--iterations", key="iterations", kinds=(int,),
-            convert=positive, metavar="K"),
+            convert=iterations, metavar="K"),
     _option("dense_seed", "seed of the dense baseline training", defaults.DENSE_SEED,
             flag="--dense-seed", key="dense_seed", kinds=(int,), convert=seed),
     _option("checkpoint", "start from your own dense weights (a state dict) instead of training",

@@ -24,6 +24,7 @@ what it is.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -106,10 +107,15 @@ class RunSpec:
         adapter = cls(self.hparams)  # the adapter's own checks of its hyperparameters, before any compute
         if adapter.needs_calibration and min(adapter.calibration_size()) < 1:
             raise BenchError(f"adapter {cls.name}: calibration batches and batch size must be positive, got {adapter.calibration_size()}")
+        if adapter.needs_calibration and math.prod(adapter.calibration_size()) > defaults.MAX_CALIBRATION_IMAGES:
+            raise BenchError(f"adapter {cls.name}: calibration batches × batch size must be at most "
+                             f"{defaults.MAX_CALIBRATION_IMAGES:,} images")
         if self.device not in ("cpu", "cuda"):
             raise BenchError(f"a run's device type is cpu or cuda, got {self.device!r}")
         if self.device == "cpu" and self.threads is None:
             raise BenchError("a CPU run needs its thread count (it changes the numbers)")
+        if self.device == "cpu" and not (isinstance(self.threads, int) and 1 <= self.threads <= defaults.MAX_THREADS):
+            raise BenchError(f"--threads: between 1 and {defaults.MAX_THREADS}")
         if self.device != "cpu":
             set_("threads", None)
         if self.checkpoint is not None and self.checkpoint_sha256 is None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 import bench
+from bench import defaults
 from bench.errors import BenchError
 from bench.infra import distributed
 from bench.infra.devices import compile_problem
@@ -63,8 +64,8 @@ def set_threads(threads: int | None = None) -> int:
     """Train with `threads` CPU threads, default `default_threads()`."""
     if threads is None:
         threads = default_threads()
-    if threads < 1:
-        raise BenchError(f"--threads must be at least 1, got {threads}")
+    if not 1 <= threads <= defaults.MAX_THREADS:
+        raise BenchError(f"--threads must be between 1 and {defaults.MAX_THREADS}, got {threads}")
     torch.set_num_threads(threads)
     return threads
 

@@ -17,17 +17,27 @@ else:  # pragma: no cover - exercised on 3.10 only
 _KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a table", list: "a list"}
 
 
+MAX_BYTES = 4 * 2**20  # far above any protocol, grid or index; /dev/zero would otherwise be read forever
+
+
 def read(path: str | Path, what: str) -> dict[str, Any]:
-    """The table in the file at `path` (`what` names the kind of file in errors: "sweep file")."""
+    """The table in the file at `path` (`what` names the kind of file in errors: "sweep file"): a regular
+    file of at most MAX_BYTES."""
     path = Path(path)
     try:
+        if not path.exists():
+            raise BenchError(f"{what} {path} does not exist")
+        if path.is_dir():
+            raise BenchError(f"{what} {path} is a folder, not a file")
+        if not path.is_file():
+            raise BenchError(f"{what} {path} is not a regular file (a device, a pipe or a socket)")
+        if path.stat().st_size > MAX_BYTES:
+            raise BenchError(f"{what} {path} is larger than {MAX_BYTES // 2**20} MB")
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BenchError(f"{what} {path} does not exist") from None
-    except IsADirectoryError:
-        raise BenchError(f"{what} {path} is a folder, not a file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BenchError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError:
+        raise BenchError(f"cannot read {what} {path}: not utf-8 text") from None
+    except OSError as exc:
+        raise BenchError(f"cannot read {what} {path}: {exc.strerror or exc.__class__.__name__}") from None
     return parse(text, source=str(path))
 
 

@@ -7,7 +7,6 @@ file. Each reason is `field/path: message`, so the report names the file *and* t
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -20,10 +19,13 @@ from bench.core.records import (
     VERIFICATION_SUFFIX,
     field_path,
     name_problem,
+    parse,
     problems,
+    read_text,
     verification_path,
 )
 from bench.core.verification import judge
+from bench.errors import BenchError
 
 # `<` followed by a letter, `/` or `!` opens a tag, end tag, comment or doctype; `javascript:` is a URL
 # that runs code. `a < b` or `<2019>` stay allowed: they render escaped.
@@ -44,8 +46,8 @@ def verification(path: Path, record: dict) -> dict | None:
     outcome judged again here from the rerun's numbers against the record (the file's own `status` is
     not read). A file this cannot judge (another shape, markup in a string) marks nothing."""
     try:
-        found = json.loads(verification_path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        found = parse(read_text(verification_path(path)))
+    except (BenchError, ValueError):
         return None
     if not (isinstance(found, dict) and found.get("run_id") == record["run_id"]) or content_problems(found):
         return None
@@ -99,7 +101,7 @@ def content_problems(obj: Any) -> list[str]:
 def check_text(text: str) -> tuple[dict | None, list[str]]:
     """Parse and validate one file's text: (record, []) when good, (None, reasons) when not."""
     try:
-        parsed = json.loads(text, parse_constant=_Constant)
+        parsed = parse(text, parse_constant=_Constant)
     except ValueError as exc:
         return None, [f"(top level): not valid JSON ({exc})"]
     found = content_problems(parsed)
@@ -141,9 +143,9 @@ def load_folder(folder: Path, exclude: Path | None = None) -> tuple[list[Submiss
             rejected.append(Rejection(name, (bad_name,)))  # the name reaches the pages only through their escapers
             continue
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            rejected.append(Rejection(name, (f"(top level): cannot read ({exc})",)))
+            text = read_text(path)
+        except BenchError as exc:
+            rejected.append(Rejection(name, (f"(top level): {str(exc).removeprefix(f'{path}: ')}",)))
             continue
         record, reasons = check_text(text)
         if record is None:

@@ -28,7 +28,7 @@ def build_torchvision(name: str, num_classes: int, in_channels: int) -> nn.Modul
 def build_timm(name: str, num_classes: int, in_channels: int) -> nn.Module:
     import timm
 
-    if not timm.list_models(name):
+    if not timm.is_model(name):  # an exact name: list_models would take `resnet*` as a pattern
         hint = did_you_mean(name, timm.list_models(), n=3, show=lambda c: f"timm:{c}")
         raise UnknownNameError(f"unknown timm model {name!r}{hint}")
     return timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_channels)

@@ -50,11 +50,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: {exc}; progress saved: rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
+        print(f"bench: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("bench: interrupted; rerun the same command to resume from the last completed epoch", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def one_line(message: str) -> str:
+    """The message on one line whatever it quotes: a control character (a newline, NEL, a line separator,
+    an escape sequence) is written as its escape, so that it can neither break nor restyle the line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,9 @@ def test_a_model_that_cannot_take_the_datasets_inputs_is_refused_in_one_line():
     with pytest.raises(BenchError, match=r"model 'vgg16' cannot run on digits inputs of shape \(1, 1, 1\): ") as info:
         new_model("vgg16", tiny, CPU)
     assert "\n" not in str(info.value)
+    # a library's own assertion (torchvision's ViT checks its image size) is the same one-line error
+    with pytest.raises(BenchError, match=r"model 'vit_b_16' cannot run on digits inputs of shape \(1, 16, 16\): Wrong image height"):
+        new_model("vit_b_16", DIGITS, CPU)
     assert example_inputs(DIGITS, CPU, 3).shape == (3, 1, 16, 16) and not example_inputs(DIGITS, CPU).any()
 
 

@@ -89,3 +89,29 @@ def test_a_chosen_precision_keys_the_dense_baseline_and_the_retraining_runs():
     chosen = RunSpec(adapter="l1-norm", threads=1, precision="bf16")
     assert chosen.environment_identity()["precision"] == "bf16"
     assert "precision" not in RunSpec(adapter="l1-norm", threads=1).environment_identity()
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"iterations": 101}, "at most 100 pruning steps"),
+    ({"iterations": 0}, "must be >= 1"),
+    ({"threads": 1025}, "--threads: between 1 and 1024"),
+    ({"threads": 0}, "--threads: between 1 and 1024"),
+    ({"seeds": 1001}, "at most 1000 seeds"),
+])
+def test_every_count_has_its_documented_cap_checked_when_the_spec_is_built(fields, message):
+    """The caps of README's table, one error each before anything is built (here: the spec alone)."""
+    with pytest.raises(BenchError, match=message):
+        RunSpec(adapter="l1-norm", **{"threads": 1, **fields})
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "| pruning steps (`--iterations`) | 100 |" in readme and "| CPU threads (`--threads`) | 1,024 |" in readme
+
+
+def test_calibration_is_capped_before_the_dense_baseline_trains():
+    with pytest.raises(BenchError, match="at most 10,000 images"):
+        RunSpec(adapter="hrankplus", threads=1, hparams=_hrank(calibration_batches=99_999_999_999))
+
+
+def _hrank(**values):
+    from bench.pruning import get_adapter
+
+    return get_adapter("hrankplus").Hparams(**values)

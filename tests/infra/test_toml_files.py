@@ -36,6 +36,19 @@ def test_a_folder(tmp_path):
     assert one_line(caught) == f"protocol file {tmp_path} is a folder, not a file"
 
 
+def test_a_device_or_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    """`bench sweep /dev/zero` once read until the machine ran out of memory (found by the CLI fuzz)."""
+    with pytest.raises(BenchError) as caught:
+        toml_files.read("/dev/zero", "sweep file")
+    assert one_line(caught) == "sweep file /dev/zero is not a regular file (a device, a pipe or a socket)"
+    big = tmp_path / "big.toml"
+    with big.open("wb") as f:
+        f.truncate(toml_files.MAX_BYTES + 1)  # sparse: nothing written
+    with pytest.raises(BenchError) as caught:
+        toml_files.read(big, "sweep file")
+    assert one_line(caught) == f"sweep file {big} is larger than 4 MB"
+
+
 def test_bytes_that_are_not_utf8(tmp_path):
     path = tmp_path / "latin1.toml"
     path.write_bytes('description = "caf\xe9"\n'.encode("latin-1"))

@@ -31,3 +31,5 @@ def test_timm_models_are_built_untrained_and_unknown_ones_suggest_names():
     assert model.eval()(torch.zeros(1, 1, 32, 32)).shape == (1, 5)
     with pytest.raises(UnknownNameError, match="unknown timm model 'resnet10x'.*did you mean"):
         external.build_timm("resnet10x", num_classes=5, in_channels=1)
+    with pytest.raises(UnknownNameError, match=r"unknown timm model 'resnet\*'"):  # a name, never a pattern
+        external.build_timm("resnet*", num_classes=5, in_channels=1)

@@ -132,3 +132,33 @@ def test_two_identical_evaluations_at_once_train_every_run_once(tmp_path, dense_
     assert "Traceback" not in err
     (record,) = (tmp_path / "out").rglob("*.json")
     print(f"two concurrent evaluations: {seconds:.1f} s wall")
+
+
+def _read_bytes(pid: int) -> int:
+    """Bytes the process has read so far (Linux /proc/PID/io), 0 where that is not readable."""
+    try:
+        return int(next(line for line in Path(f"/proc/{pid}/io").read_text().splitlines() if line.startswith("rchar:")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/PID/io to see the hashing start")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_hashing_of_a_huge_checkpoint_within_two_seconds(tmp_path, sig):
+    """Hashing a 50 GB checkpoint (sparse: no disk used) takes half a minute; a signal in the middle of it
+    stops the command within 2 s with its one line, exit 130, and nothing written."""
+    big = tmp_path / "big.pt"
+    with big.open("wb") as f:
+        f.truncate(50 * 2**30)
+    proc = start_bench("evaluate", "--adapter", "l1-norm", "--checkpoint", str(big), "--out", "out", cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while _read_bytes(proc.pid) < 2**30 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # until a GB of the checkpoint is hashed
+    assert proc.poll() is None, proc.communicate()[1]
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 2.0
+    assert proc.returncode == 130 and err.strip().splitlines() == [f"bench: stopped by {sig.name}; progress saved: rerun the same command to resume"]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "runs").exists()

@@ -136,9 +136,9 @@ def test_index_group_sorting_and_escaping(driver, server, site, tmp_path):
     main = _group(site, "clr-3", "alpha")["title"]
     assert main in [link.text for link in links]
 
-    # The rejected file's reason quotes the payload: it must be text, and nothing of it may run.
+    # The rejected file's reason names the field, never its payload; and nothing of the payload may run.
     rejected = driver.find_element(By.ID, "rejected").text
-    assert "evil.json" in rejected and PAYLOAD in rejected
+    assert "evil.json" in rejected and "adapter/paper: contains HTML/script markup" in rejected and PAYLOAD not in rejected
     assert driver.execute_script("return window.__pwned === undefined")
     assert driver.execute_script(
         "return [...document.scripts].every(s => !s.textContent.includes('__pwned'))"

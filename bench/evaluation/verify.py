@@ -63,15 +63,13 @@ def verify(
     unknown = sorted(set(chosen) - set(record["seeds"]))
     if unknown:
         raise BenchError(f"{path}: --seeds names seeds the record does not have (its seeds: {record['seeds']})")
-    source = _dense_source(spec, record, checkpoint)
+    source, dense_source = _dense_source(spec, record, checkpoint)
     rerun = dataclasses.replace(spec, seeds=chosen, **source)
     Preflight().check(rerun)  # before the scratch folder and any training: the checks evaluate runs
 
     with tempfile.TemporaryDirectory(prefix="verify-", dir=files.ensure_dir(runs_dir)) as scratch:
         execution = Execution(runs_dir=f"{scratch}/runs", records_dir=f"{scratch}/records", device=device)
         again, _ = evaluate(rerun, execution, reporter)
-    dense_source = (verification.RETRAINED if spec.checkpoint_sha256 is None
-                    else "the user's weights" if checkpoint else "the shipped checkpoint")
     result = {
         "record": path.name,
         "run_id": record["run_id"],
@@ -93,15 +91,18 @@ def _rerun_arm(arm: dict) -> dict:
     return {**{k: arm[k] for k in verification.NETWORK}, "runs": runs}
 
 
-def _dense_source(spec: RunSpec, record: dict, checkpoint: str | None) -> dict:
-    """The spec's dense source for the rerun: retrained as specified, or the user's weights when they
-    are the record's (by digest). A record made from a checkpoint needs those weights at hand (a shipped one is found by itself)."""
+def _dense_source(spec: RunSpec, record: dict, checkpoint: str | None) -> tuple[dict, str]:
+    """The spec's dense source for the rerun, and how the verification names it: retrained as specified
+    (`verification.RETRAINED`: the only source that says where the rerun ran), or given weights when they
+    are the record's (by digest). A record made from a checkpoint needs those weights at hand (a shipped
+    one is found by itself)."""
+    named = "the user's weights" if checkpoint is not None else "the shipped checkpoint"
     if checkpoint is None and (copy := shipped.by_sha256(spec.checkpoint_sha256)) is not None:
         checkpoint = str(copy.path)  # a shipped checkpoint: every checkout has it
     if checkpoint is None:
         if spec.checkpoint_sha256 is not None:
             raise BenchError("the record started from a user's checkpoint: pass it with --checkpoint to verify")
-        return {}
+        return {}, verification.RETRAINED
     if not Path(checkpoint).is_file():
         raise BenchError(f"--checkpoint: not a regular file ({'it does not exist' if not Path(checkpoint).exists() else 'a device, folder or pipe'})")
     try:
@@ -110,4 +111,4 @@ def _dense_source(spec: RunSpec, record: dict, checkpoint: str | None) -> dict:
         raise BenchError(f"cannot read checkpoint {checkpoint}: {str(exc).splitlines()[0]}") from None
     if not isinstance(state, dict) or weights_digest(state) != record["dense"]["weights_sha256"]:
         raise BenchError(f"{checkpoint} does not hold the record's dense weights (their SHA-256 differs)")
-    return {"checkpoint": str(checkpoint), "checkpoint_sha256": None}
+    return {"checkpoint": str(checkpoint), "checkpoint_sha256": None}, named

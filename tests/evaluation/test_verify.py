@@ -124,3 +124,21 @@ def test_bad_verification_inputs_are_refused_before_anything_runs(tmp_path):
         with pytest.raises(BenchError, match=message.replace("(", r"\(")):
             verify(record, runs_dir=tmp_path / "runs", **kwargs)
     assert not list(tmp_path.glob("*.verification.json")) and not (tmp_path / "runs").exists()
+
+
+def test_only_a_dense_baseline_retrained_from_the_spec_is_named_retrained(tmp_path, dense_weights):
+    """The verification's dense source decides whether the rerun can tell its environment: given weights
+    (the user's, even for a record whose spec trains its own, or a shipped checkpoint) never can."""
+    from bench.core.checkpoint import weights_digest
+    from bench.core.verification import RETRAINED
+    from bench.evaluation.spec import RunSpec
+    from bench.evaluation.verify import _dense_source
+
+    record = {"dense": {"weights_sha256": weights_digest(torch.load(dense_weights, weights_only=True))}}
+    trained_from_spec = RunSpec(adapter="l1-norm", threads=1)
+    assert _dense_source(trained_from_spec, record, None) == ({}, RETRAINED)
+    fields, named = _dense_source(trained_from_spec, record, str(dense_weights))
+    assert fields["checkpoint"] == str(dense_weights) and named == "the user's weights"
+    reference = json.loads(next((REPO / "submissions" / "digits" / "resnet20").glob("l1-norm_speedup4_ft-40_*.json")).read_text())
+    from_shipped = RunSpec.from_dict(reference["spec"], check_checkpoint=False)
+    assert _dense_source(from_shipped, reference, None)[1] == "the shipped checkpoint"

@@ -149,7 +149,7 @@ def problems(record: Any) -> list[str]:
             if arm[key] > dense[key]:
                 found.append(f"{arm_name}/{key}: {arm[key]} is larger than the dense model's {dense[key]}")
         if [r["seed"] for r in arm["runs"]] != record["seeds"]:
-            found.append(f"{arm_name}/runs: seeds do not match the record's seeds {record['seeds']}")
+            found.append(f"{arm_name}/runs: seeds do not match the record's seeds")
         found += [f"{arm_name}/{field}: {message}" for field, message in _derived_disagreements(arm, dense)]
         found += [f"{arm_name}/{field}: {message}" for field, message in _health_disagreements(arm, record)]
     allocation = record.get("allocation_control")

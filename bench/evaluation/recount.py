@@ -42,7 +42,9 @@ def problems(record: dict) -> list[str]:
     except BenchError:  # a model or dataset not known here
         return found
     if spec is not None:
-        found += spec_fields.problems(record, spec, _layout(spec) if "layout" in record else None)
+        # the layout decides the network where the pruning is structured (build_record states it there only)
+        structured = spec.adapter_cls.kind == "structured" or spec.target.compress_rate is not None
+        found += spec_fields.problems(record, spec, _layout(spec) if structured else None)
     recorded = record["dense"]
     found += [f"dense/{k}: not what the model has ({v})" for k, v in (("params", params), ("flops", flops)) if recorded[k] != v]
     for arm_name in ("method", "random_control"):
@@ -57,12 +59,10 @@ def problems(record: dict) -> list[str]:
     return found
 
 
-def _layout(spec: RunSpec) -> dict | None:
-    """The layout the spec's adapter prunes its model with, as a record states it."""
-    try:
-        model = _model(spec.model, spec.dataset)
-    except BenchError:
-        return None
+def _layout(spec: RunSpec) -> dict:
+    """The layout the spec's adapter prunes its model with, as a record states it (the model is known
+    here: its counts were recomputed first)."""
+    model = _model(spec.model, spec.dataset)
     x = torch.zeros(1, *DATASETS.get(spec.dataset).input_shape)
     job = PruneJob(model, spec.model, spec.make_adapter(), spec.target, example_inputs=x, layout=spec.layout)
     return job.resolve_layout().to_dict()

@@ -39,8 +39,8 @@ def record_spec(record: dict) -> RunSpec:
 
 
 def expected(spec: RunSpec, layout: dict | None) -> dict[str, object]:
-    """Field path → the value the spec gives it. `layout`: the adapter's layout as the model resolves it
-    (recount.py builds the model), or None where the record states none."""
+    """Field path → the value the spec gives it. `layout`: the layout the spec prunes in, as the model
+    resolves it (recount.py builds the model), or None where the spec prunes in none (unstructured)."""
     adapter = spec.make_adapter()
     protocol = _protocol({k: v for k, v in spec.resolved_protocol.to_dict().items() if v is not None})
     if spec.iterations > 1:
@@ -59,6 +59,8 @@ def expected(spec: RunSpec, layout: dict | None) -> dict[str, object]:
     }
     if layout is not None:
         fields["layout"] = layout
+    else:
+        fields["layout/present"] = False  # an unstructured record states no layout
     if spec.checkpoint_sha256 is None:
         fields["dense/seed"] = spec.dense_seed
     elif (copy := shipped.by_sha256(spec.checkpoint_sha256)) is not None:

@@ -30,6 +30,7 @@ def _forgeries() -> dict:
         "target": lambda r, o: r.update(target=o["target"]),
         "protocol": lambda r, o: r.update(protocol=o["protocol"]),
         "layout": lambda r, o: r.update(layout=o["layout"]),
+        "no layout": lambda r, o: r.pop("layout"),
         "adapter args": lambda r, o: r["adapter"].update(args={**r["adapter"]["args"], "made_up": 1}),
         "adapter version": lambda r, o: r["adapter"].update(version="99"),
         "model": lambda r, o: r.update(model="resnet56"),

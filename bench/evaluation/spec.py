@@ -153,6 +153,12 @@ class RunSpec:
     def make_adapter(self) -> Adapter:
         return self.adapter_cls(self.hparams)
 
+    @property
+    def prunes_in_a_layout(self) -> bool:
+        """Whether a layout decides the pruned network (structured pruning, or a compress-rate list): the
+        record states the layout then, and only then."""
+        return self.adapter_cls.kind == "structured" or self.target.compress_rate is not None
+
     @cached_property
     def resolved_protocol(self):
         return resolve_protocol(self.protocol, self.dataset)

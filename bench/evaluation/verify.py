@@ -78,17 +78,11 @@ def verify(
         "environment": again["environment"],  # where the rerun ran, with the spec's threads set
         "dense": {"source": dense_source, "weights_sha256": again["dense"]["weights_sha256"]},
         "seeds": list(chosen),
-        "rerun": {arm: _rerun_arm(again.get(arm)) for arm in verification.ARMS if isinstance(again.get(arm), dict)},
+        "rerun": {arm: verification.rerun_arm(again[arm]) for arm in verification.ARMS if isinstance(again.get(arm), dict)},
     }
     result.update(verification.judge(record, result))  # what the leaderboard recomputes from "rerun"
     files.write_atomic(records.verification_path(path), json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result
-
-
-def _rerun_arm(arm: dict) -> dict:
-    """What a judgement of the rerun reads: the network and every per-seed number (timings dropped)."""
-    runs = [{k: run[k] for k in ("seed", *verification.RUN_NUMBERS) if k in run} for run in arm["runs"]]
-    return {**{k: arm[k] for k in verification.NETWORK}, "runs": runs}
 
 
 def _dense_source(spec: RunSpec, record: dict, checkpoint: str | None) -> tuple[dict, str]:

@@ -256,7 +256,8 @@ def cmd_validate(args) -> int:
         try:
             record = records.read(name)
             # What the leaderboard would reject (a file name or markup it cannot show) is rejected here too.
-            found = [p for p in [records.name_problem(Path(name).name)] if p] + content_problems(record) + recount.problems(record)
+            bad_name = records.name_problem(Path(name).name)
+            found = ([bad_name] if bad_name else []) + content_problems(record) + recount.problems(record)
             if found:
                 raise BenchError(f"{name}: {'; '.join(found)}")
             print(f"ok    {name}")

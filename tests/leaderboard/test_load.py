@@ -109,14 +109,13 @@ def test_symbolic_links_are_rejected_by_name_and_never_followed(subs, tmp_path, 
 def test_a_verification_mark_is_judged_from_the_rerun_s_numbers_never_taken_from_the_file(subs, example_record):
     """A file that says "identical" earns nothing by saying it: the rerun's numbers are judged against the
     record as it is; a file without them, or for another record, marks nothing."""
-    from bench.core.verification import RUN_NUMBERS, NETWORK
+    from bench.core.verification import rerun_arm
 
     record = make(example_record)
     record["dense"]["weights_sha256"] = "0" * 64
     put(subs, "a.json", record)
     seed = record["seeds"][0]
-    rerun = {arm: {**{k: record[arm][k] for k in NETWORK},
-                   "runs": [{k: r[k] for k in ("seed", *RUN_NUMBERS) if k in r} for r in record[arm]["runs"] if r["seed"] == seed]}
+    rerun = {arm: rerun_arm({**record[arm], "runs": [r for r in record[arm]["runs"] if r["seed"] == seed]})
              for arm in ("method", "random_control") if record.get(arm)}
     honest = {"run_id": record["run_id"], "status": "identical", "environment": {"device": "cpu (x86_64)"}, "verifier": "CI",
               "dense": {"source": "the shipped checkpoint", "weights_sha256": record["dense"]["weights_sha256"]},
